@@ -1,0 +1,71 @@
+/*
+ * nd_io: the only place with read/write/send/recv/sendfile retry loops.
+ *
+ * Every loop here advances by whatever count the kernel returns, retries on
+ * EINTR, and reports anything else as -errno.  On a blocking socket with
+ * SO_RCVTIMEO/SO_SNDTIMEO set, a timeout surfaces as -EAGAIN.  Nothing here
+ * logs or keeps state; all functions are safe from any thread.
+ */
+#ifndef ND_IO_H
+#define ND_IO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* The unit in which file bytes are moved: large enough to amortise system
+ * calls and digest updates, small enough to stay in cache. */
+#define ND_IO_CHUNK (1024u * 1024u)
+
+/*
+ * Reads until len bytes arrived or EOF.  Returns the count read (short only
+ * at EOF), or -errno.  Works on files and sockets.
+ */
+ssize_t nd_io_read_full(int fd, void *buf, size_t len);
+
+/* One read(2) that retries EINTR.  Returns a count (0 at EOF) or -errno,
+ * including -EAGAIN on a non-blocking fd with nothing to read. */
+ssize_t nd_io_read_some(int fd, void *buf, size_t len);
+
+/* One recv(2) with MSG_DONTWAIT, retrying EINTR, for the reactor, which
+ * must never block.  Returns a count (0 at EOF) or -errno (-EAGAIN when
+ * nothing is ready). */
+ssize_t nd_io_recv_nowait(int sock, void *buf, size_t len);
+
+/* One send(2) with MSG_DONTWAIT|MSG_NOSIGNAL, retrying EINTR: a best-effort
+ * reply from the reactor.  Returns the count sent or -errno. */
+ssize_t nd_io_send_nowait(int sock, const void *buf, size_t len);
+
+/* Writes all len bytes to a file or pipe.  Returns len or -errno. */
+ssize_t nd_io_write_full(int fd, const void *buf, size_t len);
+
+/* Sends all len bytes with MSG_NOSIGNAL, so a closed peer gives -EPIPE and
+ * never SIGPIPE.  Returns len or -errno. */
+ssize_t nd_io_send_full(int sock, const void *buf, size_t len);
+
+/* Reads exactly len bytes at offset off.  Returns len, or -EIO when the file
+ * ended first (it shrank under us), or -errno. */
+ssize_t nd_io_pread_full(int fd, void *buf, size_t len, off_t off);
+
+/*
+ * Sends len bytes of file fd starting at off to sock with sendfile(2),
+ * looping over partial sends in calls of at most ND_IO_CHUNK, which also keeps
+ * every call far below the 2 GiB per-call limit.  Falls back to pread+send
+ * when the file system does not support sendfile (EINVAL/ENOSYS).  Returns
+ * len, -EIO when the file shrank, or -errno.
+ */
+ssize_t nd_io_sendfile_full(int sock, int fd, off_t off, size_t len);
+
+/* Sets or clears O_NONBLOCK.  Returns 0 or -errno. */
+int nd_io_set_nonblock(int fd, bool on);
+
+/*
+ * Closes *fd once and sets it to -1; does nothing when *fd < 0.  EINTR from
+ * close(2) is not retried: on Linux the descriptor is already gone.
+ */
+void nd_io_close(int *fd);
+
+/* Monotonic clock in seconds, as a double, for durations and deadlines. */
+double nd_io_now(void);
+
+#endif

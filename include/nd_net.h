@@ -1,0 +1,38 @@
+/*
+ * nd_net: sockets.  Listening, accepting, timeouts and printable addresses.
+ * Errors come back as -errno with a message in the caller's buffer where
+ * there is more to say (the redis anet idea); nothing here logs.  Every
+ * socket is created CLOEXEC.  Thread-safe.
+ */
+#ifndef ND_NET_H
+#define ND_NET_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+/* Room for "[ipv6]:port" and a NUL. */
+#define ND_ADDR_LEN 64
+
+/*
+ * Binds a non-blocking TCP listener on the numeric address addr (IPv4 or
+ * IPv6) and port (0 lets the kernel choose) with SO_REUSEADDR, and for IPv6
+ * IPV6_V6ONLY.  Returns the fd (caller owns it) and writes the bound address
+ * as "ip:port" or "[ip]:port" into bound; or returns -errno with err filled.
+ */
+int nd_net_listen(const char *addr, int port, int backlog, char *bound,
+                  size_t bound_len, char *err, size_t err_len);
+
+/*
+ * Accepts one connection as a blocking, CLOEXEC socket with TCP_NODELAY.
+ * Returns the fd (caller owns it) and the peer in peer, or -errno
+ * (-EAGAIN when none is pending).
+ */
+int nd_net_accept(int lfd, char *peer, size_t peer_len);
+
+/* Sets SO_RCVTIMEO and SO_SNDTIMEO to seconds.  Returns 0 or -errno. */
+int nd_net_set_timeouts(int fd, int seconds);
+
+/* Formats a socket address as "ip:port" or "[ip]:port". */
+void nd_net_format(const struct sockaddr *sa, char *out, size_t out_len);
+
+#endif

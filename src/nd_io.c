@@ -1,0 +1,190 @@
+/*
+ * nd_io: short-count and EINTR handling for every transfer loop, written once
+ * (the vsftpd sysutil idea).  Callers see a full count or a negative errno.
+ */
+#include "nd_io.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+ssize_t
+nd_io_read_full(int fd, void *buf, size_t len)
+{
+    size_t done = 0;
+
+    while (done < len) {
+        ssize_t n = read(fd, (char *) buf + done, len - done);
+        if (n > 0)
+            done += (size_t) n;
+        else if (n == 0)
+            break; /* EOF: report the short count */
+        else if (errno != EINTR)
+            return -errno;
+    }
+    return (ssize_t) done;
+}
+
+ssize_t
+nd_io_read_some(int fd, void *buf, size_t len)
+{
+    for (;;) {
+        ssize_t n = read(fd, buf, len);
+        if (n >= 0)
+            return n;
+        if (errno != EINTR)
+            return -errno;
+    }
+}
+
+ssize_t
+nd_io_recv_nowait(int sock, void *buf, size_t len)
+{
+    for (;;) {
+        ssize_t n = recv(sock, buf, len, MSG_DONTWAIT);
+        if (n >= 0)
+            return n;
+        if (errno != EINTR)
+            return -errno;
+    }
+}
+
+ssize_t
+nd_io_send_nowait(int sock, const void *buf, size_t len)
+{
+    for (;;) {
+        ssize_t n = send(sock, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n >= 0)
+            return n;
+        if (errno != EINTR)
+            return -errno;
+    }
+}
+
+ssize_t
+nd_io_write_full(int fd, const void *buf, size_t len)
+{
+    size_t done = 0;
+
+    while (done < len) {
+        ssize_t n = write(fd, (const char *) buf + done, len - done);
+        if (n > 0)
+            done += (size_t) n;
+        else if (n == 0)
+            return -EIO; /* a regular file never does this; don't spin */
+        else if (errno != EINTR)
+            return -errno;
+    }
+    return (ssize_t) done;
+}
+
+ssize_t
+nd_io_send_full(int sock, const void *buf, size_t len)
+{
+    size_t done = 0;
+
+    while (done < len) {
+        ssize_t n = send(sock, (const char *) buf + done, len - done,
+                         MSG_NOSIGNAL);
+        if (n >= 0)
+            done += (size_t) n;
+        else if (errno != EINTR)
+            return -errno; /* includes EAGAIN: the send timeout expired */
+    }
+    return (ssize_t) done;
+}
+
+ssize_t
+nd_io_pread_full(int fd, void *buf, size_t len, off_t off)
+{
+    size_t done = 0;
+
+    while (done < len) {
+        ssize_t n = pread(fd, (char *) buf + done, len - done,
+                          off + (off_t) done);
+        if (n > 0)
+            done += (size_t) n;
+        else if (n == 0)
+            return -EIO; /* the file shrank under us */
+        else if (errno != EINTR)
+            return -errno;
+    }
+    return (ssize_t) done;
+}
+
+/* The buffered fallback for files whose file system lacks sendfile. */
+static ssize_t
+copy_fallback(int sock, int fd, off_t off, size_t len)
+{
+    static _Thread_local char buf[64 * 1024];
+    size_t done = 0;
+
+    while (done < len) {
+        size_t want = len - done < sizeof(buf) ? len - done : sizeof(buf);
+        ssize_t n = nd_io_pread_full(fd, buf, want, off + (off_t) done);
+        if (n < 0)
+            return n;
+        n = nd_io_send_full(sock, buf, want);
+        if (n < 0)
+            return n;
+        done += want;
+    }
+    return (ssize_t) len;
+}
+
+ssize_t
+nd_io_sendfile_full(int sock, int fd, off_t off, size_t len)
+{
+    size_t done = 0;
+
+    while (done < len) {
+        size_t want = len - done < ND_IO_CHUNK ? len - done : ND_IO_CHUNK;
+        ssize_t n = sendfile(sock, fd, &off, want);
+        if (n > 0) {
+            done += (size_t) n;
+        } else if (n == 0) {
+            return -EIO; /* the file was truncated (nginx logs the same) */
+        } else if (errno == EINTR) {
+            continue;
+        } else if ((errno == EINVAL || errno == ENOSYS) && done == 0) {
+            return copy_fallback(sock, fd, off, len);
+        } else {
+            return -errno;
+        }
+    }
+    return (ssize_t) done;
+}
+
+int
+nd_io_set_nonblock(int fd, bool on)
+{
+    int fl = fcntl(fd, F_GETFL);
+
+    if (fl < 0)
+        return -errno;
+    fl = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
+    if (fcntl(fd, F_SETFL, fl) < 0)
+        return -errno;
+    return 0;
+}
+
+void
+nd_io_close(int *fd)
+{
+    if (*fd < 0)
+        return;
+    (void) close(*fd);
+    *fd = -1;
+}
+
+double
+nd_io_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}

@@ -1,0 +1,620 @@
+/*
+ * nd_proto: encoders and decoders for the netdisk wire format.  Every length
+ * is checked against the bytes actually present before it is used, and no
+ * function here allocates, so a hostile frame can at worst be refused.
+ */
+#include "nd_proto.h"
+
+#include <errno.h>
+#include <string.h>
+
+static void
+put_be(uint8_t *p, uint64_t v, int n)
+{
+    for (int i = n - 1; i >= 0; i--) {
+        p[i] = (uint8_t) v;
+        v >>= 8;
+    }
+}
+
+static uint64_t
+get_be(const uint8_t *p, int n)
+{
+    uint64_t v = 0;
+
+    for (int i = 0; i < n; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+int
+nd_proto_hdr_decode(const uint8_t buf[ND_HDR_LEN], struct nd_hdr *h)
+{
+    h->len = (uint32_t) get_be(buf, 4);
+    h->version = buf[4];
+    h->type = buf[5];
+    h->flags = (uint16_t) get_be(buf + 6, 2);
+    if (h->version != ND_PROTO_VERSION)
+        return -EPROTONOSUPPORT;
+    if (h->len > ND_FRAME_MAX)
+        return -EMSGSIZE;
+    if (h->flags != 0)
+        return -EBADMSG;
+    return 0;
+}
+
+void
+nd_wbuf_init(struct nd_wbuf *w, void *buf, size_t cap, uint8_t type)
+{
+    w->p = buf;
+    w->cap = cap;
+    w->len = ND_HDR_LEN;
+    w->err = 0;
+    if (cap < ND_HDR_LEN) {
+        w->err = -EMSGSIZE;
+        return;
+    }
+    memset(w->p, 0, ND_HDR_LEN);
+    w->p[4] = ND_PROTO_VERSION;
+    w->p[5] = type;
+}
+
+/* Reserves n bytes of body; NULL (and err set) when they would not fit. */
+static uint8_t *
+wbuf_room(struct nd_wbuf *w, size_t n)
+{
+    uint8_t *at;
+
+    if (w->err != 0)
+        return NULL;
+    if (n > w->cap - w->len || w->len - ND_HDR_LEN + n > ND_FRAME_MAX) {
+        w->err = -EMSGSIZE;
+        return NULL;
+    }
+    at = w->p + w->len;
+    w->len += n;
+    return at;
+}
+
+static void
+wbuf_int(struct nd_wbuf *w, uint64_t v, int n)
+{
+    uint8_t *at = wbuf_room(w, (size_t) n);
+
+    if (at != NULL)
+        put_be(at, v, n);
+}
+
+void
+nd_wbuf_u8(struct nd_wbuf *w, uint8_t v)
+{
+    wbuf_int(w, v, 1);
+}
+
+void
+nd_wbuf_u16(struct nd_wbuf *w, uint16_t v)
+{
+    wbuf_int(w, v, 2);
+}
+
+void
+nd_wbuf_u32(struct nd_wbuf *w, uint32_t v)
+{
+    wbuf_int(w, v, 4);
+}
+
+void
+nd_wbuf_u64(struct nd_wbuf *w, uint64_t v)
+{
+    wbuf_int(w, v, 8);
+}
+
+void
+nd_wbuf_bytes(struct nd_wbuf *w, const void *p, size_t n)
+{
+    uint8_t *at = wbuf_room(w, n);
+
+    if (at != NULL && n > 0)
+        memcpy(at, p, n);
+}
+
+void
+nd_wbuf_str(struct nd_wbuf *w, const char *s, size_t n)
+{
+    if (n > UINT16_MAX) {
+        if (w->err == 0)
+            w->err = -EMSGSIZE;
+        return;
+    }
+    nd_wbuf_u16(w, (uint16_t) n);
+    nd_wbuf_bytes(w, s, n);
+}
+
+long
+nd_wbuf_finish(struct nd_wbuf *w)
+{
+    if (w->err != 0)
+        return w->err;
+    put_be(w->p, w->len - ND_HDR_LEN, 4);
+    return (long) w->len;
+}
+
+void
+nd_rbuf_init(struct nd_rbuf *r, const void *body, size_t len)
+{
+    r->p = body;
+    r->len = len;
+    r->off = 0;
+    r->err = 0;
+}
+
+/* Consumes n bytes; NULL (and err set) when fewer remain. */
+static const uint8_t *
+rbuf_take(struct nd_rbuf *r, size_t n)
+{
+    const uint8_t *at;
+
+    if (r->err != 0)
+        return NULL;
+    if (n > r->len - r->off) {
+        r->err = -EBADMSG;
+        return NULL;
+    }
+    at = r->p + r->off;
+    r->off += n;
+    return at;
+}
+
+static uint64_t
+rbuf_int(struct nd_rbuf *r, int n)
+{
+    const uint8_t *at = rbuf_take(r, (size_t) n);
+
+    return at != NULL ? get_be(at, n) : 0;
+}
+
+uint8_t
+nd_rbuf_u8(struct nd_rbuf *r)
+{
+    return (uint8_t) rbuf_int(r, 1);
+}
+
+uint16_t
+nd_rbuf_u16(struct nd_rbuf *r)
+{
+    return (uint16_t) rbuf_int(r, 2);
+}
+
+uint32_t
+nd_rbuf_u32(struct nd_rbuf *r)
+{
+    return (uint32_t) rbuf_int(r, 4);
+}
+
+uint64_t
+nd_rbuf_u64(struct nd_rbuf *r)
+{
+    return rbuf_int(r, 8);
+}
+
+void
+nd_rbuf_bytes(struct nd_rbuf *r, void *out, size_t n)
+{
+    const uint8_t *at = rbuf_take(r, n);
+
+    if (at != NULL)
+        memcpy(out, at, n);
+    else
+        memset(out, 0, n);
+}
+
+const char *
+nd_rbuf_str(struct nd_rbuf *r, size_t *n)
+{
+    size_t len = nd_rbuf_u16(r);
+    const uint8_t *at = rbuf_take(r, len);
+
+    *n = at != NULL ? len : 0;
+    return (const char *) at;
+}
+
+int
+nd_rbuf_done(const struct nd_rbuf *r)
+{
+    if (r->err != 0 || r->off != r->len)
+        return -EBADMSG;
+    return 0;
+}
+
+int
+nd_proto_req_decode(uint8_t type, const void *body, size_t len,
+                    struct nd_req *req)
+{
+    struct nd_rbuf r;
+    const char *path;
+    size_t n;
+
+    if (type != ND_T_PUT && type != ND_T_GET && type != ND_T_LIST)
+        return -EBADMSG;
+    nd_rbuf_init(&r, body, len);
+    req->type = type;
+    req->flags = nd_rbuf_u32(&r);
+    req->size = type == ND_T_PUT ? nd_rbuf_u64(&r) : 0;
+    path = nd_rbuf_str(&r, &n);
+    if (nd_rbuf_done(&r) < 0)
+        return -EBADMSG;
+    if (req->flags != 0)
+        return -EINVAL;
+    if (n > ND_PATH_MAX)
+        return -ENAMETOOLONG;
+    if (n > 0 && memchr(path, '\0', n) != NULL)
+        return -EINVAL;
+    if (n > 0)
+        memcpy(req->path, path, n);
+    req->path[n] = '\0';
+    req->path_len = n;
+    return 0;
+}
+
+long
+nd_proto_req_encode(void *buf, size_t cap, uint8_t type, uint64_t size,
+                    const char *path)
+{
+    struct nd_wbuf w;
+    size_t n = strlen(path);
+
+    if (n > ND_PATH_MAX)
+        return -ENAMETOOLONG;
+    nd_wbuf_init(&w, buf, cap, type);
+    nd_wbuf_u32(&w, 0);
+    if (type == ND_T_PUT)
+        nd_wbuf_u64(&w, size);
+    nd_wbuf_str(&w, path, n);
+    return nd_wbuf_finish(&w);
+}
+
+long
+nd_proto_hello_encode(void *buf, size_t cap)
+{
+    struct nd_wbuf w;
+
+    nd_wbuf_init(&w, buf, cap, ND_T_HELLO);
+    nd_wbuf_bytes(&w, ND_MAGIC, 4);
+    nd_wbuf_u16(&w, ND_PROTO_VERSION);
+    nd_wbuf_u16(&w, ND_PROTO_VERSION);
+    return nd_wbuf_finish(&w);
+}
+
+int
+nd_proto_hello_decode(const void *body, size_t len)
+{
+    struct nd_rbuf r;
+    char magic[4];
+    uint16_t lo, hi;
+
+    nd_rbuf_init(&r, body, len);
+    nd_rbuf_bytes(&r, magic, 4);
+    lo = nd_rbuf_u16(&r);
+    hi = nd_rbuf_u16(&r);
+    if (nd_rbuf_done(&r) < 0 || memcmp(magic, ND_MAGIC, 4) != 0 || lo > hi)
+        return -EBADMSG;
+    if (lo > ND_PROTO_VERSION || hi < ND_PROTO_VERSION)
+        return -EPROTONOSUPPORT;
+    return ND_PROTO_VERSION;
+}
+
+long
+nd_proto_error_encode(void *buf, size_t cap, enum nd_status code,
+                      const char *msg)
+{
+    struct nd_wbuf w;
+    size_t n = strlen(msg);
+
+    if (n > ND_MSG_MAX)
+        n = ND_MSG_MAX;
+    nd_wbuf_init(&w, buf, cap, ND_T_ERROR);
+    nd_wbuf_u16(&w, (uint16_t) code);
+    nd_wbuf_str(&w, msg, n);
+    return nd_wbuf_finish(&w);
+}
+
+int
+nd_proto_error_decode(const void *body, size_t len, char *msg, size_t msg_cap)
+{
+    struct nd_rbuf r;
+    uint16_t code;
+    const char *s;
+    size_t n, i, o = 0;
+
+    nd_rbuf_init(&r, body, len);
+    code = nd_rbuf_u16(&r);
+    s = nd_rbuf_str(&r, &n);
+    if (nd_rbuf_done(&r) < 0 || code == 0)
+        return -EBADMSG;
+    /* Control bytes from the peer never reach the user's terminal. */
+    for (i = 0; i < n && o + 1 < msg_cap; i++)
+        msg[o++] = ((unsigned char) s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
+    if (msg_cap > 0)
+        msg[o] = '\0';
+    return code;
+}
+
+long
+nd_proto_digest_encode(void *buf, size_t cap, const uint8_t md5[ND_MD5_LEN])
+{
+    struct nd_wbuf w;
+
+    nd_wbuf_init(&w, buf, cap, ND_T_DIGEST);
+    nd_wbuf_u8(&w, ND_DIGEST_MD5);
+    nd_wbuf_bytes(&w, md5, ND_MD5_LEN);
+    return nd_wbuf_finish(&w);
+}
+
+int
+nd_proto_digest_decode(const void *body, size_t len, uint8_t md5[ND_MD5_LEN])
+{
+    struct nd_rbuf r;
+    uint8_t algo;
+
+    nd_rbuf_init(&r, body, len);
+    algo = nd_rbuf_u8(&r);
+    nd_rbuf_bytes(&r, md5, ND_MD5_LEN);
+    if (nd_rbuf_done(&r) < 0 || algo != ND_DIGEST_MD5)
+        return -EBADMSG;
+    return 0;
+}
+
+long
+nd_proto_file_encode(void *buf, size_t cap, uint64_t size, int64_t mtime)
+{
+    struct nd_wbuf w;
+
+    nd_wbuf_init(&w, buf, cap, ND_T_FILE);
+    nd_wbuf_u64(&w, size);
+    nd_wbuf_u64(&w, (uint64_t) mtime);
+    return nd_wbuf_finish(&w);
+}
+
+int
+nd_proto_file_decode(const void *body, size_t len, uint64_t *size,
+                     int64_t *mtime)
+{
+    struct nd_rbuf r;
+
+    nd_rbuf_init(&r, body, len);
+    *size = nd_rbuf_u64(&r);
+    *mtime = (int64_t) nd_rbuf_u64(&r);
+    return nd_rbuf_done(&r);
+}
+
+long
+nd_proto_putok_encode(void *buf, size_t cap, uint64_t size,
+                      const uint8_t md5[ND_MD5_LEN])
+{
+    struct nd_wbuf w;
+
+    nd_wbuf_init(&w, buf, cap, ND_T_OK);
+    nd_wbuf_u64(&w, size);
+    nd_wbuf_bytes(&w, md5, ND_MD5_LEN);
+    return nd_wbuf_finish(&w);
+}
+
+int
+nd_proto_putok_decode(const void *body, size_t len, uint64_t *size,
+                      uint8_t md5[ND_MD5_LEN])
+{
+    struct nd_rbuf r;
+
+    nd_rbuf_init(&r, body, len);
+    *size = nd_rbuf_u64(&r);
+    nd_rbuf_bytes(&r, md5, ND_MD5_LEN);
+    return nd_rbuf_done(&r);
+}
+
+void
+nd_proto_entries_begin(struct nd_wbuf *w)
+{
+    nd_wbuf_u32(w, 0);
+}
+
+int
+nd_proto_entries_add(struct nd_wbuf *w, const struct nd_entry *e)
+{
+    size_t need = 1 + 8 + 8 + 2 + e->name_len;
+
+    if (w->err != 0)
+        return w->err;
+    if (e->name_len > ND_NAME_MAX)
+        return -ENAMETOOLONG;
+    if (need > w->cap - w->len || w->len - ND_HDR_LEN + need > ND_FRAME_MAX)
+        return -EMSGSIZE;
+    nd_wbuf_u8(w, e->type);
+    nd_wbuf_u64(w, e->size);
+    nd_wbuf_u64(w, (uint64_t) e->mtime);
+    nd_wbuf_str(w, e->name, e->name_len);
+    return w->err;
+}
+
+long
+nd_proto_entries_finish(struct nd_wbuf *w, uint32_t n)
+{
+    if (w->err == 0 && w->len >= ND_HDR_LEN + 4)
+        put_be(w->p + ND_HDR_LEN, n, 4);
+    return nd_wbuf_finish(w);
+}
+
+int
+nd_proto_entries_count(const void *body, size_t len, uint32_t *n)
+{
+    if (len < 4)
+        return -EBADMSG;
+    *n = (uint32_t) get_be(body, 4);
+    return 0;
+}
+
+int
+nd_proto_entries_next(const void *body, size_t len, size_t *off,
+                      struct nd_entry *e)
+{
+    struct nd_rbuf r;
+    const char *name;
+    size_t n;
+
+    if (*off == 0)
+        *off = 4;
+    nd_rbuf_init(&r, body, len);
+    r.off = *off;
+    if (r.off > len)
+        return -EBADMSG;
+    e->type = nd_rbuf_u8(&r);
+    e->size = nd_rbuf_u64(&r);
+    e->mtime = (int64_t) nd_rbuf_u64(&r);
+    name = nd_rbuf_str(&r, &n);
+    if (r.err != 0 || n == 0 || n > ND_NAME_MAX ||
+        memchr(name, '\0', n) != NULL || memchr(name, '/', n) != NULL)
+        return -EBADMSG;
+    memcpy(e->name, name, n);
+    e->name[n] = '\0';
+    e->name_len = n;
+    *off = r.off;
+    return 0;
+}
+
+long
+nd_proto_end_encode(void *buf, size_t cap, uint64_t total)
+{
+    struct nd_wbuf w;
+
+    nd_wbuf_init(&w, buf, cap, ND_T_END);
+    nd_wbuf_u64(&w, total);
+    return nd_wbuf_finish(&w);
+}
+
+int
+nd_proto_end_decode(const void *body, size_t len, uint64_t *total)
+{
+    struct nd_rbuf r;
+
+    nd_rbuf_init(&r, body, len);
+    *total = nd_rbuf_u64(&r);
+    return nd_rbuf_done(&r);
+}
+
+long
+nd_proto_empty_encode(void *buf, size_t cap, uint8_t type)
+{
+    struct nd_wbuf w;
+
+    nd_wbuf_init(&w, buf, cap, type);
+    return nd_wbuf_finish(&w);
+}
+
+enum nd_status
+nd_proto_status_from_errno(int neg_errno)
+{
+    switch (-neg_errno) {
+    case 0:
+        return ND_OK;
+    case ENOENT:
+        return ND_E_NOENT;
+    case EACCES:
+    case EPERM:
+    case EXDEV: /* openat2(RESOLVE_BENEATH) refusing an escape */
+    case ELOOP: /* a symlink where none may be */
+        return ND_E_ACCESS;
+    case EISDIR:
+        return ND_E_ISDIR;
+    case ENOTDIR:
+        return ND_E_NOTDIR;
+    case EEXIST:
+    case ENOTEMPTY:
+        return ND_E_EXIST;
+    case ENOSPC:
+    case EDQUOT:
+    case EFBIG:
+        return ND_E_NOSPC;
+    case EIO:
+    case EROFS:
+        return ND_E_IO;
+    case EMSGSIZE:
+        return ND_E_TOOBIG;
+    case EBADMSG:
+    case EPROTO:
+        return ND_E_PROTO;
+    case EPROTONOSUPPORT:
+        return ND_E_VERSION;
+    case ENAMETOOLONG:
+        return ND_E_NAMETOOLONG;
+    case EINVAL:
+        return ND_E_INVAL;
+    case EBUSY:
+    case EAGAIN:
+        return ND_E_BUSY;
+    case ESHUTDOWN:
+        return ND_E_SHUTDOWN;
+    case ND_ENOTREG:
+        return ND_E_NOTREG;
+    default:
+        return ND_E_INTERNAL;
+    }
+}
+
+const char *
+nd_proto_status_str(int status)
+{
+    static const char *const names[] = {
+        [ND_OK] = "success",
+        [ND_E_PROTO] = "protocol error",
+        [ND_E_VERSION] = "unsupported protocol version",
+        [ND_E_NOENT] = "no such file or directory",
+        [ND_E_ACCESS] = "path refused",
+        [ND_E_ISDIR] = "is a directory",
+        [ND_E_NOTDIR] = "not a directory",
+        [ND_E_EXIST] = "already exists",
+        [ND_E_NOSPC] = "no space left on server",
+        [ND_E_IO] = "server I/O error",
+        [ND_E_TOOBIG] = "frame too large",
+        [ND_E_DIGEST] = "digest mismatch",
+        [ND_E_BUSY] = "server busy",
+        [ND_E_SHUTDOWN] = "server shutting down",
+        [ND_E_NAMETOOLONG] = "name too long",
+        [ND_E_INTERNAL] = "internal server error",
+        [ND_E_INVAL] = "invalid path or argument",
+        [ND_E_NOTREG] = "not a regular file",
+    };
+
+    if (status < 0 || status > ND_STATUS_MAX)
+        return "unknown error";
+    return names[status];
+}
+
+const char *
+nd_proto_type_name(uint8_t type)
+{
+    switch (type) {
+    case ND_T_HELLO:
+        return "HELLO";
+    case ND_T_OK:
+        return "OK";
+    case ND_T_ERROR:
+        return "ERROR";
+    case ND_T_DIGEST:
+        return "DIGEST";
+    case ND_T_PUT:
+        return "PUT";
+    case ND_T_READY:
+        return "READY";
+    case ND_T_GET:
+        return "GET";
+    case ND_T_FILE:
+        return "FILE";
+    case ND_T_LIST:
+        return "LIST";
+    case ND_T_ENTRIES:
+        return "ENTRIES";
+    case ND_T_END:
+        return "END";
+    default:
+        return "?";
+    }
+}

@@ -1,0 +1,450 @@
+/*
+ * nd_reactor: the epoll loop, connection ownership and graceful shutdown.
+ *
+ * Connections are registered EPOLLONESHOT: an event disarms the fd, the
+ * reactor reads what is there, and re-arms it only while the frame is still
+ * incomplete.  A complete frame goes to the queue with the fd disarmed, so
+ * no event can arrive while a worker owns it; the hand-back re-arms it, and
+ * because EPOLL_CTL_MOD re-checks readiness, a pipelined next request is
+ * seen at once.  Idle deadlines are set only when a connection becomes idle,
+ * so the idle list stays sorted by appending, and a client dripping a frame
+ * byte by byte cannot extend its deadline.
+ */
+#include "nd_reactor.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "nd_io.h"
+#include "nd_log.h"
+#include "nd_net.h"
+#include "nd_notify.h"
+
+/* Tags for the non-connection fds in epoll's data.ptr. */
+static char s_tag_listen, s_tag_exit, s_tag_wake;
+
+#define MAX_EVENTS 128
+/* Accepts per listener event, so a flood cannot starve the other fds. */
+#define ACCEPT_BATCH 64
+
+static void
+list_init(struct nd_conn *head)
+{
+    head->prev = head->next = head;
+}
+
+static void
+list_append(struct nd_conn *head, struct nd_conn *c)
+{
+    c->prev = head->prev;
+    c->next = head;
+    head->prev->next = c;
+    head->prev = c;
+}
+
+static void
+list_remove(struct nd_conn *c)
+{
+    c->prev->next = c->next;
+    c->next->prev = c->prev;
+    c->prev = c->next = c;
+}
+
+static int
+ep_ctl(struct nd_reactor *r, int op, int fd, uint32_t events, void *ptr)
+{
+    struct epoll_event ev = {.events = events, .data.ptr = ptr};
+
+    return epoll_ctl(r->ep, op, fd, &ev) < 0 ? -errno : 0;
+}
+
+static void
+resume_accept(struct nd_reactor *r)
+{
+    if (!r->accept_paused || r->lfd < 0)
+        return;
+    if (ep_ctl(r, EPOLL_CTL_MOD, r->lfd, EPOLLIN, &s_tag_listen) == 0)
+        r->accept_paused = false;
+}
+
+static void
+conn_close(struct nd_reactor *r, struct nd_conn *c)
+{
+    list_remove(c);
+    nd_io_close(&c->fd); /* also removes it from epoll: no dup exists */
+    free(c->body);
+    free(c);
+    r->nconns--;
+    resume_accept(r);
+}
+
+/* Makes c idle: resets its frame state, deadline, and re-arms it. */
+static void
+conn_make_idle(struct nd_reactor *r, struct nd_conn *c, int op)
+{
+    free(c->body);
+    c->body = NULL;
+    c->hdr_got = c->body_got = 0;
+    c->rx_err = 0;
+    c->deadline = nd_io_now() + r->cfg->idle_timeout;
+    list_append(&r->idle, c);
+    if (ep_ctl(r, op, c->fd, EPOLLIN | EPOLLONESHOT, c) < 0)
+        conn_close(r, c);
+}
+
+/* Best-effort refusal from the reactor, which must not block. */
+static void
+refuse(int fd, enum nd_status st)
+{
+    uint8_t buf[ND_HDR_LEN + 64];
+    long len = nd_proto_error_encode(buf, sizeof(buf), st,
+                                     nd_proto_status_str(st));
+
+    if (len > 0)
+        (void) nd_io_send_nowait(fd, buf, (size_t) len);
+}
+
+static void
+warn_busy(struct nd_reactor *r, const char *peer, const char *why)
+{
+    double now = nd_io_now();
+
+    /* At most one line a second: a flood must not flood the journal too. */
+    if (now - r->last_busy_warn >= 1.0) {
+        nd_log(ND_LOG_WARN, "refusing peer=%s: %s", peer, why);
+        r->last_busy_warn = now;
+    }
+}
+
+static void
+dispatch(struct nd_reactor *r, struct nd_conn *c)
+{
+    list_remove(c);
+    if (nd_queue_push(&r->queue, c) < 0) {
+        warn_busy(r, c->peer, "task queue full");
+        refuse(c->fd, ND_E_BUSY);
+        conn_close(r, c);
+        return;
+    }
+    c->busy = true;
+    list_append(&r->busy, c);
+    r->nbusy++;
+}
+
+/*
+ * Reads whatever is available of c's current frame, exactly up to its end,
+ * never into the file bytes or the next request behind it.
+ */
+static void
+conn_read(struct nd_reactor *r, struct nd_conn *c)
+{
+    for (;;) {
+        uint8_t *at;
+        size_t want;
+        ssize_t n;
+
+        if (c->hdr_got < ND_HDR_LEN) {
+            at = c->hdr_buf + c->hdr_got;
+            want = ND_HDR_LEN - c->hdr_got;
+        } else {
+            at = c->body + c->body_got;
+            want = c->hdr.len - c->body_got;
+        }
+        n = nd_io_recv_nowait(c->fd, at, want);
+        if (n == -EAGAIN) {
+            if (ep_ctl(r, EPOLL_CTL_MOD, c->fd, EPOLLIN | EPOLLONESHOT, c) < 0)
+                conn_close(r, c);
+            return;
+        }
+        if (n <= 0) {
+            if (c->hdr_got > 0)
+                nd_log(ND_LOG_DEBUG, "peer=%s closed mid-frame", c->peer);
+            conn_close(r, c);
+            return;
+        }
+        if (c->hdr_got < ND_HDR_LEN) {
+            c->hdr_got += (size_t) n;
+            if (c->hdr_got < ND_HDR_LEN)
+                continue;
+            c->rx_err = nd_proto_hdr_decode(c->hdr_buf, &c->hdr);
+            if (c->rx_err == 0 && c->hdr.len > 0) {
+                /* hdr.len was checked against ND_FRAME_MAX above. */
+                c->body = malloc(c->hdr.len);
+                if (c->body == NULL)
+                    c->rx_err = -ENOMEM;
+            }
+            if (c->rx_err != 0 || c->hdr.len == 0) {
+                dispatch(r, c);
+                return;
+            }
+        } else {
+            c->body_got += (size_t) n;
+            if (c->body_got == c->hdr.len) {
+                dispatch(r, c);
+                return;
+            }
+        }
+    }
+}
+
+static void
+accept_some(struct nd_reactor *r)
+{
+    for (int i = 0; i < ACCEPT_BATCH && r->lfd >= 0; i++) {
+        char peer[ND_ADDR_LEN];
+        struct nd_conn *c;
+        int fd = nd_net_accept(r->lfd, peer, sizeof(peer));
+
+        if (fd == -EMFILE || fd == -ENFILE || fd == -ENOBUFS ||
+            fd == -ENOMEM) {
+            /* Out of fds or memory: stop watching the listener for a while
+             * instead of spinning on a socket we cannot accept from. */
+            nd_log(ND_LOG_WARN, "accept() failed: %s; pausing for 1s",
+                   strerror(-fd));
+            if (ep_ctl(r, EPOLL_CTL_MOD, r->lfd, 0, &s_tag_listen) == 0) {
+                r->accept_paused = true;
+                r->accept_resume = nd_io_now() + 1.0;
+            }
+            return;
+        }
+        if (fd < 0) /* EAGAIN: drained; others concern that one peer */
+            return;
+        if (r->nconns >= r->cfg->max_connections) {
+            warn_busy(r, peer, "max_connections reached");
+            refuse(fd, ND_E_BUSY);
+            close(fd);
+            continue;
+        }
+        c = calloc(1, sizeof(*c));
+        if (c == NULL || nd_net_set_timeouts(fd, r->cfg->idle_timeout) < 0) {
+            free(c);
+            close(fd);
+            continue;
+        }
+        c->fd = fd;
+        memcpy(c->peer, peer, sizeof(peer));
+        c->prev = c->next = c;
+        r->nconns++;
+        nd_log(ND_LOG_DEBUG, "peer=%s connected (%d open)", peer, r->nconns);
+        conn_make_idle(r, c, EPOLL_CTL_ADD);
+    }
+}
+
+/* Worker side: returns c to the reactor.  Called on worker threads. */
+static void
+hand_back(struct nd_reactor *r, struct nd_conn *c)
+{
+    uint64_t one = 1;
+
+    pthread_mutex_lock(&r->back_mu);
+    c->back_next = r->back;
+    r->back = c;
+    pthread_mutex_unlock(&r->back_mu);
+    /* An eventfd write only fails when the counter would overflow. */
+    (void) !write(r->wake_fd, &one, sizeof(one));
+}
+
+static void
+take_back(struct nd_reactor *r)
+{
+    struct nd_conn *c;
+    uint64_t n;
+
+    (void) !read(r->wake_fd, &n, sizeof(n));
+    pthread_mutex_lock(&r->back_mu);
+    c = r->back;
+    r->back = NULL;
+    pthread_mutex_unlock(&r->back_mu);
+    while (c != NULL) {
+        struct nd_conn *next = c->back_next;
+
+        c->busy = false;
+        r->nbusy--;
+        list_remove(c);
+        if (c->close_after || r->stopping)
+            conn_close(r, c);
+        else
+            conn_make_idle(r, c, EPOLL_CTL_MOD);
+        c = next;
+    }
+}
+
+static void
+worker_run(void *item, void *arg, void *scratch)
+{
+    struct nd_reactor *r = arg;
+    struct nd_conn *c = item;
+
+    nd_handler_run(&r->hctx, c, scratch);
+    hand_back(r, c);
+}
+
+static const struct nd_pool_ops s_pool_ops = {
+    .thread_init = nd_handler_scratch_new,
+    .run = worker_run,
+    .thread_fini = nd_handler_scratch_free,
+};
+
+static void
+begin_stop(struct nd_reactor *r)
+{
+    if (r->stopping)
+        return;
+    r->stopping = true;
+    r->stop_deadline = nd_io_now() + r->cfg->shutdown_timeout;
+    nd_notify("STOPPING=1");
+    nd_log(ND_LOG_INFO,
+           "shutting down: %d connections, %d requests in flight", r->nconns,
+           r->nbusy);
+    nd_io_close(&r->lfd);
+    (void) ep_ctl(r, EPOLL_CTL_DEL, r->exit_fd, 0, NULL);
+    while (r->idle.next != &r->idle)
+        conn_close(r, r->idle.next);
+    nd_queue_close(&r->queue);
+}
+
+/* Cuts the connections still busy once shutdown_timeout has passed. */
+static void
+force_stop(struct nd_reactor *r)
+{
+    r->forced = true;
+    nd_log(ND_LOG_WARN,
+           "shutdown_timeout (%ds) passed: cutting %d transfers short",
+           r->cfg->shutdown_timeout, r->nbusy);
+    for (struct nd_conn *c = r->busy.next; c != &r->busy; c = c->next)
+        (void) shutdown(c->fd, SHUT_RDWR);
+}
+
+static void
+expire_idle(struct nd_reactor *r, double now)
+{
+    while (r->idle.next != &r->idle && r->idle.next->deadline <= now) {
+        struct nd_conn *c = r->idle.next;
+
+        nd_log(c->hdr_got > 0 ? ND_LOG_INFO : ND_LOG_DEBUG,
+               "peer=%s %s: closing", c->peer,
+               c->hdr_got > 0 ? "request not complete within idle_timeout"
+                              : "idle_timeout");
+        conn_close(r, c);
+    }
+}
+
+/* Milliseconds until the next deadline of any kind, at most one second. */
+static int
+next_timeout(const struct nd_reactor *r, double now)
+{
+    double next = now + 1.0;
+
+    if (r->idle.next != &r->idle && r->idle.next->deadline < next)
+        next = r->idle.next->deadline;
+    if (r->stopping && !r->forced && r->stop_deadline < next)
+        next = r->stop_deadline;
+    if (r->accept_paused && r->accept_resume < next)
+        next = r->accept_resume;
+    return next <= now ? 0 : (int) ((next - now) * 1000.0) + 1;
+}
+
+int
+nd_reactor_init(struct nd_reactor *r, const struct nd_config *cfg,
+                const struct nd_store *store, int lfd, int exit_fd)
+{
+    int rc;
+
+    memset(r, 0, sizeof(*r));
+    r->cfg = cfg;
+    r->lfd = lfd;
+    r->exit_fd = exit_fd;
+    r->wake_fd = -1;
+    r->hctx.store = store;
+    list_init(&r->idle);
+    list_init(&r->busy);
+    pthread_mutex_init(&r->back_mu, NULL);
+    r->ep = epoll_create1(EPOLL_CLOEXEC);
+    if (r->ep < 0)
+        return -errno;
+    r->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (r->wake_fd < 0)
+        return -errno;
+    if ((rc = ep_ctl(r, EPOLL_CTL_ADD, lfd, EPOLLIN, &s_tag_listen)) < 0 ||
+        (rc = ep_ctl(r, EPOLL_CTL_ADD, exit_fd, EPOLLIN, &s_tag_exit)) < 0 ||
+        (rc = ep_ctl(r, EPOLL_CTL_ADD, r->wake_fd, EPOLLIN, &s_tag_wake)) < 0)
+        return rc;
+    rc = nd_queue_init(&r->queue, (size_t) cfg->queue_capacity);
+    if (rc < 0)
+        return rc;
+    return nd_pool_start(&r->pool, cfg->workers, &r->queue, &s_pool_ops, r);
+}
+
+int
+nd_reactor_run(struct nd_reactor *r)
+{
+    struct epoll_event evs[MAX_EVENTS];
+    int rc = 0;
+
+    while (!r->stopping || r->nbusy > 0) {
+        double now = nd_io_now();
+        int n = epoll_wait(r->ep, evs, MAX_EVENTS, next_timeout(r, now));
+
+        if (n < 0 && errno != EINTR) {
+            rc = -errno;
+            nd_log(ND_LOG_ERR, "epoll_wait() failed: %s", strerror(errno));
+            begin_stop(r);
+            force_stop(r);
+            break;
+        }
+        bool stop = false;
+
+        for (int i = 0; i < n; i++) {
+            void *p = evs[i].data.ptr;
+
+            /* Stopping closes idle connections that may still have events
+             * later in this batch, so it waits until the batch is done. */
+            if (p == &s_tag_exit)
+                stop = true;
+            else if (p == &s_tag_wake)
+                take_back(r);
+            else if (p == &s_tag_listen)
+                accept_some(r);
+            else if (!((struct nd_conn *) p)->busy)
+                conn_read(r, p);
+        }
+        if (stop)
+            begin_stop(r);
+        now = nd_io_now();
+        expire_idle(r, now);
+        if (r->accept_paused && now >= r->accept_resume)
+            resume_accept(r);
+        if (r->stopping && !r->forced && now >= r->stop_deadline)
+            force_stop(r);
+    }
+    /* Workers see the closed, empty queue and return. */
+    nd_queue_close(&r->queue);
+    nd_pool_join(&r->pool);
+    take_back(r); /* anything a worker returned after the loop ended */
+    while (r->idle.next != &r->idle)
+        conn_close(r, r->idle.next);
+    return rc;
+}
+
+void
+nd_reactor_destroy(struct nd_reactor *r)
+{
+    struct nd_conn *c;
+
+    /* Connections still queued were never popped: close them here. */
+    while ((c = nd_queue_try_pop(&r->queue)) != NULL) {
+        r->nbusy--;
+        conn_close(r, c);
+    }
+    if (r->queue.ring != NULL)
+        nd_queue_destroy(&r->queue);
+    nd_io_close(&r->lfd);
+    nd_io_close(&r->wake_fd);
+    nd_io_close(&r->ep);
+    pthread_mutex_destroy(&r->back_mu);
+}

@@ -1,0 +1,92 @@
+/*
+ * nd_wire: blocking frame send and receive on top of nd_proto and nd_io.
+ */
+#include "nd_wire.h"
+
+#include <errno.h>
+
+#include "nd_io.h"
+
+int
+nd_wire_recv(int sock, struct nd_hdr *h, void *body, size_t cap)
+{
+    uint8_t hdr[ND_HDR_LEN];
+    ssize_t n;
+    int rc;
+
+    n = nd_io_read_full(sock, hdr, sizeof(hdr));
+    if (n < 0)
+        return (int) n;
+    if (n == 0)
+        return -ENODATA;
+    if ((size_t) n < sizeof(hdr))
+        return -ECONNRESET;
+    rc = nd_proto_hdr_decode(hdr, h);
+    if (rc < 0)
+        return rc;
+    if (h->len > cap)
+        return -EMSGSIZE;
+    n = nd_io_read_full(sock, body, h->len);
+    if (n < 0)
+        return (int) n;
+    if ((size_t) n < h->len)
+        return -ECONNRESET;
+    return 0;
+}
+
+int
+nd_wire_send(int sock, const void *frame, long len)
+{
+    ssize_t n;
+
+    if (len < 0)
+        return (int) len;
+    n = nd_io_send_full(sock, frame, (size_t) len);
+    return n < 0 ? (int) n : 0;
+}
+
+int
+nd_wire_send_error(int sock, enum nd_status code, const char *msg)
+{
+    uint8_t buf[ND_HDR_LEN + 4 + ND_MSG_MAX];
+
+    return nd_wire_send(sock, buf,
+                        nd_proto_error_encode(buf, sizeof(buf), code, msg));
+}
+
+int
+nd_wire_expect(int sock, uint8_t want, void *body, size_t cap, size_t *len,
+               char *msg, size_t msg_cap)
+{
+    struct nd_hdr h;
+    int rc = nd_wire_recv(sock, &h, body, cap);
+
+    if (rc < 0)
+        return rc;
+    *len = h.len;
+    if (h.type == want)
+        return 0;
+    if (h.type == ND_T_ERROR) {
+        rc = nd_proto_error_decode(body, h.len, msg, msg_cap);
+        return rc < 0 ? -EBADMSG : rc;
+    }
+    return -EBADMSG;
+}
+
+int
+nd_wire_hello(int sock, char *msg, size_t msg_cap)
+{
+    uint8_t buf[64];
+    size_t len;
+    int rc;
+
+    rc = nd_wire_send(sock, buf, nd_proto_hello_encode(buf, sizeof(buf)));
+    if (rc < 0)
+        return rc;
+    rc = nd_wire_expect(sock, ND_T_HELLO, buf, sizeof(buf), &len, msg,
+                        msg_cap);
+    if (rc != 0)
+        return rc;
+    rc = nd_proto_hello_decode(buf, len);
+    return rc < 0 ? rc : 0;
+}
