@@ -34,10 +34,15 @@ struct nd_config {
 void nd_config_defaults(struct nd_config *cfg);
 
 /*
- * Loads path over the defaults.  Returns 0, or -EINVAL for a syntax error,
- * unknown key, wrong type or bad value, or -errno when the file cannot be
- * read; on failure err (ND_CONFIG_ERR_LEN bytes) holds a one-line message
- * of the form "FILE:LINE: key 'port': ...".
+ * Loads path over the defaults: on success cfg holds the defaults with every
+ * key the file sets replaced.  Returns 0, or -EINVAL for a syntax error
+ * (including a repeated key), an unknown key, a wrong type or a bad value,
+ * or -errno (ENOENT, EACCES, EISDIR, EFBIG above 1 MiB...) when the file
+ * cannot be read.  On failure cfg is left untouched and err, which must have
+ * ND_CONFIG_ERR_LEN bytes, holds a one-line message such as
+ * "FILE:LINE: key 'port': 70000 is out of range 0..65535" or
+ * "FILE: cannot read: No such file or directory"; on success err is "".
+ * Does not log.  Uses strerror(), so call it before threads start.
  */
 int nd_config_load(struct nd_config *cfg, const char *path, char *err);
 

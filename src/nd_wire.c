@@ -76,7 +76,8 @@ nd_wire_expect(int sock, uint8_t want, void *body, size_t cap, size_t *len,
 int
 nd_wire_hello(int sock, char *msg, size_t msg_cap)
 {
-    uint8_t buf[64];
+    /* Room for an ERROR with a full message, so a refusal keeps its reason. */
+    uint8_t buf[ND_HDR_LEN + 4 + ND_MSG_MAX];
     size_t len;
     int rc;
 

@@ -1,0 +1,942 @@
+/*
+ * netdisk: the command-line client.  One invocation is one session: connect,
+ * HELLO, one request (put, get or ls), close.  File bytes are hashed as they
+ * move and checked against the peer's digest, so success means the bytes at
+ * the far end are the bytes at this end.  The wire format is nd_proto's, the
+ * I/O loops are nd_io's and nd_wire's; this file only sequences them, turns
+ * failures into one line on stderr and an exit status, and draws progress.
+ *
+ * Helpers return 0 or -errno; the command functions report the failure in
+ * one line and return the exit status that main() hands to the shell.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "nd_digest.h"
+#include "nd_io.h"
+#include "nd_progress.h"
+#include "nd_proto.h"
+#include "nd_wire.h"
+
+/* Exit statuses; --help documents them and scripts rely on them. */
+enum {
+    ND_EXIT_OK = 0,
+    ND_EXIT_LOCAL = 1,   /* cannot read LOCAL or write the destination */
+    ND_EXIT_USAGE = 2,   /* bad command line */
+    ND_EXIT_NET = 3,     /* connect, network, protocol or timeout failure */
+    ND_EXIT_REFUSED = 4, /* the server answered ERROR */
+    ND_EXIT_DIGEST = 5,  /* the bytes changed in transit; nothing kept */
+};
+
+#define DEFAULT_HOST "127.0.0.1"
+#define DEFAULT_PORT "5678"
+#define CONNECT_TIMEOUT_MS 10000
+/* A server silent for this long is taken for dead. */
+#define IO_TIMEOUT_S 60
+/* Room for any small reply body: an ERROR is at most 4 + ND_MSG_MAX. */
+#define REPLY_MAX 2048
+/* Room for a local path plus a derived name and ".part". */
+#define LOCAL_MAX 8192
+
+struct opts {
+    const char *host;
+    const char *port;
+    bool quiet;
+};
+
+struct sess {
+    int sock;
+    const char *path;           /* the remote path sent in the request */
+    char ctx[ND_PATH_MAX + 16]; /* "get \"a.txt\"", for messages */
+    char msg[ND_MSG_MAX + 1];   /* the message of an ERROR reply */
+    bool progress;              /* draw the progress bar */
+};
+
+static const char usage_text[] =
+    "Usage: netdisk [OPTIONS] put LOCAL [REMOTE]\n"
+    "       netdisk [OPTIONS] get REMOTE [LOCAL]\n"
+    "       netdisk [OPTIONS] ls [DIR]\n"
+    "       netdisk --help | --version\n"
+    "\n"
+    "Copy files to and from a netdiskd server, or list a directory on it.\n"
+    "\n"
+    "  put LOCAL [REMOTE]  upload the regular file LOCAL as REMOTE (default:\n"
+    "                      the base name of LOCAL; a REMOTE ending in '/'\n"
+    "                      gets that base name appended)\n"
+    "  get REMOTE [LOCAL]  download REMOTE as LOCAL (default: the base name\n"
+    "                      of REMOTE; into LOCAL if it is a directory); the\n"
+    "                      bytes go to LOCAL.part, renamed to LOCAL only\n"
+    "                      when their MD5 digest matches the server's\n"
+    "  ls [DIR]            list DIR (default: the root) sorted by name: type\n"
+    "                      (f file, d directory, l link, ? other), size,\n"
+    "                      modification time (UTC) and name\n"
+    "\n"
+    "Options:\n"
+    "  -H, --host HOST     server name or IPv4/IPv6 address (default:\n"
+    "                      $NETDISK_HOST, else " DEFAULT_HOST ")\n"
+    "  -p, --port PORT     server TCP port (default: $NETDISK_PORT, "
+    "else " DEFAULT_PORT ")\n"
+    "  -q, --quiet         draw no progress bar (it is drawn only when\n"
+    "                      stderr is a terminal)\n"
+    "  -h, --help          show this help and exit\n"
+    "  -V, --version       show the version and exit\n"
+    "\n"
+    "Exit status:\n"
+    "  0  success (put and get: the MD5 digests matched)\n"
+    "  1  local file error (cannot read LOCAL, cannot write the "
+    "destination)\n"
+    "  2  usage error\n"
+    "  3  connection, network or protocol failure (cannot connect,\n"
+    "     connection lost, malformed reply, timeout)\n"
+    "  4  the server refused the request (its message and code are shown)\n"
+    "  5  digest mismatch: the data was corrupted in transit; nothing was "
+    "kept\n";
+
+/* The bar being drawn, so that an error message starts on a fresh line. */
+static struct nd_progress *s_bar;
+
+/* The .part file of a running get, removed if a signal ends us. */
+static const char *volatile s_part;
+static volatile sig_atomic_t s_part_live;
+
+__attribute__((format(printf, 1, 2))) static void
+errmsg(const char *fmt, ...)
+{
+    char line[LOCAL_MAX + ND_PATH_MAX + ND_MSG_MAX];
+    size_t len = 9;
+    va_list ap;
+    int n;
+
+    if (s_bar != NULL) {
+        nd_progress_finish(s_bar, false);
+        s_bar = NULL;
+    }
+    memcpy(line, "netdisk: ", len);
+    va_start(ap, fmt);
+    n = vsnprintf(line + len, sizeof(line) - len - 1, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        len += (size_t) n < sizeof(line) - len - 2 ? (size_t) n
+                                                   : sizeof(line) - len - 2;
+    line[len++] = '\n';
+    /* One write, so the line cannot interleave with anything else. */
+    (void) nd_io_write_full(STDERR_FILENO, line, len);
+}
+
+static int
+usage_error(const char *what, const char *arg)
+{
+    errmsg("%s%s (try 'netdisk --help')", what, arg);
+    return ND_EXIT_USAGE;
+}
+
+/* The wire name of a status code, as the protocol document spells it. */
+static const char *
+status_name(int st)
+{
+    /* In code order, 1 to ND_STATUS_MAX. */
+    static const char *const names[] = {
+        "PROTO",    "VERSION",     "NOENT",    "ACCESS", "ISDIR",  "NOTDIR",
+        "EXIST",    "NOSPC",       "IO",       "TOOBIG", "DIGEST", "BUSY",
+        "SHUTDOWN", "NAMETOOLONG", "INTERNAL", "INVAL",  "NOTREG",
+    };
+    _Static_assert(sizeof(names) / sizeof(names[0]) == ND_STATUS_MAX,
+                   "one name per status");
+
+    return st >= 1 && st <= ND_STATUS_MAX ? names[st - 1] : NULL;
+}
+
+/* Why an exchange with the server failed, for a negative nd_wire error. */
+static const char *
+wire_strerror(int rc)
+{
+    switch (-rc) {
+    case ENODATA:
+        return "server closed the connection";
+    case ECONNRESET:
+        return "connection lost: connection reset by peer";
+    case EPIPE:
+        return "connection lost: broken pipe";
+    case EAGAIN:
+        return "timed out waiting for the server";
+    case EBADMSG:
+        return "malformed reply from server";
+    case EMSGSIZE:
+        return "malformed reply from server: frame too large";
+    case EPROTONOSUPPORT:
+        return "malformed reply from server: not netdisk protocol version 1";
+    default:
+        return strerror(-rc);
+    }
+}
+
+/*
+ * Reports a failed exchange and returns its exit status: rc > 0 is the
+ * status of the server's ERROR reply (its message is in s->msg), rc < 0 a
+ * network or protocol failure.
+ */
+static int
+fail_wire(struct sess *s, int rc)
+{
+    const char *name = status_name(rc);
+
+    if (rc < 0) {
+        errmsg("%s: %s", s->ctx, wire_strerror(rc));
+        return ND_EXIT_NET;
+    }
+    if (s->msg[0] == '\0')
+        snprintf(s->msg, sizeof(s->msg), "%s", nd_proto_status_str(rc));
+    if (name != NULL)
+        errmsg("%s: server: %s (%s)", s->ctx, s->msg, name);
+    else
+        errmsg("%s: server: %s (code %d)", s->ctx, s->msg, rc);
+    /* The server's own digest check failing is corruption in transit. */
+    return rc == ND_E_DIGEST ? ND_EXIT_DIGEST : ND_EXIT_REFUSED;
+}
+
+/*
+ * A send failed.  When the server closed the connection it may have said
+ * why first (BUSY, NOSPC, SHUTDOWN), so read a pending ERROR if there is
+ * one; the connection is dead, so the read cannot block.
+ */
+static int
+fail_send(struct sess *s, int rc)
+{
+    uint8_t body[REPLY_MAX];
+    size_t len;
+    int st;
+
+    if (rc == -EPIPE || rc == -ECONNRESET) {
+        st = nd_wire_expect(s->sock, ND_T_ERROR, body, sizeof(body), &len, NULL,
+                            0);
+        if (st == 0)
+            st = nd_proto_error_decode(body, len, s->msg, sizeof(s->msg));
+        if (st > 0)
+            return fail_wire(s, st);
+    }
+    return fail_wire(s, rc);
+}
+
+static int
+set_timeouts(int fd)
+{
+    struct timeval tv = {.tv_sec = IO_TIMEOUT_S};
+
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
+        return -errno;
+    return 0;
+}
+
+/* Connects to one address within CONNECT_TIMEOUT_MS.  Returns a blocking
+ * socket with I/O timeouts, owned by the caller, or -errno. */
+static int
+connect_one(const struct addrinfo *ai)
+{
+    struct pollfd pfd;
+    socklen_t len = sizeof(int);
+    int fd, rc, err = 0;
+
+    fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+                ai->ai_protocol);
+    if (fd < 0)
+        return -errno;
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+        rc = -errno;
+        if (rc != -EINPROGRESS)
+            goto out;
+        pfd = (struct pollfd){.fd = fd, .events = POLLOUT};
+        do
+            rc = poll(&pfd, 1, CONNECT_TIMEOUT_MS);
+        while (rc < 0 && errno == EINTR);
+        if (rc <= 0) {
+            rc = rc == 0 ? -ETIMEDOUT : -errno;
+            goto out;
+        }
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+            err = errno;
+        rc = -err;
+        if (rc < 0)
+            goto out;
+    }
+    rc = nd_io_set_nonblock(fd, false);
+    if (rc == 0)
+        rc = set_timeouts(fd);
+out:
+    if (rc < 0) {
+        nd_io_close(&fd);
+        return rc;
+    }
+    return fd;
+}
+
+/* Connects to the server and exchanges HELLO.  Returns an exit status. */
+static int
+sess_open(const struct opts *o, struct sess *s)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICSERV};
+    struct addrinfo *res, *ai;
+    int rc = -EHOSTUNREACH;
+    int gai = getaddrinfo(o->host, o->port, &hints, &res);
+
+    if (gai != 0) {
+        errmsg("cannot resolve \"%s\": %s", o->host,
+               gai == EAI_SYSTEM ? strerror(errno) : gai_strerror(gai));
+        return ND_EXIT_NET;
+    }
+    for (ai = res; ai != NULL && s->sock < 0; ai = ai->ai_next) {
+        rc = connect_one(ai);
+        if (rc >= 0)
+            s->sock = rc;
+    }
+    freeaddrinfo(res);
+    if (s->sock < 0) {
+        errmsg(strchr(o->host, ':') != NULL ? "cannot connect to [%s]:%s: %s"
+                                            : "cannot connect to %s:%s: %s",
+               o->host, o->port, strerror(-rc));
+        return ND_EXIT_NET;
+    }
+    rc = nd_wire_hello(s->sock, s->msg, sizeof(s->msg));
+    return rc == 0 ? ND_EXIT_OK : fail_wire(s, rc);
+}
+
+/* Waits for a reply of type want into body (REPLY_MAX bytes); reports an
+ * ERROR or anything else.  Returns an exit status. */
+static int
+sess_expect(struct sess *s, uint8_t want, uint8_t *body, size_t *len)
+{
+    int rc = nd_wire_expect(s->sock, want, body, REPLY_MAX, len, s->msg,
+                            sizeof(s->msg));
+
+    return rc == 0 ? ND_EXIT_OK : fail_wire(s, rc);
+}
+
+/* Sends the one request of this session.  Returns an exit status. */
+static int
+sess_request(struct sess *s, uint8_t type, uint64_t size)
+{
+    uint8_t frame[ND_HDR_LEN + 16 + ND_PATH_MAX];
+    int rc = nd_wire_send(
+        s->sock, frame,
+        nd_proto_req_encode(frame, sizeof(frame), type, size, s->path));
+
+    return rc == 0 ? ND_EXIT_OK : fail_send(s, rc);
+}
+
+/* Prepares a session for op on a remote path.  Returns an exit status. */
+static int
+sess_init(struct sess *s, const struct opts *o, const char *op,
+          const char *path)
+{
+    memset(s, 0, sizeof(*s));
+    s->sock = -1;
+    s->path = path;
+    s->progress = !o->quiet && isatty(STDERR_FILENO);
+    if (path[0] != '\0')
+        snprintf(s->ctx, sizeof(s->ctx), "%s \"%s\"", op, path);
+    else
+        snprintf(s->ctx, sizeof(s->ctx), "%s", op);
+    if (strlen(path) > ND_PATH_MAX)
+        return usage_error(op, ": remote path longer than 4095 bytes");
+    return ND_EXIT_OK;
+}
+
+/* The last component of path, ignoring trailing slashes, into out. */
+static void
+base_name(const char *path, char *out, size_t cap)
+{
+    size_t end = strlen(path), start;
+
+    while (end > 0 && path[end - 1] == '/')
+        end--;
+    start = end;
+    while (start > 0 && path[start - 1] != '/')
+        start--;
+    snprintf(out, cap, "%.*s", (int) (end - start), path + start);
+}
+
+static int
+fail_local(const char *what, const char *path, int err)
+{
+    errmsg("%s \"%s\": %s", what, path, strerror(err));
+    return ND_EXIT_LOCAL;
+}
+
+/*
+ * Sends size bytes of fd, then the trailer, and checks that the OK reply
+ * names the same size and digest.  Returns an exit status.
+ */
+static int
+put_body(struct sess *s, int fd, const char *local, uint64_t size)
+{
+    struct nd_digest d = {0};
+    struct nd_progress bar;
+    uint8_t *buf = malloc(ND_IO_CHUNK), md5[ND_MD5_LEN], got[ND_MD5_LEN];
+    uint8_t body[REPLY_MAX];
+    uint64_t done = 0, got_size;
+    size_t len;
+    int rc;
+
+    if (buf == NULL || nd_digest_init(&d) < 0) {
+        rc = fail_local("put", local, ENOMEM);
+        goto out;
+    }
+    nd_progress_start(&bar, local, size, s->progress);
+    s_bar = &bar;
+    while (done < size) {
+        size_t want = size - done < ND_IO_CHUNK ? size - done : ND_IO_CHUNK;
+        ssize_t n = nd_io_read_full(fd, buf, want);
+
+        if (n >= 0 && (size_t) n < want) {
+            errmsg("cannot read \"%s\": file shrank while being sent", local);
+            rc = ND_EXIT_LOCAL;
+            goto out;
+        }
+        if (n < 0 || (n = nd_digest_update(&d, buf, want)) < 0) {
+            rc = fail_local("cannot read", local, (int) -n);
+            goto out;
+        }
+        n = nd_io_send_full(s->sock, buf, want);
+        if (n < 0) {
+            rc = fail_send(s, (int) n);
+            goto out;
+        }
+        done += want;
+        nd_progress_update(&bar, done);
+    }
+    if (nd_digest_final(&d, md5) < 0) {
+        rc = fail_local("put", local, EIO);
+        goto out;
+    }
+    rc = nd_wire_send(s->sock, body,
+                      nd_proto_digest_encode(body, sizeof(body), md5));
+    if (rc < 0) {
+        rc = fail_send(s, rc);
+        goto out;
+    }
+    rc = sess_expect(s, ND_T_OK, body, &len);
+    if (rc == ND_EXIT_OK && nd_proto_putok_decode(body, len, &got_size, got))
+        rc = fail_wire(s, -EBADMSG);
+    if (rc != ND_EXIT_OK)
+        goto out;
+    if (got_size != size || memcmp(got, md5, ND_MD5_LEN) != 0) {
+        errmsg("%s: server stored other bytes than were sent", s->ctx);
+        rc = ND_EXIT_DIGEST;
+        goto out;
+    }
+    rc = ND_EXIT_OK;
+out:
+    if (s_bar == &bar) {
+        nd_progress_finish(&bar, rc == ND_EXIT_OK);
+        s_bar = NULL;
+    }
+    nd_digest_free(&d);
+    free(buf);
+    return rc;
+}
+
+static int
+cmd_put(const struct opts *o, const char *local, const char *remote_arg)
+{
+    char remote[ND_PATH_MAX + 2], base[LOCAL_MAX];
+    uint8_t body[REPLY_MAX];
+    struct sess s;
+    struct stat st;
+    size_t len;
+    int fd, rc;
+
+    base_name(local, base, sizeof(base));
+    if (remote_arg == NULL)
+        remote_arg = "";
+    /* A name too long for remote is caught by sess_init(). */
+    if (remote_arg[0] == '\0' || remote_arg[strlen(remote_arg) - 1] == '/')
+        rc = snprintf(remote, sizeof(remote), "%s%s", remote_arg, base);
+    else
+        rc = snprintf(remote, sizeof(remote), "%s", remote_arg);
+    rc = sess_init(&s, o, "put", rc < 0 ? "" : remote);
+    if (rc != ND_EXIT_OK)
+        return rc;
+    /* O_NONBLOCK keeps open() of a FIFO from waiting for a writer; it is
+     * cleared again once the file is known to be regular. */
+    fd = open(local, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0)
+        return fail_local("cannot open", local, errno);
+    if (fstat(fd, &st) < 0) {
+        rc = fail_local("cannot stat", local, errno);
+    } else if (!S_ISREG(st.st_mode)) {
+        errmsg("cannot put \"%s\": %s", local,
+               S_ISDIR(st.st_mode) ? "Is a directory" : "not a regular file");
+        rc = ND_EXIT_LOCAL;
+    } else if ((rc = nd_io_set_nonblock(fd, false)) < 0) {
+        rc = fail_local("cannot read", local, -rc);
+    }
+    if (rc == ND_EXIT_OK)
+        rc = sess_open(o, &s);
+    if (rc == ND_EXIT_OK)
+        rc = sess_request(&s, ND_T_PUT, (uint64_t) st.st_size);
+    if (rc == ND_EXIT_OK)
+        rc = sess_expect(&s, ND_T_READY, body, &len);
+    if (rc == ND_EXIT_OK)
+        rc = put_body(&s, fd, local, (uint64_t) st.st_size);
+    nd_io_close(&fd);
+    /* Closing before the trailer makes the server discard the partial. */
+    nd_io_close(&s.sock);
+    return rc;
+}
+
+/* Removes the .part file of an interrupted get, then dies of the signal. */
+static void
+on_signal(int sig)
+{
+    if (s_part_live)
+        unlink(s_part);
+    raise(sig); /* SA_RESETHAND made this the default action */
+}
+
+static void
+catch_signals(void)
+{
+    struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESETHAND};
+
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+}
+
+/* Receives size file bytes into fd, hashing them.  Returns an exit status. */
+static int
+get_bytes(struct sess *s, int fd, const char *part, uint64_t size,
+          uint8_t md5[ND_MD5_LEN])
+{
+    struct nd_digest d = {0};
+    struct nd_progress bar;
+    uint8_t *buf = malloc(ND_IO_CHUNK);
+    uint64_t done = 0;
+    int rc = ND_EXIT_OK;
+
+    if (buf == NULL || nd_digest_init(&d) < 0) {
+        free(buf);
+        return fail_local("get", part, ENOMEM);
+    }
+    nd_progress_start(&bar, s->path, size, s->progress);
+    s_bar = &bar;
+    while (done < size && rc == ND_EXIT_OK) {
+        size_t want = size - done < ND_IO_CHUNK ? size - done : ND_IO_CHUNK;
+        ssize_t n = nd_io_read_full(s->sock, buf, want);
+
+        if (n < 0) {
+            rc = fail_wire(s, (int) n);
+        } else if ((size_t) n < want) {
+            errmsg("%s: connection lost after %" PRIu64 " of %" PRIu64 " bytes",
+                   s->ctx, done + (uint64_t) n, size);
+            rc = ND_EXIT_NET;
+        } else if ((n = nd_digest_update(&d, buf, want)) < 0 ||
+                   (n = nd_io_write_full(fd, buf, want)) < 0) {
+            rc = fail_local("cannot write", part, (int) -n);
+        } else {
+            done += want;
+            nd_progress_update(&bar, done);
+        }
+    }
+    if (rc == ND_EXIT_OK && nd_digest_final(&d, md5) < 0)
+        rc = fail_local("get", part, EIO);
+    if (s_bar == &bar)
+        nd_progress_finish(&bar, rc == ND_EXIT_OK);
+    s_bar = NULL;
+    nd_digest_free(&d);
+    free(buf);
+    return rc;
+}
+
+/* Reads the trailer and compares it with md5.  Returns an exit status. */
+static int
+get_trailer(struct sess *s, const uint8_t md5[ND_MD5_LEN])
+{
+    uint8_t body[REPLY_MAX], theirs[ND_MD5_LEN];
+    size_t len;
+    int rc = sess_expect(s, ND_T_DIGEST, body, &len);
+
+    if (rc != ND_EXIT_OK)
+        return rc;
+    if (nd_proto_digest_decode(body, len, theirs) < 0)
+        return fail_wire(s, -EBADMSG);
+    if (memcmp(theirs, md5, ND_MD5_LEN) != 0) {
+        errmsg("%s: digest mismatch (data corrupted in transit); nothing "
+               "kept",
+               s->ctx);
+        return ND_EXIT_DIGEST;
+    }
+    return ND_EXIT_OK;
+}
+
+/* Receives the file announced by FILE into part and renames it to local
+ * when the digest matches; on any failure part is removed. */
+static int
+get_body(struct sess *s, const char *local, const char *part, uint64_t size)
+{
+    uint8_t md5[ND_MD5_LEN];
+    int fd, rc;
+
+    s_part = part;
+    s_part_live = 1;
+    fd = open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        s_part_live = 0;
+        return fail_local("cannot create", part, errno);
+    }
+    rc = get_bytes(s, fd, part, size, md5);
+    if (rc == ND_EXIT_OK)
+        rc = get_trailer(s, md5);
+    /* close() is where a file system may report a deferred write error. */
+    if (close(fd) < 0 && errno != EINTR && rc == ND_EXIT_OK)
+        rc = fail_local("cannot write", part, errno);
+    if (rc == ND_EXIT_OK && rename(part, local) < 0)
+        rc = fail_local("cannot rename to", local, errno);
+    if (rc != ND_EXIT_OK)
+        unlink(part);
+    s_part_live = 0;
+    return rc;
+}
+
+/* Chooses the local file name for get.  Returns an exit status. */
+static int
+get_local_name(const char *remote, const char *arg, char *out, size_t cap)
+{
+    char base[ND_PATH_MAX + 1];
+    struct stat st;
+    bool dir = arg != NULL && stat(arg, &st) == 0 && S_ISDIR(st.st_mode);
+    int n;
+
+    base_name(remote, base, sizeof(base));
+    if ((arg == NULL || dir) &&
+        (base[0] == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0))
+        return usage_error("get: cannot name the local file after ", remote);
+    if (arg == NULL)
+        n = snprintf(out, cap, "%s", base);
+    else if (dir)
+        n = snprintf(out, cap, "%s%s%s", arg,
+                     arg[strlen(arg) - 1] == '/' ? "" : "/", base);
+    else
+        n = snprintf(out, cap, "%s", arg);
+    if (n < 0 || (size_t) n + sizeof(".part") > cap)
+        return fail_local("cannot create", arg != NULL ? arg : base,
+                          ENAMETOOLONG);
+    return ND_EXIT_OK;
+}
+
+static int
+cmd_get(const struct opts *o, const char *remote, const char *local_arg)
+{
+    char local[LOCAL_MAX], part[LOCAL_MAX];
+    uint8_t body[REPLY_MAX];
+    struct sess s;
+    uint64_t size = 0;
+    int64_t mtime;
+    size_t len;
+    int rc;
+
+    rc = sess_init(&s, o, "get", remote);
+    if (rc == ND_EXIT_OK)
+        rc = get_local_name(remote, local_arg, local, sizeof(local));
+    if (rc != ND_EXIT_OK)
+        return rc;
+    if (snprintf(part, sizeof(part), "%s.part", local) >= (int) sizeof(part))
+        return fail_local("cannot create", local, ENAMETOOLONG);
+    catch_signals();
+    rc = sess_open(o, &s);
+    if (rc == ND_EXIT_OK)
+        rc = sess_request(&s, ND_T_GET, 0);
+    if (rc == ND_EXIT_OK)
+        rc = sess_expect(&s, ND_T_FILE, body, &len);
+    if (rc == ND_EXIT_OK &&
+        (nd_proto_file_decode(body, len, &size, &mtime) < 0 ||
+         size > INT64_MAX))
+        rc = fail_wire(&s, -EBADMSG);
+    /* Only now, with the file known to exist, is anything created here. */
+    if (rc == ND_EXIT_OK)
+        rc = get_body(&s, local, part, size);
+    nd_io_close(&s.sock);
+    return rc;
+}
+
+/* One listed entry; the name is owned by the listing. */
+struct ls_ent {
+    uint64_t size;
+    int64_t mtime;
+    char *name;
+    char type;
+};
+
+struct listing {
+    struct ls_ent *v;
+    size_t n, cap;
+};
+
+/* Appends the entries of one ENTRIES body.  Returns 0, -EBADMSG or
+ * -ENOMEM. */
+static int
+ls_add_frame(struct listing *l, const uint8_t *body, size_t len)
+{
+    struct nd_entry e;
+    size_t off = 4;
+    uint32_t n;
+
+    if (nd_proto_entries_count(body, len, &n) < 0)
+        return -EBADMSG;
+    for (uint32_t i = 0; i < n; i++) {
+        if (nd_proto_entries_next(body, len, &off, &e) < 0)
+            return -EBADMSG;
+        if (l->n == l->cap) {
+            size_t cap = l->cap ? 2 * l->cap : 256;
+            struct ls_ent *v = realloc(l->v, cap * sizeof(*v));
+
+            if (v == NULL)
+                return -ENOMEM;
+            l->v = v;
+            l->cap = cap;
+        }
+        l->v[l->n].name = strdup(e.name);
+        if (l->v[l->n].name == NULL)
+            return -ENOMEM;
+        l->v[l->n].type = (char) e.type;
+        l->v[l->n].size = e.size;
+        l->v[l->n++].mtime = e.mtime;
+    }
+    return off == len ? 0 : -EBADMSG;
+}
+
+/*
+ * Reads ENTRIES frames up to END into l.  Returns 0 at END, -ECANCELED
+ * when END's total disagrees with the entries received (*total is set),
+ * a positive status for ERROR, -ENOMEM, or a negative nd_wire error.
+ */
+static int
+ls_recv(struct sess *s, struct listing *l, uint8_t *body, uint64_t *total)
+{
+    struct nd_hdr h;
+    int rc = 0;
+
+    while (rc == 0) {
+        rc = nd_wire_recv(s->sock, &h, body, ND_FRAME_MAX);
+        if (rc < 0)
+            return rc;
+        if (h.type == ND_T_ENTRIES) {
+            rc = ls_add_frame(l, body, h.len);
+        } else if (h.type == ND_T_END) {
+            rc = nd_proto_end_decode(body, h.len, total);
+            return rc == 0 && *total != l->n ? -ECANCELED : rc;
+        } else if (h.type == ND_T_ERROR) {
+            rc = nd_proto_error_decode(body, h.len, s->msg, sizeof(s->msg));
+            return rc < 0 ? -EBADMSG : rc;
+        } else {
+            rc = -EBADMSG;
+        }
+    }
+    return rc;
+}
+
+/* Collects the whole listing.  Returns an exit status. */
+static int
+ls_collect(struct sess *s, struct listing *l)
+{
+    uint8_t *body = malloc(ND_FRAME_MAX);
+    uint64_t total = 0;
+    int rc = body != NULL ? ls_recv(s, l, body, &total) : -ENOMEM;
+
+    free(body);
+    if (rc == -ENOMEM) {
+        errmsg("%s: %s", s->ctx, strerror(ENOMEM));
+        return ND_EXIT_LOCAL;
+    }
+    if (rc == -ECANCELED) {
+        errmsg("%s: malformed reply from server: %" PRIu64
+               " entries announced, %zu received",
+               s->ctx, total, l->n);
+        return ND_EXIT_NET;
+    }
+    return rc == 0 ? ND_EXIT_OK : fail_wire(s, rc);
+}
+
+static int
+ls_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct ls_ent *) a)->name,
+                  ((const struct ls_ent *) b)->name);
+}
+
+/* Prints one entry; control bytes in the name become '?'. */
+static void
+ls_print(const struct ls_ent *e)
+{
+    char when[32] = "----------T--:--:--Z";
+    char type =
+        e->type == 'f' || e->type == 'd' || e->type == 'l' ? e->type : '?';
+    time_t t = (time_t) e->mtime;
+    struct tm tm;
+
+    if (gmtime_r(&t, &tm) != NULL)
+        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    for (char *p = e->name; *p != '\0'; p++)
+        if ((unsigned char) *p < 0x20 || *p == 0x7f)
+            *p = '?';
+    printf("%c %12" PRIu64 " %s %s\n", type, e->size, when, e->name);
+}
+
+static int
+cmd_ls(const struct opts *o, const char *dir)
+{
+    struct listing l = {0};
+    struct sess s;
+    int rc = sess_init(&s, o, "ls", dir);
+
+    if (rc == ND_EXIT_OK)
+        rc = sess_open(o, &s);
+    if (rc == ND_EXIT_OK)
+        rc = sess_request(&s, ND_T_LIST, 0);
+    if (rc == ND_EXIT_OK)
+        rc = ls_collect(&s, &l);
+    nd_io_close(&s.sock);
+    if (rc == ND_EXIT_OK && l.n > 0)
+        qsort(l.v, l.n, sizeof(l.v[0]), ls_cmp);
+    for (size_t i = 0; i < l.n; i++) {
+        if (rc == ND_EXIT_OK)
+            ls_print(&l.v[i]);
+        free(l.v[i].name);
+    }
+    free(l.v);
+    if (rc == ND_EXIT_OK && (fflush(stdout) != 0 || ferror(stdout))) {
+        /* A closed pipe (ls | head) is the reader's choice, not news. */
+        if (errno != EPIPE)
+            errmsg("cannot write to standard output: %s", strerror(errno));
+        rc = ND_EXIT_LOCAL;
+    }
+    return rc;
+}
+
+/* Checks a port number and returns 0, or a usage error. */
+static int
+check_port(const char *port, const char *where)
+{
+    char *end;
+    unsigned long v;
+
+    errno = 0;
+    v = strtoul(port, &end, 10);
+    if (port[0] < '0' || port[0] > '9' || *end != '\0' || errno != 0 ||
+        v == 0 || v > 65535) {
+        errmsg("invalid port \"%s\"%s (try 'netdisk --help')", port, where);
+        return ND_EXIT_USAGE;
+    }
+    return ND_EXIT_OK;
+}
+
+/* Fills in o from the environment and argv.  Returns -1 to go on, else
+ * the exit status (--help, --version, usage errors). */
+static int
+parse_opts(int argc, char **argv, struct opts *o)
+{
+    static const struct option longs[] = {
+        {"host", required_argument, NULL, 'H'},
+        {"port", required_argument, NULL, 'p'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *env_host = getenv("NETDISK_HOST");
+    const char *env_port = getenv("NETDISK_PORT");
+    const char *port_from = "";
+    int c;
+
+    o->host = env_host != NULL && env_host[0] != '\0' ? env_host : DEFAULT_HOST;
+    o->port = DEFAULT_PORT;
+    if (env_port != NULL && env_port[0] != '\0') {
+        o->port = env_port;
+        port_from = " in NETDISK_PORT";
+    }
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":H:p:qhV", longs, NULL)) != -1) {
+        switch (c) {
+        case 'H':
+            o->host = optarg;
+            break;
+        case 'p':
+            o->port = optarg;
+            port_from = "";
+            break;
+        case 'q':
+            o->quiet = true;
+            break;
+        case 'h':
+            fputs(usage_text, stdout);
+            return fflush(stdout) == 0 ? ND_EXIT_OK : ND_EXIT_LOCAL;
+        case 'V':
+            printf("netdisk %s\n", ND_VERSION);
+            return fflush(stdout) == 0 ? ND_EXIT_OK : ND_EXIT_LOCAL;
+        case ':':
+            return usage_error("option requires an argument: ",
+                               argv[optind - 1]);
+        default:
+            if (optopt != 0) {
+                char opt[3] = {'-', (char) optopt, '\0'};
+                return usage_error("unknown option: ", opt);
+            }
+            return usage_error("unknown option: ", argv[optind - 1]);
+        }
+    }
+    if (o->host[0] == '\0')
+        return usage_error("empty host name", "");
+    return check_port(o->port, port_from) == ND_EXIT_OK ? -1 : ND_EXIT_USAGE;
+}
+
+int
+main(int argc, char **argv)
+{
+    struct opts o = {0};
+    const char *cmd;
+    int rc, nargs;
+    char **args;
+
+    signal(SIGPIPE, SIG_IGN);
+    rc = parse_opts(argc, argv, &o);
+    if (rc >= 0)
+        return rc;
+    if (optind >= argc)
+        return usage_error("missing command", "");
+    cmd = argv[optind];
+    args = argv + optind + 1;
+    nargs = argc - optind - 1;
+    if (strcmp(cmd, "put") == 0 || strcmp(cmd, "get") == 0) {
+        if (nargs < 1)
+            return usage_error(cmd, cmd[0] == 'p' ? ": missing LOCAL"
+                                                  : ": missing REMOTE");
+        if (nargs > 2)
+            return usage_error(cmd, ": too many operands");
+        if (cmd[0] == 'p')
+            return cmd_put(&o, args[0], nargs > 1 ? args[1] : NULL);
+        return cmd_get(&o, args[0], nargs > 1 ? args[1] : NULL);
+    }
+    if (strcmp(cmd, "ls") == 0) {
+        if (nargs > 1)
+            return usage_error(cmd, ": too many operands");
+        return cmd_ls(&o, nargs > 0 ? args[0] : "");
+    }
+    return usage_error("unknown command: ", cmd);
+}

@@ -1,0 +1,282 @@
+/*
+ * Unit tests for nd_io, nd_wire and nd_notify over real sockets: short
+ * counts through a tiny socket buffer, EOF in the middle, sendfile of a file
+ * that shrinks, whole frames, and the sd_notify datagram.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "nd_io.h"
+#include "nd_notify.h"
+#include "nd_wire.h"
+
+#define BIG (3u * 1024u * 1024u + 17u)
+
+struct reader {
+    int fd;
+    uint8_t *buf;
+    size_t want;
+    ssize_t got;
+};
+
+static void *
+reader_main(void *arg)
+{
+    struct reader *r = arg;
+
+    r->got = nd_io_read_full(r->fd, r->buf, r->want);
+    return NULL;
+}
+
+static void
+tiny_buffers(int sv[2])
+{
+    int small = 4096;
+
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+    setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+}
+
+static uint8_t *
+pattern(size_t n)
+{
+    uint8_t *p = malloc(n);
+
+    ck_assert_ptr_nonnull(p);
+    for (size_t i = 0; i < n; i++)
+        p[i] = (uint8_t) (i * 131 + (i >> 11));
+    return p;
+}
+
+START_TEST(test_send_read_full_short_counts)
+{
+    struct reader r;
+    pthread_t t;
+    uint8_t *src = pattern(BIG);
+    int sv[2];
+
+    tiny_buffers(sv);
+    r.fd = sv[1];
+    r.want = BIG;
+    r.buf = calloc(1, BIG);
+    pthread_create(&t, NULL, reader_main, &r);
+    /* A 4 KiB buffer forces hundreds of partial sends and reads. */
+    ck_assert_int_eq(nd_io_send_full(sv[0], src, BIG), (ssize_t) BIG);
+    pthread_join(t, NULL);
+    ck_assert_int_eq(r.got, (ssize_t) BIG);
+    ck_assert_mem_eq(r.buf, src, BIG);
+    close(sv[0]);
+    close(sv[1]);
+    free(r.buf);
+    free(src);
+}
+END_TEST
+
+START_TEST(test_read_full_eof_midway)
+{
+    uint8_t buf[100];
+    int sv[2];
+
+    tiny_buffers(sv);
+    ck_assert_int_eq(nd_io_send_full(sv[0], "0123456789", 10), 10);
+    close(sv[0]);
+    /* EOF after 10 of 100 bytes: the short count, not an error. */
+    ck_assert_int_eq(nd_io_read_full(sv[1], buf, sizeof(buf)), 10);
+    ck_assert_int_eq(nd_io_read_full(sv[1], buf, sizeof(buf)), 0);
+    close(sv[1]);
+}
+END_TEST
+
+START_TEST(test_send_to_closed_peer)
+{
+    int sv[2];
+
+    tiny_buffers(sv);
+    close(sv[1]);
+    /* MSG_NOSIGNAL: EPIPE comes back as an error, not as SIGPIPE. */
+    ck_assert_int_eq(nd_io_send_full(sv[0], "x", 1), -EPIPE);
+    close(sv[0]);
+}
+END_TEST
+
+static int
+temp_file(const uint8_t *data, size_t n)
+{
+    char path[] = "/tmp/nd_check_io.XXXXXX";
+    int fd = mkostemp(path, O_CLOEXEC);
+
+    ck_assert_int_ge(fd, 0);
+    unlink(path);
+    ck_assert_int_eq(nd_io_write_full(fd, data, n), (ssize_t) n);
+    return fd;
+}
+
+START_TEST(test_sendfile_full)
+{
+    uint8_t *src = pattern(BIG);
+    struct reader r;
+    pthread_t t;
+    int sv[2], fd = temp_file(src, BIG);
+
+    tiny_buffers(sv);
+    r.fd = sv[1];
+    r.want = BIG - 1000;
+    r.buf = calloc(1, BIG);
+    pthread_create(&t, NULL, reader_main, &r);
+    ck_assert_int_eq(nd_io_sendfile_full(sv[0], fd, 1000, BIG - 1000),
+                     (ssize_t) (BIG - 1000));
+    pthread_join(t, NULL);
+    ck_assert_int_eq(r.got, (ssize_t) (BIG - 1000));
+    ck_assert_mem_eq(r.buf, src + 1000, BIG - 1000);
+    close(fd);
+    close(sv[0]);
+    close(sv[1]);
+    free(r.buf);
+    free(src);
+}
+END_TEST
+
+START_TEST(test_file_shrank)
+{
+    uint8_t *src = pattern(8192), buf[8192];
+    int sv[2], fd = temp_file(src, 8192);
+
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    ck_assert_int_eq(ftruncate(fd, 4096), 0);
+    /* Promised 8192 bytes, the file has 4096: an error, never success. */
+    ck_assert_int_eq(nd_io_sendfile_full(sv[0], fd, 0, 8192), -EIO);
+    ck_assert_int_eq(nd_io_pread_full(fd, buf, 8192, 0), -EIO);
+    ck_assert_int_eq(nd_io_pread_full(fd, buf, 4096, 0), 4096);
+    close(fd);
+    close(sv[0]);
+    close(sv[1]);
+    free(src);
+}
+END_TEST
+
+START_TEST(test_recv_nowait_and_close)
+{
+    char buf[4];
+    int sv[2];
+
+    tiny_buffers(sv);
+    ck_assert_int_eq(nd_io_recv_nowait(sv[1], buf, sizeof(buf)), -EAGAIN);
+    ck_assert_int_eq(nd_io_send_nowait(sv[0], "ab", 2), 2);
+    ck_assert_int_eq(nd_io_recv_nowait(sv[1], buf, sizeof(buf)), 2);
+    nd_io_close(&sv[0]);
+    ck_assert_int_eq(sv[0], -1);
+    nd_io_close(&sv[0]); /* a second close is a no-op */
+    ck_assert_int_eq(nd_io_recv_nowait(sv[1], buf, sizeof(buf)), 0);
+    nd_io_close(&sv[1]);
+}
+END_TEST
+
+START_TEST(test_wire_frames)
+{
+    uint8_t frame[64], body[64];
+    struct nd_hdr h;
+    char msg[64];
+    size_t len;
+    int sv[2];
+
+    tiny_buffers(sv);
+    ck_assert_int_eq(nd_wire_send_error(sv[0], ND_E_NOENT, "gone"), 0);
+    ck_assert_int_eq(nd_wire_expect(sv[1], ND_T_FILE, body, sizeof(body),
+                                     &len, msg, sizeof(msg)),
+                     ND_E_NOENT);
+    ck_assert_str_eq(msg, "gone");
+    /* A frame larger than the caller's buffer is refused, not overflowed. */
+    ck_assert_int_eq(nd_wire_send(sv[0], frame,
+                                  nd_proto_end_encode(frame, sizeof(frame), 1)),
+                     0);
+    ck_assert_int_eq(nd_wire_recv(sv[1], &h, body, 4), -EMSGSIZE);
+    close(sv[0]);
+    close(sv[1]);
+    tiny_buffers(sv);
+    /* Half a header then EOF: the connection was reset mid-frame. */
+    ck_assert_int_eq(nd_io_send_full(sv[0], frame, 3), 3);
+    close(sv[0]);
+    ck_assert_int_eq(nd_wire_recv(sv[1], &h, body, sizeof(body)),
+                     -ECONNRESET);
+    ck_assert_int_eq(nd_wire_recv(sv[1], &h, body, sizeof(body)), -ENODATA);
+    close(sv[1]);
+}
+END_TEST
+
+static void
+check_notify(const char *env, const struct sockaddr_un *sa, socklen_t len)
+{
+    char buf[64] = "";
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(bind(fd, (const struct sockaddr *) sa, len), 0);
+    setenv("NOTIFY_SOCKET", env, 1);
+    ck_assert_int_eq(nd_notify("READY=1"), 0);
+    ck_assert_int_eq(recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT), 7);
+    ck_assert_str_eq(buf, "READY=1");
+    close(fd);
+}
+
+START_TEST(test_notify)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    char name[64];
+
+    unsetenv("NOTIFY_SOCKET");
+    ck_assert_int_eq(nd_notify("READY=1"), 0); /* not under systemd */
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "/tmp/nd_notify.%ld",
+             (long) getpid());
+    check_notify(sa.sun_path, &sa, sizeof(sa));
+    unlink(sa.sun_path);
+    /* "@name" is the abstract namespace: a leading NUL on the wire. */
+    snprintf(name, sizeof(name), "@nd_notify.%ld", (long) getpid());
+    memset(sa.sun_path, 0, sizeof(sa.sun_path));
+    memcpy(sa.sun_path + 1, name + 1, strlen(name) - 1);
+    check_notify(name, &sa,
+                 (socklen_t) (offsetof(struct sockaddr_un, sun_path) +
+                              strlen(name)));
+    setenv("NOTIFY_SOCKET", "relative/path", 1);
+    ck_assert_int_eq(nd_notify("READY=1"), -EINVAL);
+}
+END_TEST
+
+static Suite *
+io_suite(void)
+{
+    Suite *s = suite_create("nd_io");
+    TCase *tc = tcase_create("core");
+
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_send_read_full_short_counts);
+    tcase_add_test(tc, test_read_full_eof_midway);
+    tcase_add_test(tc, test_send_to_closed_peer);
+    tcase_add_test(tc, test_sendfile_full);
+    tcase_add_test(tc, test_file_shrank);
+    tcase_add_test(tc, test_recv_nowait_and_close);
+    tcase_add_test(tc, test_wire_frames);
+    tcase_add_test(tc, test_notify);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int
+main(void)
+{
+    SRunner *sr = srunner_create(io_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}

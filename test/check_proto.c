@@ -1,0 +1,781 @@
+/*
+ * Unit tests for nd_proto (frame headers, every encoder and decoder, request
+ * bodies cut at every byte, ENTRIES frames filled to the last byte, status
+ * mapping) and nd_digest (the RFC 1321 test suite, split updates, hex).
+ * Everything here is pure computation: no sockets, no files.
+ */
+#include <check.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nd_digest.h"
+#include "nd_proto.h"
+
+/* Room for any frame. */
+#define BUF_MAX (ND_HDR_LEN + ND_FRAME_MAX)
+
+/* Larger than any frame, so that the frame limit, not the buffer, is what
+ * stops an encoder that fills it. */
+static uint8_t frame[BUF_MAX + 4096];
+
+/* Checks the header of an encoded frame and returns its body. */
+static const uint8_t *
+body_of(const uint8_t *buf, long len, uint8_t type)
+{
+    struct nd_hdr h;
+
+    ck_assert_int_ge(len, ND_HDR_LEN);
+    ck_assert_int_eq(nd_proto_hdr_decode(buf, &h), 0);
+    ck_assert_uint_eq(h.type, type);
+    ck_assert_uint_eq(h.version, ND_PROTO_VERSION);
+    ck_assert_uint_eq(h.flags, 0);
+    ck_assert_uint_eq(h.len, (unsigned long) len - ND_HDR_LEN);
+    return buf + ND_HDR_LEN;
+}
+
+static void
+put_hdr(uint8_t *b, uint32_t len, uint8_t version, uint8_t type, uint16_t flags)
+{
+    b[0] = (uint8_t) (len >> 24);
+    b[1] = (uint8_t) (len >> 16);
+    b[2] = (uint8_t) (len >> 8);
+    b[3] = (uint8_t) len;
+    b[4] = version;
+    b[5] = type;
+    b[6] = (uint8_t) (flags >> 8);
+    b[7] = (uint8_t) flags;
+}
+
+START_TEST(test_hdr_decode)
+{
+    uint8_t b[ND_HDR_LEN];
+    struct nd_hdr h;
+
+    put_hdr(b, 17, 1, ND_T_GET, 0);
+    ck_assert_int_eq(nd_proto_hdr_decode(b, &h), 0);
+    ck_assert_uint_eq(h.len, 17);
+    ck_assert_uint_eq(h.type, ND_T_GET);
+    put_hdr(b, 0, 1, ND_T_READY, 0);
+    ck_assert_int_eq(nd_proto_hdr_decode(b, &h), 0);
+    ck_assert_uint_eq(h.len, 0);
+
+    put_hdr(b, 17, 2, ND_T_GET, 0);
+    ck_assert_int_eq(nd_proto_hdr_decode(b, &h), -EPROTONOSUPPORT);
+    ck_assert_uint_eq(h.version, 2); /* filled in on errors too */
+    put_hdr(b, 17, 0, ND_T_GET, 0);
+    ck_assert_int_eq(nd_proto_hdr_decode(b, &h), -EPROTONOSUPPORT);
+
+    put_hdr(b, ND_FRAME_MAX, 1, ND_T_ENTRIES, 0);
+    ck_assert_int_eq(nd_proto_hdr_decode(b, &h), 0);
+    ck_assert_uint_eq(h.len, ND_FRAME_MAX);
+    put_hdr(b, ND_FRAME_MAX + 1, 1, ND_T_ENTRIES, 0);
+    ck_assert_int_eq(nd_proto_hdr_decode(b, &h), -EMSGSIZE);
+    put_hdr(b, 0xFFFFFFFFu, 1, ND_T_ENTRIES, 0);
+    ck_assert_int_eq(nd_proto_hdr_decode(b, &h), -EMSGSIZE);
+    ck_assert_uint_eq(h.len, 0xFFFFFFFFu);
+
+    put_hdr(b, 4, 1, ND_T_LIST, 1);
+    ck_assert_int_eq(nd_proto_hdr_decode(b, &h), -EBADMSG);
+    put_hdr(b, 4, 1, ND_T_LIST, 0x8000);
+    ck_assert_int_eq(nd_proto_hdr_decode(b, &h), -EBADMSG);
+    ck_assert_uint_eq(h.flags, 0x8000);
+}
+END_TEST
+
+START_TEST(test_wbuf_rbuf_limits)
+{
+    uint8_t small[ND_HDR_LEN + 3], in[3] = {1, 2, 3}, out[4];
+    struct nd_wbuf w;
+    struct nd_rbuf r;
+    char *big = calloc(1, 70000);
+
+    /* A buffer smaller than a header fails at once. */
+    nd_wbuf_init(&w, small, ND_HDR_LEN - 1, ND_T_OK);
+    ck_assert_int_eq(nd_wbuf_finish(&w), -EMSGSIZE);
+    /* Overflow sets err and later puts do nothing. */
+    nd_wbuf_init(&w, small, sizeof(small), ND_T_OK);
+    nd_wbuf_u16(&w, 7);
+    nd_wbuf_u16(&w, 8);
+    ck_assert_int_eq(w.err, -EMSGSIZE);
+    nd_wbuf_u8(&w, 9);
+    ck_assert_uint_eq(w.len, ND_HDR_LEN + 2);
+    ck_assert_int_eq(nd_wbuf_finish(&w), -EMSGSIZE);
+    /* A string over 65535 bytes cannot be counted in a u16. */
+    ck_assert_ptr_nonnull(big);
+    nd_wbuf_init(&w, frame, sizeof(frame), ND_T_OK);
+    nd_wbuf_str(&w, big, 65536);
+    ck_assert_int_eq(nd_wbuf_finish(&w), -EMSGSIZE);
+    free(big);
+
+    /* Reading past the end yields zeroes and -EBADMSG at done. */
+    nd_rbuf_init(&r, in, sizeof(in));
+    ck_assert_uint_eq(nd_rbuf_u16(&r), 0x0102);
+    ck_assert_uint_eq(nd_rbuf_u16(&r), 0);
+    memset(out, 0xAA, sizeof(out));
+    nd_rbuf_bytes(&r, out, sizeof(out));
+    ck_assert_uint_eq(out[0] | out[1] | out[2] | out[3], 0);
+    ck_assert_int_eq(nd_rbuf_done(&r), -EBADMSG);
+    /* Unconsumed bytes are an error too. */
+    nd_rbuf_init(&r, in, sizeof(in));
+    nd_rbuf_u8(&r);
+    ck_assert_int_eq(nd_rbuf_done(&r), -EBADMSG);
+    nd_rbuf_u16(&r);
+    ck_assert_int_eq(nd_rbuf_done(&r), 0);
+}
+END_TEST
+
+START_TEST(test_hello)
+{
+    long n = nd_proto_hello_encode(frame, sizeof(frame));
+    const uint8_t *b = body_of(frame, n, ND_T_HELLO);
+    uint8_t body[9];
+
+    ck_assert_int_eq(n, ND_HDR_LEN + 8);
+    ck_assert_int_eq(memcmp(b, ND_MAGIC, 4), 0);
+    ck_assert_int_eq(nd_proto_hello_decode(b, 8), ND_PROTO_VERSION);
+    ck_assert_int_eq(nd_proto_hello_decode(b, 7), -EBADMSG);
+    memcpy(body, b, 8);
+    body[8] = 0;
+    ck_assert_int_eq(nd_proto_hello_decode(body, 9), -EBADMSG);
+    body[0] = 'X';
+    ck_assert_int_eq(nd_proto_hello_decode(body, 8), -EBADMSG);
+
+    /* The ranges: lo > hi is malformed, a range without 1 unsupported. */
+    memcpy(body, ND_MAGIC "\0\2\0\3", 8);
+    ck_assert_int_eq(nd_proto_hello_decode(body, 8), -EPROTONOSUPPORT);
+    memcpy(body, ND_MAGIC "\0\0\0\0", 8);
+    ck_assert_int_eq(nd_proto_hello_decode(body, 8), -EPROTONOSUPPORT);
+    memcpy(body, ND_MAGIC "\0\3\0\1", 8);
+    ck_assert_int_eq(nd_proto_hello_decode(body, 8), -EBADMSG);
+    memcpy(body, ND_MAGIC "\0\0\0\5", 8);
+    ck_assert_int_eq(nd_proto_hello_decode(body, 8), ND_PROTO_VERSION);
+    ck_assert_int_eq(nd_proto_hello_encode(frame, ND_HDR_LEN + 7), -EMSGSIZE);
+}
+END_TEST
+
+START_TEST(test_error)
+{
+    char msg[ND_MSG_MAX + 1], big[ND_MSG_MAX + 500];
+    long n =
+        nd_proto_error_encode(frame, sizeof(frame), ND_E_NOENT, "no such file");
+    const uint8_t *b = body_of(frame, n, ND_T_ERROR);
+
+    ck_assert_int_eq(
+        nd_proto_error_decode(b, (size_t) n - ND_HDR_LEN, msg, sizeof(msg)),
+        ND_E_NOENT);
+    ck_assert_str_eq(msg, "no such file");
+    ck_assert_int_eq(
+        nd_proto_error_decode(b, (size_t) n - ND_HDR_LEN - 1, msg, sizeof(msg)),
+        -EBADMSG);
+
+    /* The sender truncates at ND_MSG_MAX. */
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    n = nd_proto_error_encode(frame, sizeof(frame), ND_E_IO, big);
+    b = body_of(frame, n, ND_T_ERROR);
+    ck_assert_int_eq(n, ND_HDR_LEN + 4 + ND_MSG_MAX);
+    ck_assert_int_eq(
+        nd_proto_error_decode(b, (size_t) n - ND_HDR_LEN, msg, sizeof(msg)),
+        ND_E_IO);
+    ck_assert_uint_eq(strlen(msg), ND_MSG_MAX);
+
+    /* The receiver truncates to its buffer, always NUL-terminated. */
+    ck_assert_int_eq(nd_proto_error_decode(b, (size_t) n - ND_HDR_LEN, msg, 5),
+                     ND_E_IO);
+    ck_assert_str_eq(msg, "xxxx");
+    msg[0] = 'K';
+    ck_assert_int_eq(nd_proto_error_decode(b, (size_t) n - ND_HDR_LEN, msg, 0),
+                     ND_E_IO);
+    ck_assert_int_eq(msg[0], 'K');
+
+    /* Control bytes never reach a terminal. */
+    n = nd_proto_error_encode(frame, sizeof(frame), ND_E_PROTO,
+                              "a\x1b[2Jb\x7f"
+                              "c\n\td");
+    b = body_of(frame, n, ND_T_ERROR);
+    ck_assert_int_eq(
+        nd_proto_error_decode(b, (size_t) n - ND_HDR_LEN, msg, sizeof(msg)),
+        ND_E_PROTO);
+    ck_assert_str_eq(msg, "a?[2Jb?c??d");
+
+    /* Code 0 is never sent. */
+    n = nd_proto_error_encode(frame, sizeof(frame), ND_OK, "");
+    b = body_of(frame, n, ND_T_ERROR);
+    ck_assert_int_eq(
+        nd_proto_error_decode(b, (size_t) n - ND_HDR_LEN, msg, sizeof(msg)),
+        -EBADMSG);
+}
+END_TEST
+
+START_TEST(test_digest_frame)
+{
+    uint8_t md5[ND_MD5_LEN], out[ND_MD5_LEN], body[ND_MD5_LEN + 2];
+    long n;
+    const uint8_t *b;
+
+    for (int i = 0; i < ND_MD5_LEN; i++)
+        md5[i] = (uint8_t) (0xF0 + i);
+    n = nd_proto_digest_encode(frame, sizeof(frame), md5);
+    ck_assert_int_eq(n, ND_HDR_LEN + 1 + ND_MD5_LEN);
+    b = body_of(frame, n, ND_T_DIGEST);
+    ck_assert_int_eq(nd_proto_digest_decode(b, 1 + ND_MD5_LEN, out), 0);
+    ck_assert_int_eq(memcmp(md5, out, ND_MD5_LEN), 0);
+    ck_assert_int_eq(nd_proto_digest_decode(b, ND_MD5_LEN, out), -EBADMSG);
+
+    memcpy(body, b, 1 + ND_MD5_LEN);
+    body[1 + ND_MD5_LEN] = 0;
+    ck_assert_int_eq(nd_proto_digest_decode(body, sizeof(body), out), -EBADMSG);
+    body[0] = 2; /* an algorithm version 1 does not know */
+    ck_assert_int_eq(nd_proto_digest_decode(body, 1 + ND_MD5_LEN, out),
+                     -EBADMSG);
+    body[0] = 0;
+    ck_assert_int_eq(nd_proto_digest_decode(body, 1 + ND_MD5_LEN, out),
+                     -EBADMSG);
+}
+END_TEST
+
+START_TEST(test_file_frame)
+{
+    static const uint64_t sizes[] = {0, 1, (1ull << 32) + 1, INT64_MAX,
+                                     UINT64_MAX};
+    static const int64_t mtimes[] = {0, -1, 1700000000, INT64_MIN, INT64_MAX};
+
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        uint64_t size;
+        int64_t mtime;
+        long n =
+            nd_proto_file_encode(frame, sizeof(frame), sizes[i], mtimes[i]);
+        const uint8_t *b = body_of(frame, n, ND_T_FILE);
+
+        ck_assert_int_eq(n, ND_HDR_LEN + 16);
+        ck_assert_int_eq(nd_proto_file_decode(b, 16, &size, &mtime), 0);
+        ck_assert_uint_eq(size, sizes[i]);
+        ck_assert_int_eq(mtime, mtimes[i]);
+        ck_assert_int_eq(nd_proto_file_decode(b, 15, &size, &mtime), -EBADMSG);
+        ck_assert_int_eq(nd_proto_file_decode(b, 17, &size, &mtime), -EBADMSG);
+    }
+}
+END_TEST
+
+START_TEST(test_putok_end_empty)
+{
+    uint8_t md5[ND_MD5_LEN], out[ND_MD5_LEN];
+    uint64_t v;
+    long n;
+    const uint8_t *b;
+
+    memset(md5, 0x5A, sizeof(md5));
+    n = nd_proto_putok_encode(frame, sizeof(frame), (1ull << 32) + 1, md5);
+    b = body_of(frame, n, ND_T_OK);
+    ck_assert_int_eq(nd_proto_putok_decode(b, 8 + ND_MD5_LEN, &v, out), 0);
+    ck_assert_uint_eq(v, (1ull << 32) + 1);
+    ck_assert_int_eq(memcmp(md5, out, ND_MD5_LEN), 0);
+    ck_assert_int_eq(nd_proto_putok_decode(b, 8 + ND_MD5_LEN - 1, &v, out),
+                     -EBADMSG);
+    ck_assert_int_eq(nd_proto_putok_decode(b, 0, &v, out), -EBADMSG);
+
+    n = nd_proto_end_encode(frame, sizeof(frame), 123456789012ull);
+    b = body_of(frame, n, ND_T_END);
+    ck_assert_int_eq(nd_proto_end_decode(b, 8, &v), 0);
+    ck_assert_uint_eq(v, 123456789012ull);
+    ck_assert_int_eq(nd_proto_end_decode(b, 7, &v), -EBADMSG);
+    ck_assert_int_eq(nd_proto_end_decode(b, 9, &v), -EBADMSG);
+
+    n = nd_proto_empty_encode(frame, sizeof(frame), ND_T_READY);
+    ck_assert_int_eq(n, ND_HDR_LEN);
+    body_of(frame, n, ND_T_READY);
+}
+END_TEST
+
+/* Encodes a request body by hand, so that flags and paths can be wrong. */
+static size_t
+req_body(uint8_t *buf, uint8_t type, uint32_t flags, uint64_t size,
+         const char *path, size_t path_len)
+{
+    struct nd_wbuf w;
+
+    nd_wbuf_init(&w, buf, BUF_MAX, type);
+    nd_wbuf_u32(&w, flags);
+    if (type == ND_T_PUT)
+        nd_wbuf_u64(&w, size);
+    nd_wbuf_str(&w, path, path_len);
+    ck_assert_int_gt(nd_wbuf_finish(&w), 0);
+    memmove(buf, buf + ND_HDR_LEN, w.len - ND_HDR_LEN);
+    return w.len - ND_HDR_LEN;
+}
+
+static const uint8_t req_types[] = {ND_T_PUT, ND_T_GET, ND_T_LIST};
+
+START_TEST(test_req_roundtrip)
+{
+    uint8_t type = req_types[_i];
+    static struct nd_req req;
+    long n = nd_proto_req_encode(frame, sizeof(frame), type, (1ull << 32) + 7,
+                                 "dir/name.txt");
+    const uint8_t *b = body_of(frame, n, type);
+    size_t len = (size_t) n - ND_HDR_LEN;
+
+    ck_assert_int_eq(nd_proto_req_decode(type, b, len, &req), 0);
+    ck_assert_uint_eq(req.type, type);
+    ck_assert_uint_eq(req.flags, 0);
+    ck_assert_uint_eq(req.size, type == ND_T_PUT ? (1ull << 32) + 7 : 0);
+    ck_assert_str_eq(req.path, "dir/name.txt");
+    ck_assert_uint_eq(req.path_len, 12);
+
+    /* Every proper prefix is truncated, and so malformed. */
+    for (size_t cut = 0; cut < len; cut++)
+        ck_assert_int_eq(nd_proto_req_decode(type, b, cut, &req), -EBADMSG);
+    /* So is a body with a byte left over. */
+    memcpy(frame + n, "!", 1);
+    ck_assert_int_eq(nd_proto_req_decode(type, b, len + 1, &req), -EBADMSG);
+    /* The same body under another request type does not parse either. */
+    if (type == ND_T_PUT)
+        ck_assert_int_eq(nd_proto_req_decode(ND_T_GET, b, len, &req), -EBADMSG);
+}
+END_TEST
+
+START_TEST(test_req_paths)
+{
+    uint8_t type = req_types[_i];
+    static uint8_t body[BUF_MAX];
+    static char path[ND_PATH_MAX + 2];
+    static struct nd_req req;
+    size_t len;
+
+    memset(path, 'p', sizeof(path));
+    len = req_body(body, type, 0, 1, path, 0);
+    ck_assert_int_eq(nd_proto_req_decode(type, body, len, &req), 0);
+    ck_assert_uint_eq(req.path_len, 0);
+    ck_assert_str_eq(req.path, "");
+
+    len = req_body(body, type, 0, 1, path, ND_PATH_MAX);
+    ck_assert_int_eq(nd_proto_req_decode(type, body, len, &req), 0);
+    ck_assert_uint_eq(req.path_len, ND_PATH_MAX);
+    ck_assert_uint_eq(strlen(req.path), ND_PATH_MAX);
+
+    len = req_body(body, type, 0, 1, path, ND_PATH_MAX + 1);
+    ck_assert_int_eq(nd_proto_req_decode(type, body, len, &req), -ENAMETOOLONG);
+    path[ND_PATH_MAX + 1] = '\0';
+    ck_assert_int_eq(nd_proto_req_encode(frame, sizeof(frame), type, 0, path),
+                     -ENAMETOOLONG);
+
+    len = req_body(body, type, 0, 1, "a\0b", 3);
+    ck_assert_int_eq(nd_proto_req_decode(type, body, len, &req), -EINVAL);
+    len = req_body(body, type, 0, 1, "\0", 1);
+    ck_assert_int_eq(nd_proto_req_decode(type, body, len, &req), -EINVAL);
+
+    len = req_body(body, type, 1, 1, "a", 1);
+    ck_assert_int_eq(nd_proto_req_decode(type, body, len, &req), -EINVAL);
+    len = req_body(body, type, 0x80000000u, 1, "a", 1);
+    ck_assert_int_eq(nd_proto_req_decode(type, body, len, &req), -EINVAL);
+
+    /* A string count claiming more bytes than the body holds. */
+    len = req_body(body, type, 0, 1, "abc", 3);
+    body[len - 5] = 0;
+    body[len - 4] = 4;
+    ck_assert_int_eq(nd_proto_req_decode(type, body, len, &req), -EBADMSG);
+    body[len - 5] = 0xFF;
+    body[len - 4] = 0xFF;
+    ck_assert_int_eq(nd_proto_req_decode(type, body, len, &req), -EBADMSG);
+}
+END_TEST
+
+START_TEST(test_req_unknown_type)
+{
+    static const uint8_t others[] = {
+        0,         ND_T_HELLO,   ND_T_OK,  ND_T_ERROR, ND_T_DIGEST, ND_T_READY,
+        ND_T_FILE, ND_T_ENTRIES, ND_T_END, 0x99,       0xFF};
+    static struct nd_req req;
+    uint8_t body[64];
+    size_t len = req_body(body, ND_T_GET, 0, 0, "a", 1);
+
+    for (size_t i = 0; i < sizeof(others); i++)
+        ck_assert_int_eq(nd_proto_req_decode(others[i], body, len, &req),
+                         -EBADMSG);
+}
+END_TEST
+
+static void
+make_entry(struct nd_entry *e, uint8_t type, uint64_t size, int64_t mtime,
+           char fill, size_t name_len)
+{
+    memset(e, 0, sizeof(*e));
+    e->type = type;
+    e->size = size;
+    e->mtime = mtime;
+    e->name_len = name_len;
+    memset(e->name, fill, name_len);
+}
+
+START_TEST(test_entries_roundtrip)
+{
+    struct nd_entry in[4], out;
+    struct nd_wbuf w;
+    size_t off = 0;
+    uint32_t count;
+    long n;
+    const uint8_t *b;
+
+    make_entry(&in[0], ND_FT_FILE, 0, 0, 'a', 1);
+    make_entry(&in[1], ND_FT_DIR, 4096, -1, 'b', ND_NAME_MAX);
+    make_entry(&in[2], ND_FT_LINK, UINT64_MAX, INT64_MIN, 'c', 7);
+    make_entry(&in[3], ND_FT_OTHER, 1ull << 40, 1700000000, 'd', 2);
+    nd_wbuf_init(&w, frame, sizeof(frame), ND_T_ENTRIES);
+    nd_proto_entries_begin(&w);
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(nd_proto_entries_add(&w, &in[i]), 0);
+    n = nd_proto_entries_finish(&w, 4);
+    b = body_of(frame, n, ND_T_ENTRIES);
+
+    ck_assert_int_eq(nd_proto_entries_count(b, (size_t) n - ND_HDR_LEN, &count),
+                     0);
+    ck_assert_uint_eq(count, 4);
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(
+            nd_proto_entries_next(b, (size_t) n - ND_HDR_LEN, &off, &out), 0);
+        ck_assert_uint_eq(out.type, in[i].type);
+        ck_assert_uint_eq(out.size, in[i].size);
+        ck_assert_int_eq(out.mtime, in[i].mtime);
+        ck_assert_uint_eq(out.name_len, in[i].name_len);
+        ck_assert_uint_eq(strlen(out.name), in[i].name_len);
+        ck_assert_int_eq(memcmp(out.name, in[i].name, in[i].name_len), 0);
+    }
+    ck_assert_uint_eq(off, (size_t) n - ND_HDR_LEN);
+    /* One more is past the end. */
+    ck_assert_int_eq(
+        nd_proto_entries_next(b, (size_t) n - ND_HDR_LEN, &off, &out),
+        -EBADMSG);
+    ck_assert_int_eq(nd_proto_entries_count(b, 3, &count), -EBADMSG);
+
+    /* An empty frame is just the count. */
+    nd_wbuf_init(&w, frame, sizeof(frame), ND_T_ENTRIES);
+    nd_proto_entries_begin(&w);
+    n = nd_proto_entries_finish(&w, 0);
+    ck_assert_int_eq(n, ND_HDR_LEN + 4);
+
+    /* A name over ND_NAME_MAX is refused before anything is written. */
+    nd_wbuf_init(&w, frame, sizeof(frame), ND_T_ENTRIES);
+    nd_proto_entries_begin(&w);
+    make_entry(&out, ND_FT_FILE, 0, 0, 'x', ND_NAME_MAX);
+    out.name_len = ND_NAME_MAX + 1;
+    ck_assert_int_eq(nd_proto_entries_add(&w, &out), -ENAMETOOLONG);
+    ck_assert_uint_eq(w.len, ND_HDR_LEN + 4);
+}
+END_TEST
+
+/* Decodes a whole ENTRIES frame and checks it holds exactly want entries. */
+static void
+check_entries(long n, uint32_t want)
+{
+    const uint8_t *b = body_of(frame, n, ND_T_ENTRIES);
+    size_t len = (size_t) n - ND_HDR_LEN, off = 0;
+    static struct nd_entry e;
+    uint32_t count;
+
+    ck_assert_int_eq(nd_proto_entries_count(b, len, &count), 0);
+    ck_assert_uint_eq(count, want);
+    for (uint32_t i = 0; i < count; i++)
+        ck_assert_int_eq(nd_proto_entries_next(b, len, &off, &e), 0);
+    ck_assert_uint_eq(off, len);
+}
+
+START_TEST(test_entries_fill_frame)
+{
+    /* 956 entries of 274 bytes and one of 196 fill 262,140 + 4 exactly. */
+    size_t big = 1 + 8 + 8 + 2 + ND_NAME_MAX;
+    size_t full = (ND_FRAME_MAX - 4) / big, rest = (ND_FRAME_MAX - 4) % big;
+    struct nd_entry e;
+    struct nd_wbuf w;
+    uint32_t added = 0;
+    long n;
+
+    ck_assert_uint_ge(rest, 1 + 8 + 8 + 2 + 1);
+    nd_wbuf_init(&w, frame, sizeof(frame), ND_T_ENTRIES);
+    nd_proto_entries_begin(&w);
+    make_entry(&e, ND_FT_FILE, 1, 2, 'n', ND_NAME_MAX);
+    for (size_t i = 0; i < full; i++, added++)
+        ck_assert_int_eq(nd_proto_entries_add(&w, &e), 0);
+    make_entry(&e, ND_FT_DIR, 3, 4, 'm', rest - (1 + 8 + 8 + 2));
+    ck_assert_int_eq(nd_proto_entries_add(&w, &e), 0);
+    added++;
+    ck_assert_uint_eq(w.len, ND_HDR_LEN + ND_FRAME_MAX);
+
+    /* Full: the next entry is refused and the frame stays intact. */
+    make_entry(&e, ND_FT_FILE, 5, 6, 'z', 1);
+    ck_assert_int_eq(nd_proto_entries_add(&w, &e), -EMSGSIZE);
+    ck_assert_int_eq(nd_proto_entries_add(&w, &e), -EMSGSIZE);
+    ck_assert_uint_eq(w.len, ND_HDR_LEN + ND_FRAME_MAX);
+    n = nd_proto_entries_finish(&w, added);
+    ck_assert_int_eq(n, ND_HDR_LEN + ND_FRAME_MAX);
+    check_entries(n, added);
+}
+END_TEST
+
+START_TEST(test_entries_fill_buffer)
+{
+    /* A buffer cap, not the frame limit, is the bound here. */
+    size_t one = 1 + 8 + 8 + 2 + 1;
+    struct nd_entry e;
+    struct nd_wbuf w;
+    long n;
+
+    nd_wbuf_init(&w, frame, ND_HDR_LEN + 4 + 3 * one, ND_T_ENTRIES);
+    nd_proto_entries_begin(&w);
+    make_entry(&e, ND_FT_FILE, 1, 2, 'q', 1);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(nd_proto_entries_add(&w, &e), 0);
+    ck_assert_int_eq(nd_proto_entries_add(&w, &e), -EMSGSIZE);
+    make_entry(&e, ND_FT_FILE, 1, 2, 'q', ND_NAME_MAX);
+    ck_assert_int_eq(nd_proto_entries_add(&w, &e), -EMSGSIZE);
+    n = nd_proto_entries_finish(&w, 3);
+    ck_assert_int_eq(n, (long) (ND_HDR_LEN + 4 + 3 * one));
+    check_entries(n, 3);
+}
+END_TEST
+
+/* Builds an ENTRIES body of one entry whose name is given raw. */
+static size_t
+entries_raw(uint8_t *buf, const char *name, size_t name_len)
+{
+    struct nd_wbuf w;
+
+    nd_wbuf_init(&w, buf, BUF_MAX, ND_T_ENTRIES);
+    nd_wbuf_u32(&w, 1);
+    nd_wbuf_u8(&w, ND_FT_FILE);
+    nd_wbuf_u64(&w, 1);
+    nd_wbuf_u64(&w, 1);
+    nd_wbuf_str(&w, name, name_len);
+    ck_assert_int_gt(nd_wbuf_finish(&w), 0);
+    memmove(buf, buf + ND_HDR_LEN, w.len - ND_HDR_LEN);
+    return w.len - ND_HDR_LEN;
+}
+
+START_TEST(test_entries_bad_names)
+{
+    static uint8_t body[BUF_MAX];
+    static char name[ND_NAME_MAX + 2];
+    static struct nd_entry e;
+    size_t len, off;
+
+    memset(name, 'k', sizeof(name));
+    len = entries_raw(body, name, ND_NAME_MAX);
+    off = 0;
+    ck_assert_int_eq(nd_proto_entries_next(body, len, &off, &e), 0);
+    ck_assert_uint_eq(e.name_len, ND_NAME_MAX);
+
+    len = entries_raw(body, name, ND_NAME_MAX + 1);
+    off = 0;
+    ck_assert_int_eq(nd_proto_entries_next(body, len, &off, &e), -EBADMSG);
+    len = entries_raw(body, "", 0);
+    off = 0;
+    ck_assert_int_eq(nd_proto_entries_next(body, len, &off, &e), -EBADMSG);
+    len = entries_raw(body, "a/b", 3);
+    off = 0;
+    ck_assert_int_eq(nd_proto_entries_next(body, len, &off, &e), -EBADMSG);
+    len = entries_raw(body, "/", 1);
+    off = 0;
+    ck_assert_int_eq(nd_proto_entries_next(body, len, &off, &e), -EBADMSG);
+    len = entries_raw(body, "a\0b", 3);
+    off = 0;
+    ck_assert_int_eq(nd_proto_entries_next(body, len, &off, &e), -EBADMSG);
+
+    /* A name count past the end of the body. */
+    len = entries_raw(body, "abc", 3);
+    body[len - 5] = 0;
+    body[len - 4] = 4;
+    off = 0;
+    ck_assert_int_eq(nd_proto_entries_next(body, len, &off, &e), -EBADMSG);
+    /* Every truncation of a good entry is refused. */
+    len = entries_raw(body, "abc", 3);
+    for (size_t cut = 4; cut < len; cut++) {
+        off = 0;
+        ck_assert_int_eq(nd_proto_entries_next(body, cut, &off, &e), -EBADMSG);
+    }
+    /* An offset beyond the body. */
+    off = len + 1;
+    ck_assert_int_eq(nd_proto_entries_next(body, len, &off, &e), -EBADMSG);
+}
+END_TEST
+
+START_TEST(test_status_from_errno)
+{
+    static const struct {
+        int err;
+        enum nd_status st;
+    } map[] = {
+        {0, ND_OK},
+        {ENOENT, ND_E_NOENT},
+        {EACCES, ND_E_ACCESS},
+        {EPERM, ND_E_ACCESS},
+        {EXDEV, ND_E_ACCESS},
+        {ELOOP, ND_E_ACCESS},
+        {EISDIR, ND_E_ISDIR},
+        {ENOTDIR, ND_E_NOTDIR},
+        {EEXIST, ND_E_EXIST},
+        {ENOTEMPTY, ND_E_EXIST},
+        {ENOSPC, ND_E_NOSPC},
+        {EDQUOT, ND_E_NOSPC},
+        {EFBIG, ND_E_NOSPC},
+        {EIO, ND_E_IO},
+        {EROFS, ND_E_IO},
+        {EMSGSIZE, ND_E_TOOBIG},
+        {EBADMSG, ND_E_PROTO},
+        {EPROTO, ND_E_PROTO},
+        {EPROTONOSUPPORT, ND_E_VERSION},
+        {ENAMETOOLONG, ND_E_NAMETOOLONG},
+        {EINVAL, ND_E_INVAL},
+        {EBUSY, ND_E_BUSY},
+        {EAGAIN, ND_E_BUSY},
+        {ESHUTDOWN, ND_E_SHUTDOWN},
+        {ND_ENOTREG, ND_E_NOTREG},
+        {ENOMEM, ND_E_INTERNAL},
+        {EMFILE, ND_E_INTERNAL},
+        {12345, ND_E_INTERNAL},
+    };
+
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+        ck_assert_int_eq(nd_proto_status_from_errno(-map[i].err), map[i].st);
+}
+END_TEST
+
+START_TEST(test_status_str_and_names)
+{
+    for (int st = -1; st <= 100; st++) {
+        const char *s = nd_proto_status_str(st);
+
+        ck_assert_ptr_nonnull(s);
+        ck_assert_uint_gt(strlen(s), 0);
+    }
+    ck_assert_str_eq(nd_proto_status_str(ND_E_NOENT),
+                     "no such file or directory");
+    ck_assert_str_eq(nd_proto_type_name(ND_T_PUT), "PUT");
+    ck_assert_str_eq(nd_proto_type_name(ND_T_ENTRIES), "ENTRIES");
+    for (int t = 0; t < 256; t++)
+        ck_assert_ptr_nonnull(nd_proto_type_name((uint8_t) t));
+    ck_assert_str_eq(nd_proto_type_name(0x99), "?");
+}
+END_TEST
+
+/* RFC 1321, appendix A.5. */
+static const struct {
+    const char *in;
+    const char *hex;
+} md5_vectors[] = {
+    {"", "d41d8cd98f00b204e9800998ecf8427e"},
+    {"a", "0cc175b9c0f1b6a831c399e269772661"},
+    {"abc", "900150983cd24fb0d6963f7d28e17f72"},
+    {"message digest", "f96b697d7cb7938d525a2f31aaf161d0"},
+    {"abcdefghijklmnopqrstuvwxyz", "c3fcd3d76192e4007dfb496cca67e13b"},
+    {"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+     "d174ab98d277d9f5a5611c2c9f419d9f"},
+    {"1234567890123456789012345678901234567890123456789012345678901234567890"
+     "1234567890",
+     "57edf4a22be3c955ac49da2e2107b67a"},
+};
+
+START_TEST(test_md5_vectors)
+{
+    const char *in = md5_vectors[_i].in;
+    size_t len = strlen(in);
+    uint8_t md5[ND_DIGEST_LEN];
+    char hex[ND_DIGEST_HEX_LEN];
+    struct nd_digest d;
+
+    ck_assert_int_eq(nd_digest_init(&d), 0);
+    ck_assert_int_eq(nd_digest_update(&d, in, len), 0);
+    ck_assert_int_eq(nd_digest_final(&d, md5), 0);
+    nd_digest_hex(md5, hex);
+    ck_assert_str_eq(hex, md5_vectors[_i].hex);
+
+    /* Any split gives the same digest; final leaves the context reusable. */
+    for (size_t cut = 0; cut <= len; cut++) {
+        ck_assert_int_eq(nd_digest_update(&d, in, cut), 0);
+        ck_assert_int_eq(nd_digest_update(&d, in + cut, 0), 0);
+        ck_assert_int_eq(nd_digest_update(&d, in + cut, len - cut), 0);
+        ck_assert_int_eq(nd_digest_final(&d, md5), 0);
+        nd_digest_hex(md5, hex);
+        ck_assert_str_eq(hex, md5_vectors[_i].hex);
+    }
+    /* One byte at a time, after a reset that discards junk. */
+    ck_assert_int_eq(nd_digest_update(&d, "junk", 4), 0);
+    ck_assert_int_eq(nd_digest_reset(&d), 0);
+    for (size_t i = 0; i < len; i++)
+        ck_assert_int_eq(nd_digest_update(&d, in + i, 1), 0);
+    ck_assert_int_eq(nd_digest_final(&d, md5), 0);
+    nd_digest_hex(md5, hex);
+    ck_assert_str_eq(hex, md5_vectors[_i].hex);
+    nd_digest_free(&d);
+    nd_digest_free(&d); /* a second free is harmless */
+}
+END_TEST
+
+START_TEST(test_digest_hex)
+{
+    uint8_t md5[ND_DIGEST_LEN];
+    char hex[ND_DIGEST_HEX_LEN];
+    struct nd_digest zero = {0};
+
+    for (int i = 0; i < ND_DIGEST_LEN; i++)
+        md5[i] = (uint8_t) (i * 17);
+    memset(hex, 'X', sizeof(hex));
+    nd_digest_hex(md5, hex);
+    ck_assert_str_eq(hex, "00112233445566778899aabbccddeeff");
+    memset(md5, 0xFF, sizeof(md5));
+    nd_digest_hex(md5, hex);
+    ck_assert_str_eq(hex, "ffffffffffffffffffffffffffffffff");
+    nd_digest_free(&zero); /* safe on a zeroed struct */
+}
+END_TEST
+
+static Suite *
+proto_suite(void)
+{
+    Suite *s = suite_create("nd_proto");
+    TCase *codec = tcase_create("codec");
+    TCase *req = tcase_create("requests");
+    TCase *ent = tcase_create("entries");
+    TCase *dig = tcase_create("digest");
+
+    tcase_add_test(codec, test_hdr_decode);
+    tcase_add_test(codec, test_wbuf_rbuf_limits);
+    tcase_add_test(codec, test_hello);
+    tcase_add_test(codec, test_error);
+    tcase_add_test(codec, test_digest_frame);
+    tcase_add_test(codec, test_file_frame);
+    tcase_add_test(codec, test_putok_end_empty);
+    tcase_add_test(codec, test_status_from_errno);
+    tcase_add_test(codec, test_status_str_and_names);
+    suite_add_tcase(s, codec);
+
+    tcase_add_loop_test(req, test_req_roundtrip, 0, 3);
+    tcase_add_loop_test(req, test_req_paths, 0, 3);
+    tcase_add_test(req, test_req_unknown_type);
+    suite_add_tcase(s, req);
+
+    tcase_add_test(ent, test_entries_roundtrip);
+    tcase_add_test(ent, test_entries_fill_frame);
+    tcase_add_test(ent, test_entries_fill_buffer);
+    tcase_add_test(ent, test_entries_bad_names);
+    suite_add_tcase(s, ent);
+
+    tcase_add_loop_test(dig, test_md5_vectors, 0,
+                        sizeof(md5_vectors) / sizeof(md5_vectors[0]));
+    tcase_add_test(dig, test_digest_hex);
+    suite_add_tcase(s, dig);
+    return s;
+}
+
+int
+main(void)
+{
+    SRunner *sr = srunner_create(proto_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}
