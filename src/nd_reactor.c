@@ -301,6 +301,11 @@ begin_stop(struct nd_reactor *r)
     nd_log(ND_LOG_INFO,
            "shutting down: %d connections, %d requests in flight", r->nconns,
            r->nbusy);
+    /* The watchdog holds the same listening socket for restarts, so
+     * closing our fd alone would leave the kernel completing handshakes
+     * that nobody accepts.  shutdown() stops the socket itself listening:
+     * queued and new connections are reset, and clients fail at once. */
+    (void) shutdown(r->lfd, SHUT_RDWR);
     nd_io_close(&r->lfd);
     (void) ep_ctl(r, EPOLL_CTL_DEL, r->exit_fd, 0, NULL);
     while (r->idle.next != &r->idle)

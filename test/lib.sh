@@ -1,0 +1,340 @@
+# shellcheck shell=bash
+# Shared helpers for the integration tests (test/it_*.sh), sourced first:
+#
+#   . "${ND_TEST_SRC:-$(dirname "$0")}/lib.sh"
+#
+# Environment (set by ctest): ND_BIN holds netdiskd and netdisk, ND_TEST_BIN
+# holds nd_rawclient, ND_TEST_SRC is this directory.
+#
+# Every test gets a private directory $T (removed on exit) with the storage
+# root in $ROOT.  nd_start starts a daemon on a kernel-chosen loopback port
+# ($ND_PORT, pid $ND_PID, log $ND_LOG); the EXIT trap stops, by pid, only
+# the daemons and background jobs this test started.  Checks print
+# "ok - ..." or "not ok - ..."; nd_done prints "N passed, M failed" and
+# exits, non-zero on any failure.  Oracles are md5sum and cmp only.
+set -Eeuo pipefail
+
+: "${ND_TEST_SRC:=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}"
+: "${ND_BIN:?ND_BIN must name the directory holding netdiskd and netdisk}"
+: "${ND_TEST_BIN:=$ND_BIN/test}"
+export LC_ALL=C.UTF-8
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/nd-it.XXXXXX")
+ROOT=$T/root
+mkdir "$ROOT"
+ND_PASS=0
+ND_FAIL=0
+ND_DONE=0
+ND_ABORTED=0
+ND_PID=
+ND_PORT=
+ND_LOG=
+ND_CONF=
+ND_STARTS=0
+ND_RC=
+# Where assert_exit leaves the command's output.
+ND_OUT=$T/cmd.out
+ND_ERR=$T/cmd.err
+ND_DAEMONS=()
+# Seconds any one client command may take before it counts as hung.
+: "${ND_CMD_TIMEOUT:=120}"
+
+say() { printf '%s\n' "$*"; }
+
+# Shortens a command line for a check's description.
+nd__show() {
+    local s="$*"
+    if [ "${#s}" -gt 100 ]; then
+        s="${s:0:97}..."
+    fi
+    printf '%s' "$s"
+}
+
+ok() {
+    ND_PASS=$((ND_PASS + 1))
+    say "ok - $*"
+}
+
+# Records a failed check and carries on with the next one.
+not_ok() {
+    ND_FAIL=$((ND_FAIL + 1))
+    say "not ok - $*"
+}
+
+# A failed precondition: record it, show the daemon's log, stop the test.
+fail() {
+    not_ok "$*"
+    nd_show_log
+    ND_ABORTED=1
+    exit 1
+}
+
+nd_show_log() {
+    if [ -n "$ND_LOG" ] && [ -f "$ND_LOG" ]; then
+        say "# last lines of $ND_LOG:"
+        tail -n 30 "$ND_LOG" | sed 's/^/#   /'
+    fi
+}
+
+# check WHAT cmd...: ok when cmd succeeds.
+check() {
+    local what=$1
+    shift
+    if "$@"; then
+        ok "$what"
+    else
+        not_ok "$what"
+    fi
+}
+
+# assert_eq EXPECTED ACTUAL [WHAT]
+assert_eq() {
+    local what=${3:-"\"$2\" = \"$1\""}
+    if [ "$1" == "$2" ]; then
+        ok "$what"
+    else
+        not_ok "$what: expected \"$1\", got \"$2\""
+    fi
+}
+
+# assert_exit CODE cmd...: runs cmd (output in $ND_OUT and $ND_ERR)
+# and checks its exit status.  ND_WHAT, when set, describes the check.
+assert_exit() {
+    local want=$1 rc=0 what
+    shift
+    what=${ND_WHAT:-"exit $want: $(nd__show "$@")"}
+    "$@" >"$ND_OUT" 2>"$ND_ERR" || rc=$?
+    if [ "$rc" -eq "$want" ]; then
+        ok "$what"
+    else
+        not_ok "$what (exit $rc)"
+        sed 's/^/#   stderr: /' "$ND_ERR" | head -n 5
+    fi
+}
+
+# wait_for SECS cmd...: polls cmd every 0.1 s until it succeeds; fails once
+# SECS seconds have passed (measured on the clock, however long cmd takes).
+wait_for() {
+    local end=$((${EPOCHREALTIME/./} + $1 * 1000000))
+    shift
+    while [ "${EPOCHREALTIME/./}" -lt "$end" ]; do
+        if "$@"; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    return 1
+}
+
+# True while pid runs (a zombie awaiting wait does not count).
+nd_alive() {
+    local st
+    [ -r "/proc/$1/stat" ] || return 1
+    st=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) ||
+        return 1
+    [ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
+nd_dead() { ! nd_alive "$1"; }
+
+mkrand() { head -c "$2" /dev/urandom >"$1"; }
+md5_of() { md5sum <"$1" | cut -d' ' -f1; }
+
+# The temporary upload files (.netdisk-*) under DIR (default $ROOT).
+nd_temps() { find "${1:-$ROOT}" -name '.netdisk-*' -print; }
+nd_no_temps() { [ -z "$(nd_temps "${1:-$ROOT}")" ]; }
+nd_has_temps() { ! nd_no_temps "${1:-$ROOT}"; }
+
+# assert_no_temps [WHAT]: no .netdisk-* file anywhere in the root.
+assert_no_temps() {
+    local left
+    left=$(nd_temps)
+    if [ -z "$left" ]; then
+        ok "${1:-no .netdisk-* temporary file in the root}"
+    else
+        not_ok "${1:-no .netdisk-* temporary file in the root}: found" \
+            "$(printf '%s' "$left" | tr '\n' ' ')"
+    fi
+}
+
+# nd_start [CONFIG LINE...]: writes a config (a line "key = value;" replaces
+# that key's default) and starts the daemon, waiting (10 s at most) for its
+# port and for the pool process to be ready.
+nd_start() {
+    local defaults=(
+        'listen = "127.0.0.1";'
+        'port = 0;'
+        'workers = 2;'
+        "root = \"$ROOT\";"
+        'idle_timeout = 10;'
+        'shutdown_timeout = 10;'
+        'log_level = "debug";'
+    )
+    local line key extra i
+    ND_STARTS=$((ND_STARTS + 1))
+    if [ "$ND_STARTS" -eq 1 ]; then
+        ND_CONF=$T/netdiskd.conf
+        ND_LOG=$T/daemon.log
+    else
+        ND_CONF=$T/netdiskd.$ND_STARTS.conf
+        ND_LOG=$T/daemon.$ND_STARTS.log
+    fi
+    : >"$ND_CONF"
+    for line in "${defaults[@]}"; do
+        key=${line%% *}
+        for extra in "$@"; do
+            if [[ $extra =~ ^[[:space:]]*${key}[[:space:]]*[=:] ]]; then
+                continue 2
+            fi
+        done
+        printf '%s\n' "$line" >>"$ND_CONF"
+    done
+    for extra in "$@"; do
+        printf '%s\n' "$extra" >>"$ND_CONF"
+    done
+    "$ND_BIN/netdiskd" -c "$ND_CONF" 2>"$ND_LOG" &
+    ND_PID=$!
+    ND_DAEMONS+=("$ND_PID")
+    ND_PORT=
+    for ((i = 0; i < 100; i++)); do
+        ND_PORT=$(sed -n 's/.* listening on 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' \
+            "$ND_LOG" | head -n 1)
+        [ -n "$ND_PORT" ] && break
+        nd_alive "$ND_PID" || break
+        sleep 0.1
+    done
+    [ -n "$ND_PORT" ] || fail "netdiskd printed no 'listening on' line"
+    wait_for 10 grep -q ' ready' "$ND_LOG" ||
+        fail "netdiskd's pool process did not log 'ready'"
+    say "# netdiskd pid $ND_PID on 127.0.0.1:$ND_PORT, root $ROOT"
+}
+
+# nd_wait_exit PID SECS: waits (SECS at most) for a daemon this test started
+# and sets ND_RC to its exit status, or to "timeout".
+nd_wait_exit() {
+    local pid=$1 secs=$2 d keep=()
+    ND_RC=0
+    if ! wait_for "$secs" nd_dead "$pid"; then
+        ND_RC=timeout
+        return 0
+    fi
+    wait "$pid" || ND_RC=$?
+    for d in "${ND_DAEMONS[@]+"${ND_DAEMONS[@]}"}"; do
+        [ "$d" = "$pid" ] || keep+=("$d")
+    done
+    ND_DAEMONS=("${keep[@]+"${keep[@]}"}")
+}
+
+# nd_stop [SECS]: SIGTERM to the current daemon; asserts exit 0 within SECS
+# (default 20).
+nd_stop() {
+    local secs=${1:-20} t0=$SECONDS
+    kill -TERM "$ND_PID"
+    nd_wait_exit "$ND_PID" "$secs"
+    if [ "$ND_RC" = 0 ]; then
+        ok "SIGTERM: netdiskd exited 0 in $((SECONDS - t0)) s"
+    else
+        not_ok "SIGTERM: netdiskd exit status $ND_RC (bound ${secs} s)"
+        nd_show_log
+    fi
+}
+
+# nd ARGS...: the real client against the current daemon, bounded in time.
+nd() {
+    timeout -k 5 "$ND_CMD_TIMEOUT" "$ND_BIN/netdisk" -q -H 127.0.0.1 \
+        -p "$ND_PORT" "$@"
+}
+
+# nd_raw SUBCOMMAND ARGS...: the raw protocol client, bounded in time.
+nd_raw() {
+    timeout -k 5 "$ND_CMD_TIMEOUT" "$ND_TEST_BIN/nd_rawclient" 127.0.0.1 \
+        "$ND_PORT" "$@"
+}
+
+# nd_roundtrip TAG: a fresh random file goes up and comes back intact.
+nd_roundtrip() {
+    local tag=$1 src=$T/rt.$1.src dst=$T/rt.$1.dst
+    mkrand "$src" $((4096 + RANDOM))
+    rm -f "$dst"
+    if nd put "$src" "rt/$tag" >/dev/null 2>"$T/rt.err" &&
+        nd get "rt/$tag" "$dst" >/dev/null 2>>"$T/rt.err" &&
+        cmp -s "$src" "$dst"; then
+        ok "$tag: the daemon still serves a put/get round trip"
+        rm -f "$src" "$dst"
+    else
+        not_ok "$tag: the daemon still serves a put/get round trip"
+        sed 's/^/#   /' "$T/rt.err"
+    fi
+}
+
+# A loopback TCP port nothing listens on (connect is refused).
+nd_free_port() {
+    local p i
+    for ((i = 0; i < 50; i++)); do
+        p=$((20000 + RANDOM % 30000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+            echo "$p"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# Call last: prints the summary line and exits, non-zero on any failure.
+nd_done() {
+    ND_DONE=1
+    say "$ND_PASS passed, $ND_FAIL failed"
+    if [ "$ND_FAIL" -ne 0 ]; then
+        exit 1
+    fi
+    exit 0
+}
+
+# SIGTERM to pid and, first, to all its descendants (a background function
+# is a subshell whose children would otherwise outlive it).
+nd__kill_tree() {
+    local kid
+    for kid in $(pgrep -P "$1"); do
+        nd__kill_tree "$kid"
+    done
+    kill -TERM "$1" 2>/dev/null
+}
+
+nd__cleanup() {
+    local rc=$? pid kids j
+    set +e
+    trap - ERR
+    if [ "$ND_DONE" -eq 0 ]; then
+        if [ "$ND_ABORTED" -eq 0 ]; then
+            ND_FAIL=$((ND_FAIL + 1))
+            say "not ok - the test stopped early (status $rc)"
+        fi
+        say "$ND_PASS passed, $ND_FAIL failed"
+        [ "$rc" -ne 0 ] || rc=1
+    fi
+    for pid in "${ND_DAEMONS[@]+"${ND_DAEMONS[@]}"}"; do
+        nd_alive "$pid" || continue
+        kids=$(pgrep -P "$pid")
+        kill -TERM "$pid" 2>/dev/null
+        if ! wait_for 15 nd_dead "$pid"; then
+            say "# netdiskd $pid ignored SIGTERM for 15 s: SIGKILL"
+            kill -KILL "$pid" 2>/dev/null
+        fi
+        for j in $kids; do
+            wait_for 5 nd_dead "$j" || kill -KILL "$j" 2>/dev/null
+        done
+    done
+    for pid in $(jobs -p); do
+        nd__kill_tree "$pid"
+    done
+    wait 2>/dev/null
+    rm -rf "$T"
+    exit "$rc"
+}
+trap nd__cleanup EXIT
+# Signals end the test through the EXIT trap, so its daemons are stopped.
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 141' PIPE
+trap 'exit 143' TERM
+trap 'say "# command failed (status $?) at line $LINENO: $BASH_COMMAND"' ERR
