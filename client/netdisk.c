@@ -3,8 +3,9 @@
  * HELLO, one request (put, get or ls), close.  File bytes are hashed as they
  * move and checked against the peer's digest, so success means the bytes at
  * the far end are the bytes at this end.  The wire format is nd_proto's, the
- * I/O loops are nd_io's and nd_wire's; this file only sequences them, turns
- * failures into one line on stderr and an exit status, and draws progress.
+ * I/O loops are nd_io's and nd_wire's, the session and error reports are
+ * nd_cli's; this file parses the command line, sequences put, get and ls,
+ * and draws progress.
  *
  * Helpers return 0 or -errno; the command functions report the failure in
  * one line and return the exit status that main() hands to the shell.
@@ -13,58 +14,21 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <netdb.h>
-#include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "nd_cli.h"
 #include "nd_digest.h"
 #include "nd_io.h"
 #include "nd_progress.h"
 #include "nd_proto.h"
 #include "nd_wire.h"
-
-/* Exit statuses; --help documents them and scripts rely on them. */
-enum {
-    ND_EXIT_OK = 0,
-    ND_EXIT_LOCAL = 1,   /* cannot read LOCAL or write the destination */
-    ND_EXIT_USAGE = 2,   /* bad command line */
-    ND_EXIT_NET = 3,     /* connect, network, protocol or timeout failure */
-    ND_EXIT_REFUSED = 4, /* the server answered ERROR */
-    ND_EXIT_DIGEST = 5,  /* the bytes changed in transit; nothing kept */
-};
-
-#define DEFAULT_HOST "127.0.0.1"
-#define DEFAULT_PORT "5678"
-#define CONNECT_TIMEOUT_MS 10000
-/* A server silent for this long is taken for dead. */
-#define IO_TIMEOUT_S 60
-/* Room for any small reply body: an ERROR is at most 4 + ND_MSG_MAX. */
-#define REPLY_MAX 2048
-/* Room for a local path plus a derived name and ".part". */
-#define LOCAL_MAX 8192
-
-struct opts {
-    const char *host;
-    const char *port;
-    bool quiet;
-};
-
-struct sess {
-    int sock;
-    const char *path;           /* the remote path sent in the request */
-    char ctx[ND_PATH_MAX + 16]; /* "get \"a.txt\"", for messages */
-    char msg[ND_MSG_MAX + 1];   /* the message of an ERROR reply */
-    bool progress;              /* draw the progress bar */
-};
 
 static const char usage_text[] =
     "Usage: netdisk [OPTIONS] put LOCAL [REMOTE]\n"
@@ -87,9 +51,9 @@ static const char usage_text[] =
     "\n"
     "Options:\n"
     "  -H, --host HOST     server name or IPv4/IPv6 address (default:\n"
-    "                      $NETDISK_HOST, else " DEFAULT_HOST ")\n"
+    "                      $NETDISK_HOST, else " ND_DEFAULT_HOST ")\n"
     "  -p, --port PORT     server TCP port (default: $NETDISK_PORT, "
-    "else " DEFAULT_PORT ")\n"
+    "else " ND_DEFAULT_PORT ")\n"
     "  -q, --quiet         draw no progress bar (it is drawn only when\n"
     "                      stderr is a terminal)\n"
     "  -h, --help          show this help and exit\n"
@@ -106,256 +70,9 @@ static const char usage_text[] =
     "  5  digest mismatch: the data was corrupted in transit; nothing was "
     "kept\n";
 
-/* The bar being drawn, so that an error message starts on a fresh line. */
-static struct nd_progress *s_bar;
-
 /* The .part file of a running get, removed if a signal ends us. */
 static const char *volatile s_part;
 static volatile sig_atomic_t s_part_live;
-
-__attribute__((format(printf, 1, 2))) static void
-errmsg(const char *fmt, ...)
-{
-    char line[LOCAL_MAX + ND_PATH_MAX + ND_MSG_MAX];
-    size_t len = 9;
-    va_list ap;
-    int n;
-
-    if (s_bar != NULL) {
-        nd_progress_finish(s_bar, false);
-        s_bar = NULL;
-    }
-    memcpy(line, "netdisk: ", len);
-    va_start(ap, fmt);
-    n = vsnprintf(line + len, sizeof(line) - len - 1, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        len += (size_t) n < sizeof(line) - len - 2 ? (size_t) n
-                                                   : sizeof(line) - len - 2;
-    line[len++] = '\n';
-    /* One write, so the line cannot interleave with anything else. */
-    (void) nd_io_write_full(STDERR_FILENO, line, len);
-}
-
-static int
-usage_error(const char *what, const char *arg)
-{
-    errmsg("%s%s (try 'netdisk --help')", what, arg);
-    return ND_EXIT_USAGE;
-}
-
-/* The wire name of a status code, as the protocol document spells it. */
-static const char *
-status_name(int st)
-{
-    /* In code order, 1 to ND_STATUS_MAX. */
-    static const char *const names[] = {
-        "PROTO",    "VERSION",     "NOENT",    "ACCESS", "ISDIR",  "NOTDIR",
-        "EXIST",    "NOSPC",       "IO",       "TOOBIG", "DIGEST", "BUSY",
-        "SHUTDOWN", "NAMETOOLONG", "INTERNAL", "INVAL",  "NOTREG",
-    };
-    _Static_assert(sizeof(names) / sizeof(names[0]) == ND_STATUS_MAX,
-                   "one name per status");
-
-    return st >= 1 && st <= ND_STATUS_MAX ? names[st - 1] : NULL;
-}
-
-/* Why an exchange with the server failed, for a negative nd_wire error. */
-static const char *
-wire_strerror(int rc)
-{
-    switch (-rc) {
-    case ENODATA:
-        return "server closed the connection";
-    case ECONNRESET:
-        return "connection lost: connection reset by peer";
-    case EPIPE:
-        return "connection lost: broken pipe";
-    case EAGAIN:
-        return "timed out waiting for the server";
-    case EBADMSG:
-        return "malformed reply from server";
-    case EMSGSIZE:
-        return "malformed reply from server: frame too large";
-    case EPROTONOSUPPORT:
-        return "malformed reply from server: not netdisk protocol version 1";
-    default:
-        return strerror(-rc);
-    }
-}
-
-/*
- * Reports a failed exchange and returns its exit status: rc > 0 is the
- * status of the server's ERROR reply (its message is in s->msg), rc < 0 a
- * network or protocol failure.
- */
-static int
-fail_wire(struct sess *s, int rc)
-{
-    const char *name = status_name(rc);
-
-    if (rc < 0) {
-        errmsg("%s: %s", s->ctx, wire_strerror(rc));
-        return ND_EXIT_NET;
-    }
-    if (s->msg[0] == '\0')
-        snprintf(s->msg, sizeof(s->msg), "%s", nd_proto_status_str(rc));
-    if (name != NULL)
-        errmsg("%s: server: %s (%s)", s->ctx, s->msg, name);
-    else
-        errmsg("%s: server: %s (code %d)", s->ctx, s->msg, rc);
-    /* The server's own digest check failing is corruption in transit. */
-    return rc == ND_E_DIGEST ? ND_EXIT_DIGEST : ND_EXIT_REFUSED;
-}
-
-/*
- * A send failed.  When the server closed the connection it may have said
- * why first (BUSY, NOSPC, SHUTDOWN), so read a pending ERROR if there is
- * one; the connection is dead, so the read cannot block.
- */
-static int
-fail_send(struct sess *s, int rc)
-{
-    uint8_t body[REPLY_MAX];
-    size_t len;
-    int st;
-
-    if (rc == -EPIPE || rc == -ECONNRESET) {
-        st = nd_wire_expect(s->sock, ND_T_ERROR, body, sizeof(body), &len, NULL,
-                            0);
-        if (st == 0)
-            st = nd_proto_error_decode(body, len, s->msg, sizeof(s->msg));
-        if (st > 0)
-            return fail_wire(s, st);
-    }
-    return fail_wire(s, rc);
-}
-
-static int
-set_timeouts(int fd)
-{
-    struct timeval tv = {.tv_sec = IO_TIMEOUT_S};
-
-    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
-        return -errno;
-    return 0;
-}
-
-/* Connects to one address within CONNECT_TIMEOUT_MS.  Returns a blocking
- * socket with I/O timeouts, owned by the caller, or -errno. */
-static int
-connect_one(const struct addrinfo *ai)
-{
-    struct pollfd pfd;
-    socklen_t len = sizeof(int);
-    int fd, rc, err = 0;
-
-    fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
-                ai->ai_protocol);
-    if (fd < 0)
-        return -errno;
-    if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
-        rc = -errno;
-        if (rc != -EINPROGRESS)
-            goto out;
-        pfd = (struct pollfd){.fd = fd, .events = POLLOUT};
-        do
-            rc = poll(&pfd, 1, CONNECT_TIMEOUT_MS);
-        while (rc < 0 && errno == EINTR);
-        if (rc <= 0) {
-            rc = rc == 0 ? -ETIMEDOUT : -errno;
-            goto out;
-        }
-        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-            err = errno;
-        rc = -err;
-        if (rc < 0)
-            goto out;
-    }
-    rc = nd_io_set_nonblock(fd, false);
-    if (rc == 0)
-        rc = set_timeouts(fd);
-out:
-    if (rc < 0) {
-        nd_io_close(&fd);
-        return rc;
-    }
-    return fd;
-}
-
-/* Connects to the server and exchanges HELLO.  Returns an exit status. */
-static int
-sess_open(const struct opts *o, struct sess *s)
-{
-    struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                             .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_NUMERICSERV};
-    struct addrinfo *res, *ai;
-    int rc = -EHOSTUNREACH;
-    int gai = getaddrinfo(o->host, o->port, &hints, &res);
-
-    if (gai != 0) {
-        errmsg("cannot resolve \"%s\": %s", o->host,
-               gai == EAI_SYSTEM ? strerror(errno) : gai_strerror(gai));
-        return ND_EXIT_NET;
-    }
-    for (ai = res; ai != NULL && s->sock < 0; ai = ai->ai_next) {
-        rc = connect_one(ai);
-        if (rc >= 0)
-            s->sock = rc;
-    }
-    freeaddrinfo(res);
-    if (s->sock < 0) {
-        errmsg(strchr(o->host, ':') != NULL ? "cannot connect to [%s]:%s: %s"
-                                            : "cannot connect to %s:%s: %s",
-               o->host, o->port, strerror(-rc));
-        return ND_EXIT_NET;
-    }
-    rc = nd_wire_hello(s->sock, s->msg, sizeof(s->msg));
-    return rc == 0 ? ND_EXIT_OK : fail_wire(s, rc);
-}
-
-/* Waits for a reply of type want into body (REPLY_MAX bytes); reports an
- * ERROR or anything else.  Returns an exit status. */
-static int
-sess_expect(struct sess *s, uint8_t want, uint8_t *body, size_t *len)
-{
-    int rc = nd_wire_expect(s->sock, want, body, REPLY_MAX, len, s->msg,
-                            sizeof(s->msg));
-
-    return rc == 0 ? ND_EXIT_OK : fail_wire(s, rc);
-}
-
-/* Sends the one request of this session.  Returns an exit status. */
-static int
-sess_request(struct sess *s, uint8_t type, uint64_t size)
-{
-    uint8_t frame[ND_HDR_LEN + 16 + ND_PATH_MAX];
-    int rc = nd_wire_send(
-        s->sock, frame,
-        nd_proto_req_encode(frame, sizeof(frame), type, size, s->path));
-
-    return rc == 0 ? ND_EXIT_OK : fail_send(s, rc);
-}
-
-/* Prepares a session for op on a remote path.  Returns an exit status. */
-static int
-sess_init(struct sess *s, const struct opts *o, const char *op,
-          const char *path)
-{
-    memset(s, 0, sizeof(*s));
-    s->sock = -1;
-    s->path = path;
-    s->progress = !o->quiet && isatty(STDERR_FILENO);
-    if (path[0] != '\0')
-        snprintf(s->ctx, sizeof(s->ctx), "%s \"%s\"", op, path);
-    else
-        snprintf(s->ctx, sizeof(s->ctx), "%s", op);
-    if (strlen(path) > ND_PATH_MAX)
-        return usage_error(op, ": remote path longer than 4095 bytes");
-    return ND_EXIT_OK;
-}
 
 /* The last component of path, ignoring trailing slashes, into out. */
 static void
@@ -374,7 +91,7 @@ base_name(const char *path, char *out, size_t cap)
 static int
 fail_local(const char *what, const char *path, int err)
 {
-    errmsg("%s \"%s\": %s", what, path, strerror(err));
+    nd_cli_err("%s \"%s\": %s", what, path, strerror(err));
     return ND_EXIT_LOCAL;
 }
 
@@ -383,12 +100,12 @@ fail_local(const char *what, const char *path, int err)
  * names the same size and digest.  Returns an exit status.
  */
 static int
-put_body(struct sess *s, int fd, const char *local, uint64_t size)
+put_body(struct nd_sess *s, int fd, const char *local, uint64_t size)
 {
     struct nd_digest d = {0};
     struct nd_progress bar;
     uint8_t *buf = malloc(ND_IO_CHUNK), md5[ND_MD5_LEN], got[ND_MD5_LEN];
-    uint8_t body[REPLY_MAX];
+    uint8_t body[ND_REPLY_MAX];
     uint64_t done = 0, got_size;
     size_t len;
     int rc;
@@ -398,13 +115,13 @@ put_body(struct sess *s, int fd, const char *local, uint64_t size)
         goto out;
     }
     nd_progress_start(&bar, local, size, s->progress);
-    s_bar = &bar;
+    nd_cli_bar_set(&bar);
     while (done < size) {
         size_t want = size - done < ND_IO_CHUNK ? size - done : ND_IO_CHUNK;
         ssize_t n = nd_io_read_full(fd, buf, want);
 
         if (n >= 0 && (size_t) n < want) {
-            errmsg("cannot read \"%s\": file shrank while being sent", local);
+            nd_cli_err("cannot read \"%s\": file shrank while being sent", local);
             rc = ND_EXIT_LOCAL;
             goto out;
         }
@@ -414,7 +131,7 @@ put_body(struct sess *s, int fd, const char *local, uint64_t size)
         }
         n = nd_io_send_full(s->sock, buf, want);
         if (n < 0) {
-            rc = fail_send(s, (int) n);
+            rc = nd_cli_fail_send(s, (int) n);
             goto out;
         }
         done += want;
@@ -427,36 +144,34 @@ put_body(struct sess *s, int fd, const char *local, uint64_t size)
     rc = nd_wire_send(s->sock, body,
                       nd_proto_digest_encode(body, sizeof(body), md5));
     if (rc < 0) {
-        rc = fail_send(s, rc);
+        rc = nd_cli_fail_send(s, rc);
         goto out;
     }
-    rc = sess_expect(s, ND_T_OK, body, &len);
+    rc = nd_sess_expect(s, ND_T_OK, body, &len);
     if (rc == ND_EXIT_OK && nd_proto_putok_decode(body, len, &got_size, got))
-        rc = fail_wire(s, -EBADMSG);
+        rc = nd_cli_fail_wire(s, -EBADMSG);
     if (rc != ND_EXIT_OK)
         goto out;
     if (got_size != size || memcmp(got, md5, ND_MD5_LEN) != 0) {
-        errmsg("%s: server stored other bytes than were sent", s->ctx);
+        nd_cli_err("%s: server stored other bytes than were sent", s->ctx);
         rc = ND_EXIT_DIGEST;
         goto out;
     }
     rc = ND_EXIT_OK;
 out:
-    if (s_bar == &bar) {
+    if (nd_cli_bar_take(&bar))
         nd_progress_finish(&bar, rc == ND_EXIT_OK);
-        s_bar = NULL;
-    }
     nd_digest_free(&d);
     free(buf);
     return rc;
 }
 
 static int
-cmd_put(const struct opts *o, const char *local, const char *remote_arg)
+cmd_put(const struct nd_opts *o, const char *local, const char *remote_arg)
 {
-    char remote[ND_PATH_MAX + 2], base[LOCAL_MAX];
-    uint8_t body[REPLY_MAX];
-    struct sess s;
+    char remote[ND_PATH_MAX + 2], base[ND_LOCAL_MAX];
+    uint8_t body[ND_REPLY_MAX];
+    struct nd_sess s;
     struct stat st;
     size_t len;
     int fd, rc;
@@ -464,12 +179,12 @@ cmd_put(const struct opts *o, const char *local, const char *remote_arg)
     base_name(local, base, sizeof(base));
     if (remote_arg == NULL)
         remote_arg = "";
-    /* A name too long for remote is caught by sess_init(). */
+    /* A name too long for remote is caught by nd_sess_init(). */
     if (remote_arg[0] == '\0' || remote_arg[strlen(remote_arg) - 1] == '/')
         rc = snprintf(remote, sizeof(remote), "%s%s", remote_arg, base);
     else
         rc = snprintf(remote, sizeof(remote), "%s", remote_arg);
-    rc = sess_init(&s, o, "put", rc < 0 ? "" : remote);
+    rc = nd_sess_init(&s, o, "put", rc < 0 ? "" : remote);
     if (rc != ND_EXIT_OK)
         return rc;
     /* O_NONBLOCK keeps open() of a FIFO from waiting for a writer; it is
@@ -480,18 +195,18 @@ cmd_put(const struct opts *o, const char *local, const char *remote_arg)
     if (fstat(fd, &st) < 0) {
         rc = fail_local("cannot stat", local, errno);
     } else if (!S_ISREG(st.st_mode)) {
-        errmsg("cannot put \"%s\": %s", local,
+        nd_cli_err("cannot put \"%s\": %s", local,
                S_ISDIR(st.st_mode) ? "Is a directory" : "not a regular file");
         rc = ND_EXIT_LOCAL;
     } else if ((rc = nd_io_set_nonblock(fd, false)) < 0) {
         rc = fail_local("cannot read", local, -rc);
     }
     if (rc == ND_EXIT_OK)
-        rc = sess_open(o, &s);
+        rc = nd_sess_open(o, &s);
     if (rc == ND_EXIT_OK)
-        rc = sess_request(&s, ND_T_PUT, (uint64_t) st.st_size);
+        rc = nd_sess_request(&s, ND_T_PUT, (uint64_t) st.st_size);
     if (rc == ND_EXIT_OK)
-        rc = sess_expect(&s, ND_T_READY, body, &len);
+        rc = nd_sess_expect(&s, ND_T_READY, body, &len);
     if (rc == ND_EXIT_OK)
         rc = put_body(&s, fd, local, (uint64_t) st.st_size);
     nd_io_close(&fd);
@@ -522,7 +237,7 @@ catch_signals(void)
 
 /* Receives size file bytes into fd, hashing them.  Returns an exit status. */
 static int
-get_bytes(struct sess *s, int fd, const char *part, uint64_t size,
+get_bytes(struct nd_sess *s, int fd, const char *part, uint64_t size,
           uint8_t md5[ND_MD5_LEN])
 {
     struct nd_digest d = {0};
@@ -536,15 +251,15 @@ get_bytes(struct sess *s, int fd, const char *part, uint64_t size,
         return fail_local("get", part, ENOMEM);
     }
     nd_progress_start(&bar, s->path, size, s->progress);
-    s_bar = &bar;
+    nd_cli_bar_set(&bar);
     while (done < size && rc == ND_EXIT_OK) {
         size_t want = size - done < ND_IO_CHUNK ? size - done : ND_IO_CHUNK;
         ssize_t n = nd_io_read_full(s->sock, buf, want);
 
         if (n < 0) {
-            rc = fail_wire(s, (int) n);
+            rc = nd_cli_fail_wire(s, (int) n);
         } else if ((size_t) n < want) {
-            errmsg("%s: connection lost after %" PRIu64 " of %" PRIu64 " bytes",
+            nd_cli_err("%s: connection lost after %" PRIu64 " of %" PRIu64 " bytes",
                    s->ctx, done + (uint64_t) n, size);
             rc = ND_EXIT_NET;
         } else if ((n = nd_digest_update(&d, buf, want)) < 0 ||
@@ -557,9 +272,8 @@ get_bytes(struct sess *s, int fd, const char *part, uint64_t size,
     }
     if (rc == ND_EXIT_OK && nd_digest_final(&d, md5) < 0)
         rc = fail_local("get", part, EIO);
-    if (s_bar == &bar)
+    if (nd_cli_bar_take(&bar))
         nd_progress_finish(&bar, rc == ND_EXIT_OK);
-    s_bar = NULL;
     nd_digest_free(&d);
     free(buf);
     return rc;
@@ -567,18 +281,18 @@ get_bytes(struct sess *s, int fd, const char *part, uint64_t size,
 
 /* Reads the trailer and compares it with md5.  Returns an exit status. */
 static int
-get_trailer(struct sess *s, const uint8_t md5[ND_MD5_LEN])
+get_trailer(struct nd_sess *s, const uint8_t md5[ND_MD5_LEN])
 {
-    uint8_t body[REPLY_MAX], theirs[ND_MD5_LEN];
+    uint8_t body[ND_REPLY_MAX], theirs[ND_MD5_LEN];
     size_t len;
-    int rc = sess_expect(s, ND_T_DIGEST, body, &len);
+    int rc = nd_sess_expect(s, ND_T_DIGEST, body, &len);
 
     if (rc != ND_EXIT_OK)
         return rc;
     if (nd_proto_digest_decode(body, len, theirs) < 0)
-        return fail_wire(s, -EBADMSG);
+        return nd_cli_fail_wire(s, -EBADMSG);
     if (memcmp(theirs, md5, ND_MD5_LEN) != 0) {
-        errmsg("%s: digest mismatch (data corrupted in transit); nothing "
+        nd_cli_err("%s: digest mismatch (data corrupted in transit); nothing "
                "kept",
                s->ctx);
         return ND_EXIT_DIGEST;
@@ -589,7 +303,7 @@ get_trailer(struct sess *s, const uint8_t md5[ND_MD5_LEN])
 /* Receives the file announced by FILE into part and renames it to local
  * when the digest matches; on any failure part is removed. */
 static int
-get_body(struct sess *s, const char *local, const char *part, uint64_t size)
+get_body(struct nd_sess *s, const char *local, const char *part, uint64_t size)
 {
     uint8_t md5[ND_MD5_LEN];
     int fd, rc;
@@ -627,7 +341,7 @@ get_local_name(const char *remote, const char *arg, char *out, size_t cap)
     base_name(remote, base, sizeof(base));
     if ((arg == NULL || dir) &&
         (base[0] == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0))
-        return usage_error("get: cannot name the local file after ", remote);
+        return nd_cli_usage("get: cannot name the local file after ", remote);
     if (arg == NULL)
         n = snprintf(out, cap, "%s", base);
     else if (dir)
@@ -642,17 +356,17 @@ get_local_name(const char *remote, const char *arg, char *out, size_t cap)
 }
 
 static int
-cmd_get(const struct opts *o, const char *remote, const char *local_arg)
+cmd_get(const struct nd_opts *o, const char *remote, const char *local_arg)
 {
-    char local[LOCAL_MAX], part[LOCAL_MAX];
-    uint8_t body[REPLY_MAX];
-    struct sess s;
+    char local[ND_LOCAL_MAX], part[ND_LOCAL_MAX];
+    uint8_t body[ND_REPLY_MAX];
+    struct nd_sess s;
     uint64_t size = 0;
     int64_t mtime;
     size_t len;
     int rc;
 
-    rc = sess_init(&s, o, "get", remote);
+    rc = nd_sess_init(&s, o, "get", remote);
     if (rc == ND_EXIT_OK)
         rc = get_local_name(remote, local_arg, local, sizeof(local));
     if (rc != ND_EXIT_OK)
@@ -660,15 +374,15 @@ cmd_get(const struct opts *o, const char *remote, const char *local_arg)
     if (snprintf(part, sizeof(part), "%s.part", local) >= (int) sizeof(part))
         return fail_local("cannot create", local, ENAMETOOLONG);
     catch_signals();
-    rc = sess_open(o, &s);
+    rc = nd_sess_open(o, &s);
     if (rc == ND_EXIT_OK)
-        rc = sess_request(&s, ND_T_GET, 0);
+        rc = nd_sess_request(&s, ND_T_GET, 0);
     if (rc == ND_EXIT_OK)
-        rc = sess_expect(&s, ND_T_FILE, body, &len);
+        rc = nd_sess_expect(&s, ND_T_FILE, body, &len);
     if (rc == ND_EXIT_OK &&
         (nd_proto_file_decode(body, len, &size, &mtime) < 0 ||
          size > INT64_MAX))
-        rc = fail_wire(&s, -EBADMSG);
+        rc = nd_cli_fail_wire(&s, -EBADMSG);
     /* Only now, with the file known to exist, is anything created here. */
     if (rc == ND_EXIT_OK)
         rc = get_body(&s, local, part, size);
@@ -728,7 +442,7 @@ ls_add_frame(struct listing *l, const uint8_t *body, size_t len)
  * a positive status for ERROR, -ENOMEM, or a negative nd_wire error.
  */
 static int
-ls_recv(struct sess *s, struct listing *l, uint8_t *body, uint64_t *total)
+ls_recv(struct nd_sess *s, struct listing *l, uint8_t *body, uint64_t *total)
 {
     struct nd_hdr h;
     int rc = 0;
@@ -754,7 +468,7 @@ ls_recv(struct sess *s, struct listing *l, uint8_t *body, uint64_t *total)
 
 /* Collects the whole listing.  Returns an exit status. */
 static int
-ls_collect(struct sess *s, struct listing *l)
+ls_collect(struct nd_sess *s, struct listing *l)
 {
     uint8_t *body = malloc(ND_FRAME_MAX);
     uint64_t total = 0;
@@ -762,16 +476,16 @@ ls_collect(struct sess *s, struct listing *l)
 
     free(body);
     if (rc == -ENOMEM) {
-        errmsg("%s: %s", s->ctx, strerror(ENOMEM));
+        nd_cli_err("%s: %s", s->ctx, strerror(ENOMEM));
         return ND_EXIT_LOCAL;
     }
     if (rc == -ECANCELED) {
-        errmsg("%s: malformed reply from server: %" PRIu64
+        nd_cli_err("%s: malformed reply from server: %" PRIu64
                " entries announced, %zu received",
                s->ctx, total, l->n);
         return ND_EXIT_NET;
     }
-    return rc == 0 ? ND_EXIT_OK : fail_wire(s, rc);
+    return rc == 0 ? ND_EXIT_OK : nd_cli_fail_wire(s, rc);
 }
 
 static int
@@ -800,16 +514,16 @@ ls_print(const struct ls_ent *e)
 }
 
 static int
-cmd_ls(const struct opts *o, const char *dir)
+cmd_ls(const struct nd_opts *o, const char *dir)
 {
     struct listing l = {0};
-    struct sess s;
-    int rc = sess_init(&s, o, "ls", dir);
+    struct nd_sess s;
+    int rc = nd_sess_init(&s, o, "ls", dir);
 
     if (rc == ND_EXIT_OK)
-        rc = sess_open(o, &s);
+        rc = nd_sess_open(o, &s);
     if (rc == ND_EXIT_OK)
-        rc = sess_request(&s, ND_T_LIST, 0);
+        rc = nd_sess_request(&s, ND_T_LIST, 0);
     if (rc == ND_EXIT_OK)
         rc = ls_collect(&s, &l);
     nd_io_close(&s.sock);
@@ -824,7 +538,7 @@ cmd_ls(const struct opts *o, const char *dir)
     if (rc == ND_EXIT_OK && (fflush(stdout) != 0 || ferror(stdout))) {
         /* A closed pipe (ls | head) is the reader's choice, not news. */
         if (errno != EPIPE)
-            errmsg("cannot write to standard output: %s", strerror(errno));
+            nd_cli_err("cannot write to standard output: %s", strerror(errno));
         rc = ND_EXIT_LOCAL;
     }
     return rc;
@@ -841,7 +555,7 @@ check_port(const char *port, const char *where)
     v = strtoul(port, &end, 10);
     if (port[0] < '0' || port[0] > '9' || *end != '\0' || errno != 0 ||
         v == 0 || v > 65535) {
-        errmsg("invalid port \"%s\"%s (try 'netdisk --help')", port, where);
+        nd_cli_err("invalid port \"%s\"%s (try 'netdisk --help')", port, where);
         return ND_EXIT_USAGE;
     }
     return ND_EXIT_OK;
@@ -850,7 +564,7 @@ check_port(const char *port, const char *where)
 /* Fills in o from the environment and argv.  Returns -1 to go on, else
  * the exit status (--help, --version, usage errors). */
 static int
-parse_opts(int argc, char **argv, struct opts *o)
+parse_opts(int argc, char **argv, struct nd_opts *o)
 {
     static const struct option longs[] = {
         {"host", required_argument, NULL, 'H'},
@@ -865,8 +579,8 @@ parse_opts(int argc, char **argv, struct opts *o)
     const char *port_from = "";
     int c;
 
-    o->host = env_host != NULL && env_host[0] != '\0' ? env_host : DEFAULT_HOST;
-    o->port = DEFAULT_PORT;
+    o->host = env_host != NULL && env_host[0] != '\0' ? env_host : ND_DEFAULT_HOST;
+    o->port = ND_DEFAULT_PORT;
     if (env_port != NULL && env_port[0] != '\0') {
         o->port = env_port;
         port_from = " in NETDISK_PORT";
@@ -891,25 +605,25 @@ parse_opts(int argc, char **argv, struct opts *o)
             printf("netdisk %s\n", ND_VERSION);
             return fflush(stdout) == 0 ? ND_EXIT_OK : ND_EXIT_LOCAL;
         case ':':
-            return usage_error("option requires an argument: ",
+            return nd_cli_usage("option requires an argument: ",
                                argv[optind - 1]);
         default:
             if (optopt != 0) {
                 char opt[3] = {'-', (char) optopt, '\0'};
-                return usage_error("unknown option: ", opt);
+                return nd_cli_usage("unknown option: ", opt);
             }
-            return usage_error("unknown option: ", argv[optind - 1]);
+            return nd_cli_usage("unknown option: ", argv[optind - 1]);
         }
     }
     if (o->host[0] == '\0')
-        return usage_error("empty host name", "");
+        return nd_cli_usage("empty host name", "");
     return check_port(o->port, port_from) == ND_EXIT_OK ? -1 : ND_EXIT_USAGE;
 }
 
 int
 main(int argc, char **argv)
 {
-    struct opts o = {0};
+    struct nd_opts o = {0};
     const char *cmd;
     int rc, nargs;
     char **args;
@@ -919,24 +633,24 @@ main(int argc, char **argv)
     if (rc >= 0)
         return rc;
     if (optind >= argc)
-        return usage_error("missing command", "");
+        return nd_cli_usage("missing command", "");
     cmd = argv[optind];
     args = argv + optind + 1;
     nargs = argc - optind - 1;
     if (strcmp(cmd, "put") == 0 || strcmp(cmd, "get") == 0) {
         if (nargs < 1)
-            return usage_error(cmd, cmd[0] == 'p' ? ": missing LOCAL"
+            return nd_cli_usage(cmd, cmd[0] == 'p' ? ": missing LOCAL"
                                                   : ": missing REMOTE");
         if (nargs > 2)
-            return usage_error(cmd, ": too many operands");
+            return nd_cli_usage(cmd, ": too many operands");
         if (cmd[0] == 'p')
             return cmd_put(&o, args[0], nargs > 1 ? args[1] : NULL);
         return cmd_get(&o, args[0], nargs > 1 ? args[1] : NULL);
     }
     if (strcmp(cmd, "ls") == 0) {
         if (nargs > 1)
-            return usage_error(cmd, ": too many operands");
+            return nd_cli_usage(cmd, ": too many operands");
         return cmd_ls(&o, nargs > 0 ? args[0] : "");
     }
-    return usage_error("unknown command: ", cmd);
+    return nd_cli_usage("unknown command: ", cmd);
 }

@@ -192,7 +192,10 @@ nd_start() {
     for extra in "$@"; do
         printf '%s\n' "$extra" >>"$ND_CONF"
     done
-    "$ND_BIN/netdiskd" -c "$ND_CONF" 2>"$ND_LOG" &
+    # Created here, not by the background job's redirection, so the polling
+    # below never races the child to the file.
+    : >"$ND_LOG"
+    "$ND_BIN/netdiskd" -c "$ND_CONF" 2>>"$ND_LOG" &
     ND_PID=$!
     ND_DAEMONS+=("$ND_PID")
     ND_PORT=

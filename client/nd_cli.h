@@ -1,0 +1,91 @@
+/*
+ * nd_cli: the client's session with the server and its error reporting.
+ *
+ * A session is one connection, the HELLO exchange and the requests of one
+ * command.  Every failure is reported here as one line on stderr, prefixed
+ * "netdisk: ", and turned into the exit status --help documents.  The
+ * progress bar being drawn, if any, is ended first so the message starts
+ * on a line of its own.  Single-threaded, like the client.
+ */
+#ifndef ND_CLI_H
+#define ND_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nd_progress.h"
+#include "nd_proto.h"
+
+/* Exit statuses; --help documents them and scripts rely on them. */
+enum nd_exit {
+    ND_EXIT_OK = 0,
+    ND_EXIT_LOCAL = 1,   /* cannot read LOCAL or write the destination */
+    ND_EXIT_USAGE = 2,   /* bad command line */
+    ND_EXIT_NET = 3,     /* connect, network, protocol or timeout failure */
+    ND_EXIT_REFUSED = 4, /* the server answered ERROR */
+    ND_EXIT_DIGEST = 5,  /* the bytes changed in transit; nothing kept */
+};
+
+#define ND_DEFAULT_HOST "127.0.0.1"
+#define ND_DEFAULT_PORT "5678"
+#define ND_CONNECT_TIMEOUT_MS 10000
+/* A server silent for this long is taken for dead. */
+#define ND_IO_TIMEOUT_S 60
+/* Room for any small reply body: an ERROR is at most 4 + ND_MSG_MAX. */
+#define ND_REPLY_MAX 2048
+/* Room for a local path plus a derived name and ".part". */
+#define ND_LOCAL_MAX 8192
+
+struct nd_opts {
+    const char *host;
+    const char *port;
+    bool quiet;
+};
+
+struct nd_sess {
+    int sock;
+    const char *path;           /* the remote path sent in the request */
+    char ctx[ND_PATH_MAX + 16]; /* "get \"a.txt\"", for messages */
+    char msg[ND_MSG_MAX + 1];   /* the message of an ERROR reply */
+    bool progress;              /* draw the progress bar */
+};
+
+/* Prints "netdisk: " and the formatted message as one line on stderr. */
+void nd_cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Reports a usage error and returns ND_EXIT_USAGE. */
+int nd_cli_usage(const char *what, const char *arg);
+
+/* Registers the bar being drawn, so that an error message ends it first. */
+void nd_cli_bar_set(struct nd_progress *bar);
+/* Unregisters bar; returns true when it was still registered (not already
+ * ended by an error message), in which case the caller finishes it. */
+bool nd_cli_bar_take(struct nd_progress *bar);
+
+/*
+ * Reports a failed exchange and returns its exit status: rc > 0 is the
+ * status of the server's ERROR reply (its message is in s->msg), rc < 0 a
+ * network or protocol failure.
+ */
+int nd_cli_fail_wire(struct nd_sess *s, int rc);
+
+/* Reports a failed send, with the server's reason when it sent one before
+ * closing.  Returns an exit status. */
+int nd_cli_fail_send(struct nd_sess *s, int rc);
+
+/* Prepares a session for op on a remote path.  Returns an exit status. */
+int nd_sess_init(struct nd_sess *s, const struct nd_opts *o, const char *op,
+                 const char *path);
+/* Connects to the server and exchanges HELLO.  Returns an exit status; on
+ * success s->sock is the caller's to close. */
+int nd_sess_open(const struct nd_opts *o, struct nd_sess *s);
+/* Waits for a reply of type want into body (ND_REPLY_MAX bytes).  Returns
+ * an exit status, having reported any failure. */
+int nd_sess_expect(struct nd_sess *s, uint8_t want, uint8_t *body,
+                   size_t *len);
+/* Sends the request of type (PUT with size) for s->path.  Returns an exit
+ * status. */
+int nd_sess_request(struct nd_sess *s, uint8_t type, uint64_t size);
+
+#endif
