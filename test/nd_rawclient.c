@@ -23,6 +23,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -84,7 +85,11 @@ usage(void)
             "  rawget PATH [OUT]              GET, verify the digest\n"
             "  slowget PATH RATE_KIB [OUT]    GET read at RATE_KIB KiB/s\n"
             "  rawput LOCAL PATH              PUT, verify the OK reply\n"
-            "  slowput LOCAL PATH RATE_KIB    PUT sent at RATE_KIB KiB/s\n");
+            "  slowput LOCAL PATH RATE_KIB    PUT sent at RATE_KIB KiB/s\n"
+            "  notify SOCKPATH SECS           (HOST, PORT unused) act as\n"
+            "                                 systemd's NOTIFY_SOCKET: print\n"
+            "                                 each datagram; succeed once\n"
+            "                                 READY=1 then STOPPING=1 came\n");
     exit(2);
 }
 
@@ -886,6 +891,53 @@ cmd_slowput(int argc, char **argv)
     return do_put(argv[0], argv[1], rate);
 }
 
+/*
+ * Plays systemd's side of sd_notify: binds a datagram socket at SOCKPATH
+ * and prints every message until STOPPING=1 arrives after READY=1, or SECS
+ * pass.  The socket file is removed on the way out.
+ */
+static int
+cmd_notify(int argc, char **argv)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    bool ready = false, stopping = false;
+    uint64_t secs;
+    double end;
+    int fd;
+
+    if (argc != 2 || strlen(argv[0]) >= sizeof(sa.sun_path))
+        usage();
+    secs = num_arg(argv[1], "SECS");
+    memcpy(sa.sun_path, argv[0], strlen(argv[0]));
+    fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+        fail("bind %s: %s", argv[0], strerror(errno));
+    end = nd_io_now() + (double) secs;
+    while (!stopping && nd_io_now() < end) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        char buf[512];
+        ssize_t n;
+
+        if (poll(&pfd, 1, 100) <= 0)
+            continue;
+        n = recv(fd, buf, sizeof(buf) - 1, 0);
+        if (n <= 0)
+            continue;
+        buf[n] = '\0';
+        printf("%s\n", buf);
+        if (strstr(buf, "READY=1") != NULL)
+            ready = true;
+        if (ready && strstr(buf, "STOPPING=1") != NULL)
+            stopping = true;
+    }
+    close(fd);
+    unlink(argv[0]);
+    if (!ready || !stopping)
+        fail("notify: READY=1 %s, STOPPING=1 %s within %" PRIu64 " s",
+             ready ? "seen" : "missing", stopping ? "seen" : "missing", secs);
+    return 0;
+}
+
 static const struct {
     const char *name;
     int (*fn)(int argc, char **argv);
@@ -899,6 +951,7 @@ static const struct {
     {"unknown", cmd_unknown},     {"drip", cmd_drip},
     {"rawget", cmd_rawget},       {"slowget", cmd_slowget},
     {"rawput", cmd_rawput},       {"slowput", cmd_slowput},
+    {"notify", cmd_notify},
 };
 
 int
