@@ -285,7 +285,17 @@ nd_free_port() {
 
 # Call last: prints the summary line and exits, non-zero on any failure.
 nd_done() {
+    local log
     ND_DONE=1
+    # A sanitizer report in a pool process the watchdog then restarted would
+    # otherwise go unnoticed: every daemon log of this test must be clean.
+    for log in "$T"/daemon*.log; do
+        [ -e "$log" ] || continue
+        if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|WARNING: ThreadSanitizer|runtime error:' "$log"; then
+            not_ok "sanitizer report in $(basename "$log")"
+            sed 's/^/#   /' "$log" | head -n 60
+        fi
+    done
     say "$ND_PASS passed, $ND_FAIL failed"
     if [ "$ND_FAIL" -ne 0 ]; then
         exit 1
