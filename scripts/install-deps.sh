@@ -2,7 +2,8 @@
 # Installs the Debian packages the build and the tests need, but only those
 # that are missing, so a machine that has them all pays one dpkg query.
 set -eu
-pkgs="build-essential cmake pkg-config libconfig-dev libssl-dev check"
+# procps (pgrep) and the coreutils/diffutils oracles are used by the tests.
+pkgs="build-essential cmake pkg-config libconfig-dev libssl-dev check procps diffutils"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
