@@ -186,11 +186,15 @@ handle_put(const struct nd_handler_ctx *ctx, struct nd_conn *c,
     if (rc == 0)
         rc = recv_trailer(c, theirs);
     if (rc < 0) {
-        /* The session is out of step with the protocol: end it. */
-        x.result = rc == -EBADMSG ? "bad trailer" : "connection lost";
+        /* The session is out of step with the protocol: end it, saying why
+         * when the peer sent a frame we refuse rather than vanishing. */
+        bool refused = rc == -EBADMSG || rc == -EMSGSIZE ||
+                       rc == -EPROTONOSUPPORT;
+
+        x.result = refused ? "bad trailer" : "connection lost";
         x.err = rc;
         c->close_after = true;
-        if (rc == -EBADMSG)
+        if (refused)
             reply_error(c, rc);
         goto abort;
     }

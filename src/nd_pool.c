@@ -6,19 +6,19 @@
 #include <errno.h>
 #include <stdlib.h>
 
+struct nd_pool_worker {
+    struct nd_pool *pool;
+    void *scratch;
+};
+
 static void *
 worker_main(void *argp)
 {
-    struct nd_pool *p = argp;
-    void *scratch = p->ops->thread_init(p->arg);
+    struct nd_pool_worker *w = argp;
     void *item;
 
-    /* Without scratch memory this worker cannot serve; the others can. */
-    if (scratch == NULL)
-        return NULL;
-    while ((item = nd_queue_pop(p->queue)) != NULL)
-        p->ops->run(item, p->arg, scratch);
-    p->ops->thread_fini(scratch);
+    while ((item = nd_queue_pop(w->pool->queue)) != NULL)
+        w->pool->ops->run(item, w->pool->arg, w->scratch);
     return NULL;
 }
 
@@ -26,15 +26,35 @@ int
 nd_pool_start(struct nd_pool *p, int n, struct nd_queue *queue,
               const struct nd_pool_ops *ops, void *arg)
 {
+    struct nd_pool_worker *w;
+
     p->queue = queue;
     p->ops = ops;
     p->arg = arg;
     p->n = 0;
     p->threads = calloc((size_t) n, sizeof(*p->threads));
-    if (p->threads == NULL)
+    p->workers = w = calloc((size_t) n, sizeof(*w));
+    if (p->threads == NULL || w == NULL) {
+        nd_pool_join(p);
         return -ENOMEM;
+    }
     for (int i = 0; i < n; i++) {
-        int rc = pthread_create(&p->threads[i], NULL, worker_main, p);
+        int rc;
+
+        /* Scratch is made here, not in the thread, so that a pool that
+         * cannot equip every worker fails to start instead of running with
+         * workers that silently never pop anything. */
+        w[i].pool = p;
+        w[i].scratch = ops->thread_init(arg);
+        if (w[i].scratch == NULL) {
+            rc = ENOMEM;
+        } else {
+            rc = pthread_create(&p->threads[i], NULL, worker_main, &w[i]);
+            if (rc != 0) {
+                ops->thread_fini(w[i].scratch);
+                w[i].scratch = NULL;
+            }
+        }
         if (rc != 0) {
             nd_queue_close(queue);
             nd_pool_join(p);
@@ -48,9 +68,15 @@ nd_pool_start(struct nd_pool *p, int n, struct nd_queue *queue,
 void
 nd_pool_join(struct nd_pool *p)
 {
-    for (int i = 0; i < p->n; i++)
+    struct nd_pool_worker *w = p->workers;
+
+    for (int i = 0; i < p->n; i++) {
         pthread_join(p->threads[i], NULL);
+        p->ops->thread_fini(w[i].scratch);
+    }
     free(p->threads);
+    free(p->workers);
     p->threads = NULL;
+    p->workers = NULL;
     p->n = 0;
 }

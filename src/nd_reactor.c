@@ -290,8 +290,13 @@ static const struct nd_pool_ops s_pool_ops = {
     .thread_fini = nd_handler_scratch_free,
 };
 
+/*
+ * Starts the graceful shutdown.  requested is true when the exit pipe asked
+ * for it; only then is the listening socket itself stopped, because after
+ * an internal failure the watchdog restarts a pool on that same socket.
+ */
 static void
-begin_stop(struct nd_reactor *r)
+begin_stop(struct nd_reactor *r, bool requested)
 {
     if (r->stopping)
         return;
@@ -305,7 +310,11 @@ begin_stop(struct nd_reactor *r)
      * closing our fd alone would leave the kernel completing handshakes
      * that nobody accepts.  shutdown() stops the socket itself listening:
      * queued and new connections are reset, and clients fail at once. */
-    (void) shutdown(r->lfd, SHUT_RDWR);
+    /* The fd must leave epoll explicitly: the watchdog's copy keeps the
+     * socket alive, and a shut-down listener reports EPOLLHUP forever. */
+    (void) ep_ctl(r, EPOLL_CTL_DEL, r->lfd, 0, NULL);
+    if (requested)
+        (void) shutdown(r->lfd, SHUT_RDWR);
     nd_io_close(&r->lfd);
     (void) ep_ctl(r, EPOLL_CTL_DEL, r->exit_fd, 0, NULL);
     while (r->idle.next != &r->idle)
@@ -398,7 +407,7 @@ nd_reactor_run(struct nd_reactor *r)
         if (n < 0 && errno != EINTR) {
             rc = -errno;
             nd_log(ND_LOG_ERR, "epoll_wait() failed: %s", strerror(errno));
-            begin_stop(r);
+            begin_stop(r, false);
             force_stop(r);
             break;
         }
@@ -419,7 +428,7 @@ nd_reactor_run(struct nd_reactor *r)
                 conn_read(r, p);
         }
         if (stop)
-            begin_stop(r);
+            begin_stop(r, true);
         now = nd_io_now();
         expire_idle(r, now);
         if (r->accept_paused && now >= r->accept_resume)

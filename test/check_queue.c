@@ -195,6 +195,35 @@ START_TEST(test_pool_runs_and_joins)
 }
 END_TEST
 
+static atomic_int s_made;
+
+/* Equips two workers, then runs out. */
+static void *
+t_init_two(void *arg)
+{
+    return atomic_fetch_add(&s_made, 1) < 2 ? arg : NULL;
+}
+
+START_TEST(test_pool_start_fails_cleanly)
+{
+    static const struct nd_pool_ops ops = {t_init_two, t_run, t_fini};
+    struct nd_queue q;
+    struct nd_pool p;
+    int arg;
+
+    atomic_store(&s_made, 0);
+    atomic_store(&s_finis, 0);
+    ck_assert_int_eq(nd_queue_init(&q, 4), 0);
+    /* The third worker gets no scratch: start fails, the two already
+     * running are stopped, joined and their scratch released. */
+    ck_assert_int_eq(nd_pool_start(&p, 3, &q, &ops, &arg), -ENOMEM);
+    ck_assert_int_eq(atomic_load(&s_finis), 2);
+    ck_assert_int_eq(p.n, 0);
+    ck_assert_int_eq(nd_queue_push(&q, (void *) 1), -ESHUTDOWN);
+    nd_queue_destroy(&q);
+}
+END_TEST
+
 static Suite *
 queue_suite(void)
 {
@@ -208,6 +237,7 @@ queue_suite(void)
     tcase_add_test(tc, test_close_wakes_all);
     tcase_add_test(tc, test_many_producers_consumers);
     tcase_add_test(tc, test_pool_runs_and_joins);
+    tcase_add_test(tc, test_pool_start_fails_cleanly);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -87,6 +87,13 @@ else
     ok "no interrupted upload was logged as result=ok"
 fi
 
+# Trailers the server refuses (too long, wrong version, not a DIGEST): the
+# matching ERROR, a close, and the file over which they were sent unchanged.
+for kind in big version type; do
+    raw "badtrailer ($kind) over an existing file" badtrailer keep/ref.bin "$kind"
+done
+after "badtrailer over an existing file"
+
 # A wrong digest over the existing file: ERROR DIGEST, nothing changes.
 raw "badput over an existing file" badput keep/ref.bin 200000
 after "badput over an existing file"

@@ -128,4 +128,40 @@ check "real client: no .part file is left" test ! -e "$T/out/down.part"
 nd_wait_exit "$ND_PID" 30
 assert_eq 0 "$ND_RC" "the daemon exited 0 after draining"
 assert_no_temps
+rm -f "$T/in/up" "$T/in/down" "$T/out/down" "$ROOT/down.bin"
+
+# --- a transfer that outlives shutdown_timeout --------------------------
+# An upload at 64 KiB/s would take a minute; shutdown_timeout = 3 cuts it.
+# While the drain waits, the pool process must sleep, not spin: its CPU
+# time over 2 s of waiting is compared with a bound ten times below what a
+# busy loop burns in that time.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+nd_start 'shutdown_timeout = 3;'
+mkrand "$T/in/slow" $((4 * 1024 * 1024))
+nd_raw slowput "$T/in/slow" slow.bin 64 >"$T/slow.out" 2>"$T/slow.err" &
+slow_pid=$!
+wait_for 10 nd_has_temps || fail "the slow upload's temp file never appeared"
+pool=$(pgrep -P "$ND_PID" | head -n 1)
+[ -n "$pool" ] || fail "no pool process"
+kill -TERM "$ND_PID"
+t0=$SECONDS
+c0=$(cpu_ticks "$pool")
+sleep 2
+c1=$(cpu_ticks "$pool")
+hz=$(getconf CLK_TCK)
+if [ $(((c1 - c0) * 10)) -lt "$hz" ]; then
+    ok "the pool process idles while draining ($((c1 - c0)) ticks of CPU in 2 s, bound $((hz / 10)))"
+else
+    not_ok "the pool process idles while draining: $((c1 - c0)) ticks of CPU in 2 s (bound $((hz / 10)))"
+fi
+nd_wait_exit "$ND_PID" 20
+assert_eq 0 "$ND_RC" "the daemon exited 0 after cutting the transfer ($((SECONDS - t0)) s after SIGTERM)"
+src=0
+wait "$slow_pid" || src=$?
+check "the cut upload failed at the client" test "$src" -ne 0
+check "the cut upload stored nothing" test ! -e "$ROOT/slow.bin"
+assert_no_temps
+grep -q 'shutdown_timeout (3s) passed: cutting 1 transfers short' "$ND_LOG" &&
+    ok "the daemon logged the cut" ||
+    not_ok "the daemon logged the cut"
 nd_done

@@ -86,6 +86,7 @@ usage(void)
             "  slowget PATH RATE_KIB [OUT]    GET read at RATE_KIB KiB/s\n"
             "  rawput LOCAL PATH              PUT, verify the OK reply\n"
             "  slowput LOCAL PATH RATE_KIB    PUT sent at RATE_KIB KiB/s\n"
+            "  badtrailer PATH big|version|type  PUT whose trailer is refused\n"
             "  notify SOCKPATH SECS           (HOST, PORT unused) act as\n"
             "                                 systemd's NOTIFY_SOCKET: print\n"
             "                                 each datagram; succeed once\n"
@@ -555,6 +556,43 @@ put_hdr(uint8_t *p, uint32_t len, uint8_t version, uint8_t type,
     p[7] = (uint8_t) flags;
 }
 
+/*
+ * A PUT of 0 bytes whose trailer is refused: KIND "big" claims a 100-byte
+ * DIGEST body, "version" has version byte 2, "type" is a GET in the
+ * trailer's place.  Only the header goes out, so nothing is left unread
+ * when the server closes.  Expects the matching ERROR, then a close.
+ */
+static int
+cmd_badtrailer(int argc, char **argv)
+{
+    uint8_t hdr[ND_HDR_LEN];
+    int fd, code;
+
+    if (argc != 2)
+        usage();
+    fd = dial_hello(0);
+    send_req(fd, ND_T_PUT, 0, argv[0]);
+    expect(fd, ND_T_READY);
+    if (strcmp(argv[1], "big") == 0) {
+        put_hdr(hdr, 100, ND_PROTO_VERSION, ND_T_DIGEST, 0);
+        code = ND_E_TOOBIG;
+    } else if (strcmp(argv[1], "version") == 0) {
+        put_hdr(hdr, 17, 2, ND_T_DIGEST, 0);
+        code = ND_E_VERSION;
+    } else if (strcmp(argv[1], "type") == 0) {
+        put_hdr(hdr, 0, ND_PROTO_VERSION, ND_T_GET, 0);
+        code = ND_E_PROTO;
+    } else {
+        usage();
+    }
+    send_or_die(fd, hdr, sizeof(hdr), "trailer");
+    expect_error(fd, code, true);
+    close(fd);
+    printf("badtrailer %s: ERROR %s, then closed\n", argv[1],
+           nd_proto_status_str(code));
+    return 0;
+}
+
 static int
 cmd_bigframe(int argc, char **argv)
 {
@@ -951,7 +989,7 @@ static const struct {
     {"unknown", cmd_unknown},     {"drip", cmd_drip},
     {"rawget", cmd_rawget},       {"slowget", cmd_slowget},
     {"rawput", cmd_rawput},       {"slowput", cmd_slowput},
-    {"notify", cmd_notify},
+    {"notify", cmd_notify},       {"badtrailer", cmd_badtrailer},
 };
 
 int
