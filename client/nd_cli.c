@@ -66,22 +66,6 @@ nd_cli_usage(const char *what, const char *arg)
     return ND_EXIT_USAGE;
 }
 
-/* The wire name of a status code, as the protocol document spells it. */
-static const char *
-status_name(int st)
-{
-    /* In code order, 1 to ND_STATUS_MAX. */
-    static const char *const names[] = {
-        "PROTO",    "VERSION",     "NOENT",    "ACCESS", "ISDIR",  "NOTDIR",
-        "EXIST",    "NOSPC",       "IO",       "TOOBIG", "DIGEST", "BUSY",
-        "SHUTDOWN", "NAMETOOLONG", "INTERNAL", "INVAL",  "NOTREG",
-    };
-    _Static_assert(sizeof(names) / sizeof(names[0]) == ND_STATUS_MAX,
-                   "one name per status");
-
-    return st >= 1 && st <= ND_STATUS_MAX ? names[st - 1] : NULL;
-}
-
 /* Why an exchange with the server failed, for a negative nd_wire error. */
 static const char *
 wire_strerror(int rc)
@@ -114,7 +98,7 @@ wire_strerror(int rc)
 int
 nd_cli_fail_wire(struct nd_sess *s, int rc)
 {
-    const char *name = status_name(rc);
+    const char *name = nd_proto_status_name(rc);
 
     if (rc < 0) {
         nd_cli_err("%s: %s", s->ctx, wire_strerror(rc));

@@ -250,6 +250,9 @@ long nd_proto_empty_encode(void *buf, size_t cap, uint8_t type);
 enum nd_status nd_proto_status_from_errno(int neg_errno);
 /* A short English description of a status; never NULL. */
 const char *nd_proto_status_str(int status);
+/* The protocol's name of a status ("NOENT", as docs/protocol.md spells it),
+ * or NULL for a code outside 1..ND_STATUS_MAX. */
+const char *nd_proto_status_name(int status);
 /* The name of a frame type ("PUT", ...) or "?"; never NULL. */
 const char *nd_proto_type_name(uint8_t type);
 

@@ -589,6 +589,21 @@ nd_proto_status_str(int status)
 }
 
 const char *
+nd_proto_status_name(int status)
+{
+    /* In code order, 1 to ND_STATUS_MAX. */
+    static const char *const names[] = {
+        "PROTO",    "VERSION",     "NOENT",    "ACCESS", "ISDIR",  "NOTDIR",
+        "EXIST",    "NOSPC",       "IO",       "TOOBIG", "DIGEST", "BUSY",
+        "SHUTDOWN", "NAMETOOLONG", "INTERNAL", "INVAL",  "NOTREG",
+    };
+    _Static_assert(sizeof(names) / sizeof(names[0]) == ND_STATUS_MAX,
+                   "one name per status");
+
+    return status >= 1 && status <= ND_STATUS_MAX ? names[status - 1] : NULL;
+}
+
+const char *
 nd_proto_type_name(uint8_t type)
 {
     switch (type) {

@@ -656,6 +656,32 @@ START_TEST(test_status_str_and_names)
     for (int t = 0; t < 256; t++)
         ck_assert_ptr_nonnull(nd_proto_type_name((uint8_t) t));
     ck_assert_str_eq(nd_proto_type_name(0x99), "?");
+    ck_assert_ptr_null(nd_proto_status_name(0));
+    ck_assert_ptr_null(nd_proto_status_name(ND_STATUS_MAX + 1));
+}
+END_TEST
+
+/* Every status name and code stands in docs/protocol.md's table. */
+START_TEST(test_status_names_match_doc)
+{
+    const char *src = getenv("ND_TEST_SRC");
+    char path[4096], doc[65536], row[64];
+    size_t n;
+    FILE *f;
+
+    ck_assert_ptr_nonnull(src);
+    snprintf(path, sizeof(path), "%s/../docs/protocol.md", src);
+    f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    n = fread(doc, 1, sizeof(doc) - 1, f);
+    fclose(f);
+    doc[n] = '\0';
+    for (int st = 1; st <= ND_STATUS_MAX; st++) {
+        snprintf(row, sizeof(row), "| %d | %s |", st,
+                 nd_proto_status_name(st));
+        ck_assert_msg(strstr(doc, row) != NULL, "protocol.md lacks \"%s\"",
+                      row);
+    }
 }
 END_TEST
 
@@ -748,6 +774,7 @@ proto_suite(void)
     tcase_add_test(codec, test_putok_end_empty);
     tcase_add_test(codec, test_status_from_errno);
     tcase_add_test(codec, test_status_str_and_names);
+    tcase_add_test(codec, test_status_names_match_doc);
     suite_add_tcase(s, codec);
 
     tcase_add_loop_test(req, test_req_roundtrip, 0, 3);

@@ -29,6 +29,7 @@
 
 #include "nd_digest.h"
 #include "nd_io.h"
+#include "nd_net.h"
 #include "nd_proto.h"
 #include "nd_wire.h"
 
@@ -136,16 +137,6 @@ random_bytes(void *p, size_t n)
     }
 }
 
-static void
-set_timeouts(int fd)
-{
-    struct timeval tv = {.tv_sec = ND_RAW_TIMEOUT, .tv_usec = 0};
-
-    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
-        fail("setsockopt: %s", strerror(errno));
-}
-
 /* Connects to HOST PORT; rcvbuf > 0 pins a small receive buffer (set before
  * connect, so the window is small from the start). */
 static int
@@ -167,7 +158,8 @@ dial(int rcvbuf)
             err = errno;
             continue;
         }
-        set_timeouts(fd);
+        if (nd_net_set_timeouts(fd, ND_RAW_TIMEOUT) < 0)
+            fail("setsockopt: %s", strerror(errno));
         if (rcvbuf > 0)
             (void) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
                               sizeof(rcvbuf));
