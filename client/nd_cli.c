@@ -13,8 +13,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "nd_io.h"
 #include "nd_net.h"
+#include "nd_pass.h"
+#include "nd_scram.h"
+#include "nd_tls.h"
 #include "nd_wire.h"
 
 /* The bar being drawn, so that an error message starts on a fresh line. */
@@ -52,11 +57,11 @@ nd_cli_err(const char *fmt, ...)
     n = vsnprintf(line + len, sizeof(line) - len - 1, fmt, ap);
     va_end(ap);
     if (n > 0)
-        len += (size_t) n < sizeof(line) - len - 2 ? (size_t) n
-                                                   : sizeof(line) - len - 2;
+        len += (size_t)n < sizeof(line) - len - 2 ? (size_t)n
+                                                  : sizeof(line) - len - 2;
     line[len++] = '\n';
     /* One write, so the line cannot interleave with anything else. */
-    (void) nd_io_write_full(STDERR_FILENO, line, len);
+    (void)nd_io_write_full(STDERR_FILENO, line, len);
 }
 
 int
@@ -111,7 +116,10 @@ nd_cli_fail_wire(struct nd_sess *s, int rc)
     else
         nd_cli_err("%s: server: %s (code %d)", s->ctx, s->msg, rc);
     /* The server's own digest check failing is corruption in transit. */
-    return rc == ND_E_DIGEST ? ND_EXIT_DIGEST : ND_EXIT_REFUSED;
+    if (rc == ND_E_DIGEST)
+        return ND_EXIT_DIGEST;
+    return rc == ND_E_AUTH || rc == ND_E_BANNED ? ND_EXIT_AUTH
+                                                : ND_EXIT_REFUSED;
 }
 
 /*
@@ -127,7 +135,7 @@ nd_cli_fail_send(struct nd_sess *s, int rc)
     int st;
 
     if (rc == -EPIPE || rc == -ECONNRESET) {
-        st = nd_wire_expect(s->sock, ND_T_ERROR, body, sizeof(body), &len, NULL,
+        st = nd_wire_expect(&s->st, ND_T_ERROR, body, sizeof(body), &len, NULL,
                             0);
         if (st == 0)
             st = nd_proto_error_decode(body, len, s->msg, sizeof(s->msg));
@@ -179,36 +187,159 @@ out:
     return fd;
 }
 
-/* Connects to the server and exchanges HELLO.  Returns an exit status. */
+/* Sends a login frame carrying a SCRAM message.  Returns an exit status. */
+static int
+send_scram(struct nd_sess *s, uint8_t type, const char *msg, int len)
+{
+    uint8_t frame[ND_HDR_LEN + ND_SCRAM_MSG_MAX];
+    int rc = nd_wire_send(
+        &s->st, frame,
+        nd_proto_raw_encode(frame, sizeof(frame), type, msg, (size_t)len));
+
+    return rc == 0 ? ND_EXIT_OK : nd_cli_fail_send(s, rc);
+}
+
+/* Receives a login reply of type want as a NUL-terminated string in msg
+ * (ND_SCRAM_MSG_MAX + 1 bytes).  Returns an exit status. */
+static int
+recv_scram(struct nd_sess *s, uint8_t want, char *msg, size_t *len)
+{
+    uint8_t body[ND_REPLY_MAX];
+    int rc = nd_sess_expect(s, want, body, len);
+
+    if (rc != ND_EXIT_OK)
+        return rc;
+    if (*len > ND_SCRAM_MSG_MAX)
+        return nd_cli_fail_wire(s, -EBADMSG);
+    memcpy(msg, body, *len);
+    msg[*len] = '\0';
+    return ND_EXIT_OK;
+}
+
+/*
+ * Logs in with SCRAM-SHA-256: AUTH/CHALLENGE, PROOF/WELCOME, then checks
+ * that the server proved it holds this user's verifier.  Returns an exit
+ * status.
+ */
+static int
+login(const struct nd_opts *o, struct nd_sess *s, const char *pw, size_t pwlen)
+{
+    struct nd_scram_client sc;
+    char msg[ND_SCRAM_MSG_MAX + 1], out[ND_SCRAM_MSG_MAX + 1];
+    size_t len;
+    int n, rc;
+
+    n = nd_scram_client_first(&sc, o->user, NULL, out, sizeof(out));
+    if (n < 0) {
+        nd_cli_err("cannot log in as \"%s\": %s", o->user, strerror(-n));
+        rc = ND_EXIT_AUTH;
+        goto out;
+    }
+    rc = send_scram(s, ND_T_AUTH, out, n);
+    if (rc == ND_EXIT_OK)
+        rc = recv_scram(s, ND_T_CHALLENGE, msg, &len);
+    if (rc != ND_EXIT_OK)
+        goto out;
+    n = nd_scram_client_final(&sc, pw, pwlen, msg, len, out, sizeof(out));
+    if (n < 0) {
+        nd_cli_err("login: the server's challenge is unusable (%s)",
+                   n == -EPROTO ? "iteration count out of range" : "malformed");
+        rc = ND_EXIT_AUTH;
+        goto out;
+    }
+    rc = send_scram(s, ND_T_PROOF, out, n);
+    if (rc == ND_EXIT_OK)
+        rc = recv_scram(s, ND_T_WELCOME, msg, &len);
+    if (rc != ND_EXIT_OK)
+        goto out;
+    if (nd_scram_client_verify(&sc, msg, len) != 0) {
+        nd_cli_err("login: the server did not prove that it knows your "
+                   "password; it may not be the server you meant");
+        rc = ND_EXIT_AUTH;
+    }
+out:
+    nd_scram_client_clear(&sc);
+    OPENSSL_cleanse(out, sizeof(out));
+    return rc;
+}
+
+/* Starts TLS on the connected socket.  Returns an exit status. */
+static int
+start_tls(const struct nd_opts *o, struct nd_sess *s)
+{
+    char err[512];
+    int rc =
+        nd_tls_client_ctx(&s->tls, o->cacert, !o->insecure, err, sizeof(err));
+
+    if (rc == 0)
+        rc = nd_tls_connect(&s->st, s->tls, o->host, err, sizeof(err));
+    if (rc < 0) {
+        nd_cli_err("TLS with %s: %s", o->host, err);
+        return rc == -EINVAL && s->tls == NULL ? ND_EXIT_LOCAL : ND_EXIT_NET;
+    }
+    return ND_EXIT_OK;
+}
+
+void
+nd_sess_close(struct nd_sess *s)
+{
+    nd_stream_close(&s->st);
+    SSL_CTX_free(s->tls);
+    s->tls = NULL;
+}
+
+/* Connects to the server, exchanges HELLO and logs in.  Returns an exit
+ * status. */
 int
 nd_sess_open(const struct nd_opts *o, struct nd_sess *s)
 {
+    char pw[ND_PASS_MAX + 1], err[512];
+    int pwlen;
     struct addrinfo hints = {.ai_family = AF_UNSPEC,
                              .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_NUMERICSERV};
     struct addrinfo *res, *ai;
-    int rc = -EHOSTUNREACH;
-    int gai = getaddrinfo(o->host, o->port, &hints, &res);
+    int rc = -EHOSTUNREACH, gai;
 
+    /* Ask before connecting: a prompt must not eat into the server's
+     * idle_timeout. */
+    pwlen = nd_pass_get(o->password_file, o->user, o->host, pw, sizeof(pw), err,
+                        sizeof(err));
+    if (pwlen < 0) {
+        nd_cli_err("%s", err);
+        return pwlen == -ENOENT || pwlen == -EINVAL ? ND_EXIT_USAGE
+                                                    : ND_EXIT_LOCAL;
+    }
+    gai = getaddrinfo(o->host, o->port, &hints, &res);
     if (gai != 0) {
+        OPENSSL_cleanse(pw, sizeof(pw));
         nd_cli_err("cannot resolve \"%s\": %s", o->host,
-               gai == EAI_SYSTEM ? strerror(errno) : gai_strerror(gai));
+                   gai == EAI_SYSTEM ? strerror(errno) : gai_strerror(gai));
         return ND_EXIT_NET;
     }
-    for (ai = res; ai != NULL && s->sock < 0; ai = ai->ai_next) {
+    for (ai = res; ai != NULL && s->st.fd < 0; ai = ai->ai_next) {
         rc = connect_one(ai);
         if (rc >= 0)
-            s->sock = rc;
+            s->st.fd = rc;
     }
     freeaddrinfo(res);
-    if (s->sock < 0) {
-        nd_cli_err(strchr(o->host, ':') != NULL ? "cannot connect to [%s]:%s: %s"
-                                            : "cannot connect to %s:%s: %s",
-               o->host, o->port, strerror(-rc));
+    if (s->st.fd < 0) {
+        OPENSSL_cleanse(pw, sizeof(pw));
+        nd_cli_err(strchr(o->host, ':') != NULL
+                       ? "cannot connect to [%s]:%s: %s"
+                       : "cannot connect to %s:%s: %s",
+                   o->host, o->port, strerror(-rc));
         return ND_EXIT_NET;
     }
-    rc = nd_wire_hello(s->sock, s->msg, sizeof(s->msg));
-    return rc == 0 ? ND_EXIT_OK : nd_cli_fail_wire(s, rc);
+    rc = o->tls ? start_tls(o, s) : ND_EXIT_OK;
+    if (rc == ND_EXIT_OK) {
+        rc = nd_wire_hello(&s->st, s->msg, sizeof(s->msg));
+        rc = rc == 0 ? ND_EXIT_OK : nd_cli_fail_wire(s, rc);
+    }
+    if (rc == ND_EXIT_OK)
+        rc = login(o, s, pw, (size_t)pwlen);
+    OPENSSL_cleanse(pw, sizeof(pw));
+    return rc;
 }
 
 /* Waits for a reply of type want into body (ND_REPLY_MAX bytes); reports an
@@ -216,7 +347,7 @@ nd_sess_open(const struct nd_opts *o, struct nd_sess *s)
 int
 nd_sess_expect(struct nd_sess *s, uint8_t want, uint8_t *body, size_t *len)
 {
-    int rc = nd_wire_expect(s->sock, want, body, ND_REPLY_MAX, len, s->msg,
+    int rc = nd_wire_expect(&s->st, want, body, ND_REPLY_MAX, len, s->msg,
                             sizeof(s->msg));
 
     return rc == 0 ? ND_EXIT_OK : nd_cli_fail_wire(s, rc);
@@ -228,7 +359,7 @@ nd_sess_request(struct nd_sess *s, uint8_t type, uint64_t size)
 {
     uint8_t frame[ND_HDR_LEN + 16 + ND_PATH_MAX];
     int rc = nd_wire_send(
-        s->sock, frame,
+        &s->st, frame,
         nd_proto_req_encode(frame, sizeof(frame), type, size, s->path));
 
     return rc == 0 ? ND_EXIT_OK : nd_cli_fail_send(s, rc);
@@ -237,10 +368,10 @@ nd_sess_request(struct nd_sess *s, uint8_t type, uint64_t size)
 /* Prepares a session for op on a remote path.  Returns an exit status. */
 int
 nd_sess_init(struct nd_sess *s, const struct nd_opts *o, const char *op,
-          const char *path)
+             const char *path)
 {
     memset(s, 0, sizeof(*s));
-    s->sock = -1;
+    nd_stream_init(&s->st, -1);
     s->path = path;
     s->progress = !o->quiet && isatty(STDERR_FILENO);
     if (path[0] != '\0')
@@ -251,4 +382,3 @@ nd_sess_init(struct nd_sess *s, const struct nd_opts *o, const char *op,
         return nd_cli_usage(op, ": remote path longer than 4095 bytes");
     return ND_EXIT_OK;
 }
-

@@ -14,8 +14,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/ssl.h>
+
 #include "nd_progress.h"
 #include "nd_proto.h"
+#include "nd_stream.h"
 
 /* Exit statuses; --help documents them and scripts rely on them. */
 enum nd_exit {
@@ -25,6 +28,8 @@ enum nd_exit {
     ND_EXIT_NET = 3,     /* connect, network, protocol or timeout failure */
     ND_EXIT_REFUSED = 4, /* the server answered ERROR */
     ND_EXIT_DIGEST = 5,  /* the bytes changed in transit; nothing kept */
+    ND_EXIT_AUTH = 6,    /* login refused, or the server failed to prove
+                            it knows the password */
 };
 
 #define ND_DEFAULT_HOST "127.0.0.1"
@@ -41,10 +46,16 @@ struct nd_opts {
     const char *host;
     const char *port;
     bool quiet;
+    const char *user;          /* -u, $NETDISK_USER, else the login name */
+    const char *password_file; /* --password-file, or NULL */
+    bool tls;                  /* --tls */
+    const char *cacert;        /* --cacert, or NULL: the system store */
+    bool insecure;             /* --insecure: no certificate check */
 };
 
 struct nd_sess {
-    int sock;
+    struct nd_stream st;        /* the connection, plain or TLS */
+    SSL_CTX *tls;               /* the client's TLS context, or NULL */
     const char *path;           /* the remote path sent in the request */
     char ctx[ND_PATH_MAX + 16]; /* "get \"a.txt\"", for messages */
     char msg[ND_MSG_MAX + 1];   /* the message of an ERROR reply */
@@ -77,13 +88,15 @@ int nd_cli_fail_send(struct nd_sess *s, int rc);
 /* Prepares a session for op on a remote path.  Returns an exit status. */
 int nd_sess_init(struct nd_sess *s, const struct nd_opts *o, const char *op,
                  const char *path);
-/* Connects to the server and exchanges HELLO.  Returns an exit status; on
- * success s->sock is the caller's to close. */
+/* Connects to the server (with TLS when asked), exchanges HELLO and logs
+ * in.  Returns an exit status; either way the caller ends s with
+ * nd_sess_close(). */
 int nd_sess_open(const struct nd_opts *o, struct nd_sess *s);
+/* Closes the connection and frees the TLS context.  Safe to repeat. */
+void nd_sess_close(struct nd_sess *s);
 /* Waits for a reply of type want into body (ND_REPLY_MAX bytes).  Returns
  * an exit status, having reported any failure. */
-int nd_sess_expect(struct nd_sess *s, uint8_t want, uint8_t *body,
-                   size_t *len);
+int nd_sess_expect(struct nd_sess *s, uint8_t want, uint8_t *body, size_t *len);
 /* Sends the request of type (PUT with size) for s->path.  Returns an exit
  * status. */
 int nd_sess_request(struct nd_sess *s, uint8_t type, uint64_t size);

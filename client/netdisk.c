@@ -1,11 +1,11 @@
 /*
  * netdisk: the command-line client.  One invocation is one session: connect,
- * HELLO, one request (put, get or ls), close.  File bytes are hashed as they
- * move and checked against the peer's digest, so success means the bytes at
- * the far end are the bytes at this end.  The wire format is nd_proto's, the
- * I/O loops are nd_io's and nd_wire's, the session and error reports are
- * nd_cli's; this file parses the command line, sequences put, get and ls,
- * and draws progress.
+ * (TLS,) HELLO, login, one request (put, get or ls), close.  File bytes are
+ * hashed as they move and checked against the peer's digest, so success means
+ * the bytes at the far end are the bytes at this end.  The wire format is
+ * nd_proto's, the I/O loops are nd_io's and nd_wire's, the session and error
+ * reports are nd_cli's; this file parses the command line, sequences put, get
+ * and ls, and draws progress.
  *
  * Helpers return 0 or -errno; the command functions report the failure in
  * one line and return the exit status that main() hands to the shell.
@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -56,6 +57,18 @@ static const char usage_text[] =
     "else " ND_DEFAULT_PORT ")\n"
     "  -q, --quiet         draw no progress bar (it is drawn only when\n"
     "                      stderr is a terminal)\n"
+    "  -u, --user USER     log in as USER (default: $NETDISK_USER, else\n"
+    "                      your login name)\n"
+    "      --password-file FILE\n"
+    "                      read the password from the first line of FILE\n"
+    "                      (else $NETDISK_PASSWORD, else a prompt on the\n"
+    "                      terminal, without echo)\n"
+    "      --tls           use TLS; the server's certificate must be valid\n"
+    "                      for HOST\n"
+    "      --cacert FILE   trust the CA certificates in FILE (PEM) instead\n"
+    "                      of the system's trust store\n"
+    "      --insecure      with --tls, do not check the certificate at all\n"
+    "                      (encrypted, but anyone could be at the far end)\n"
     "  -h, --help          show this help and exit\n"
     "  -V, --version       show the version and exit\n"
     "\n"
@@ -68,7 +81,10 @@ static const char usage_text[] =
     "     connection lost, malformed reply, timeout)\n"
     "  4  the server refused the request (its message and code are shown)\n"
     "  5  digest mismatch: the data was corrupted in transit; nothing was "
-    "kept\n";
+    "kept\n"
+    "  6  login failed (wrong user or password, or too many failures from\n"
+    "     this address), or the server could not prove it knows the\n"
+    "     password\n";
 
 /* The .part file of a running get, removed if a signal ends us. */
 static const char *volatile s_part;
@@ -85,7 +101,7 @@ base_name(const char *path, char *out, size_t cap)
     start = end;
     while (start > 0 && path[start - 1] != '/')
         start--;
-    snprintf(out, cap, "%.*s", (int) (end - start), path + start);
+    snprintf(out, cap, "%.*s", (int)(end - start), path + start);
 }
 
 static int
@@ -120,18 +136,19 @@ put_body(struct nd_sess *s, int fd, const char *local, uint64_t size)
         size_t want = size - done < ND_IO_CHUNK ? size - done : ND_IO_CHUNK;
         ssize_t n = nd_io_read_full(fd, buf, want);
 
-        if (n >= 0 && (size_t) n < want) {
-            nd_cli_err("cannot read \"%s\": file shrank while being sent", local);
+        if (n >= 0 && (size_t)n < want) {
+            nd_cli_err("cannot read \"%s\": file shrank while being sent",
+                       local);
             rc = ND_EXIT_LOCAL;
             goto out;
         }
         if (n < 0 || (n = nd_digest_update(&d, buf, want)) < 0) {
-            rc = fail_local("cannot read", local, (int) -n);
+            rc = fail_local("cannot read", local, (int)-n);
             goto out;
         }
-        n = nd_io_send_full(s->sock, buf, want);
+        n = nd_stream_send_full(&s->st, buf, want);
         if (n < 0) {
-            rc = nd_cli_fail_send(s, (int) n);
+            rc = nd_cli_fail_send(s, (int)n);
             goto out;
         }
         done += want;
@@ -141,7 +158,7 @@ put_body(struct nd_sess *s, int fd, const char *local, uint64_t size)
         rc = fail_local("put", local, EIO);
         goto out;
     }
-    rc = nd_wire_send(s->sock, body,
+    rc = nd_wire_send(&s->st, body,
                       nd_proto_digest_encode(body, sizeof(body), md5));
     if (rc < 0) {
         rc = nd_cli_fail_send(s, rc);
@@ -196,7 +213,8 @@ cmd_put(const struct nd_opts *o, const char *local, const char *remote_arg)
         rc = fail_local("cannot stat", local, errno);
     } else if (!S_ISREG(st.st_mode)) {
         nd_cli_err("cannot put \"%s\": %s", local,
-               S_ISDIR(st.st_mode) ? "Is a directory" : "not a regular file");
+                   S_ISDIR(st.st_mode) ? "Is a directory"
+                                       : "not a regular file");
         rc = ND_EXIT_LOCAL;
     } else if ((rc = nd_io_set_nonblock(fd, false)) < 0) {
         rc = fail_local("cannot read", local, -rc);
@@ -204,14 +222,14 @@ cmd_put(const struct nd_opts *o, const char *local, const char *remote_arg)
     if (rc == ND_EXIT_OK)
         rc = nd_sess_open(o, &s);
     if (rc == ND_EXIT_OK)
-        rc = nd_sess_request(&s, ND_T_PUT, (uint64_t) st.st_size);
+        rc = nd_sess_request(&s, ND_T_PUT, (uint64_t)st.st_size);
     if (rc == ND_EXIT_OK)
         rc = nd_sess_expect(&s, ND_T_READY, body, &len);
     if (rc == ND_EXIT_OK)
-        rc = put_body(&s, fd, local, (uint64_t) st.st_size);
+        rc = put_body(&s, fd, local, (uint64_t)st.st_size);
     nd_io_close(&fd);
     /* Closing before the trailer makes the server discard the partial. */
-    nd_io_close(&s.sock);
+    nd_sess_close(&s);
     return rc;
 }
 
@@ -254,17 +272,18 @@ get_bytes(struct nd_sess *s, int fd, const char *part, uint64_t size,
     nd_cli_bar_set(&bar);
     while (done < size && rc == ND_EXIT_OK) {
         size_t want = size - done < ND_IO_CHUNK ? size - done : ND_IO_CHUNK;
-        ssize_t n = nd_io_read_full(s->sock, buf, want);
+        ssize_t n = nd_stream_read_full(&s->st, buf, want);
 
         if (n < 0) {
-            rc = nd_cli_fail_wire(s, (int) n);
-        } else if ((size_t) n < want) {
-            nd_cli_err("%s: connection lost after %" PRIu64 " of %" PRIu64 " bytes",
-                   s->ctx, done + (uint64_t) n, size);
+            rc = nd_cli_fail_wire(s, (int)n);
+        } else if ((size_t)n < want) {
+            nd_cli_err("%s: connection lost after %" PRIu64 " of %" PRIu64
+                       " bytes",
+                       s->ctx, done + (uint64_t)n, size);
             rc = ND_EXIT_NET;
         } else if ((n = nd_digest_update(&d, buf, want)) < 0 ||
                    (n = nd_io_write_full(fd, buf, want)) < 0) {
-            rc = fail_local("cannot write", part, (int) -n);
+            rc = fail_local("cannot write", part, (int)-n);
         } else {
             done += want;
             nd_progress_update(&bar, done);
@@ -293,8 +312,8 @@ get_trailer(struct nd_sess *s, const uint8_t md5[ND_MD5_LEN])
         return nd_cli_fail_wire(s, -EBADMSG);
     if (memcmp(theirs, md5, ND_MD5_LEN) != 0) {
         nd_cli_err("%s: digest mismatch (data corrupted in transit); nothing "
-               "kept",
-               s->ctx);
+                   "kept",
+                   s->ctx);
         return ND_EXIT_DIGEST;
     }
     return ND_EXIT_OK;
@@ -349,7 +368,7 @@ get_local_name(const char *remote, const char *arg, char *out, size_t cap)
                      arg[strlen(arg) - 1] == '/' ? "" : "/", base);
     else
         n = snprintf(out, cap, "%s", arg);
-    if (n < 0 || (size_t) n + sizeof(".part") > cap)
+    if (n < 0 || (size_t)n + sizeof(".part") > cap)
         return fail_local("cannot create", arg != NULL ? arg : base,
                           ENAMETOOLONG);
     return ND_EXIT_OK;
@@ -371,7 +390,7 @@ cmd_get(const struct nd_opts *o, const char *remote, const char *local_arg)
         rc = get_local_name(remote, local_arg, local, sizeof(local));
     if (rc != ND_EXIT_OK)
         return rc;
-    if (snprintf(part, sizeof(part), "%s.part", local) >= (int) sizeof(part))
+    if (snprintf(part, sizeof(part), "%s.part", local) >= (int)sizeof(part))
         return fail_local("cannot create", local, ENAMETOOLONG);
     catch_signals();
     rc = nd_sess_open(o, &s);
@@ -386,7 +405,7 @@ cmd_get(const struct nd_opts *o, const char *remote, const char *local_arg)
     /* Only now, with the file known to exist, is anything created here. */
     if (rc == ND_EXIT_OK)
         rc = get_body(&s, local, part, size);
-    nd_io_close(&s.sock);
+    nd_sess_close(&s);
     return rc;
 }
 
@@ -429,7 +448,7 @@ ls_add_frame(struct listing *l, const uint8_t *body, size_t len)
         l->v[l->n].name = strdup(e.name);
         if (l->v[l->n].name == NULL)
             return -ENOMEM;
-        l->v[l->n].type = (char) e.type;
+        l->v[l->n].type = (char)e.type;
         l->v[l->n].size = e.size;
         l->v[l->n++].mtime = e.mtime;
     }
@@ -448,7 +467,7 @@ ls_recv(struct nd_sess *s, struct listing *l, uint8_t *body, uint64_t *total)
     int rc = 0;
 
     while (rc == 0) {
-        rc = nd_wire_recv(s->sock, &h, body, ND_FRAME_MAX);
+        rc = nd_wire_recv(&s->st, &h, body, ND_FRAME_MAX);
         if (rc < 0)
             return rc;
         if (h.type == ND_T_ENTRIES) {
@@ -481,8 +500,8 @@ ls_collect(struct nd_sess *s, struct listing *l)
     }
     if (rc == -ECANCELED) {
         nd_cli_err("%s: malformed reply from server: %" PRIu64
-               " entries announced, %zu received",
-               s->ctx, total, l->n);
+                   " entries announced, %zu received",
+                   s->ctx, total, l->n);
         return ND_EXIT_NET;
     }
     return rc == 0 ? ND_EXIT_OK : nd_cli_fail_wire(s, rc);
@@ -491,8 +510,8 @@ ls_collect(struct nd_sess *s, struct listing *l)
 static int
 ls_cmp(const void *a, const void *b)
 {
-    return strcmp(((const struct ls_ent *) a)->name,
-                  ((const struct ls_ent *) b)->name);
+    return strcmp(((const struct ls_ent *)a)->name,
+                  ((const struct ls_ent *)b)->name);
 }
 
 /* Prints one entry; control bytes in the name become '?'. */
@@ -502,13 +521,13 @@ ls_print(const struct ls_ent *e)
     char when[32] = "----------T--:--:--Z";
     char type =
         e->type == 'f' || e->type == 'd' || e->type == 'l' ? e->type : '?';
-    time_t t = (time_t) e->mtime;
+    time_t t = (time_t)e->mtime;
     struct tm tm;
 
     if (gmtime_r(&t, &tm) != NULL)
         strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
     for (char *p = e->name; *p != '\0'; p++)
-        if ((unsigned char) *p < 0x20 || *p == 0x7f)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
             *p = '?';
     printf("%c %12" PRIu64 " %s %s\n", type, e->size, when, e->name);
 }
@@ -526,7 +545,7 @@ cmd_ls(const struct nd_opts *o, const char *dir)
         rc = nd_sess_request(&s, ND_T_LIST, 0);
     if (rc == ND_EXIT_OK)
         rc = ls_collect(&s, &l);
-    nd_io_close(&s.sock);
+    nd_sess_close(&s);
     if (rc == ND_EXIT_OK && l.n > 0)
         qsort(l.v, l.n, sizeof(l.v[0]), ls_cmp);
     for (size_t i = 0; i < l.n; i++) {
@@ -570,23 +589,40 @@ parse_opts(int argc, char **argv, struct nd_opts *o)
         {"host", required_argument, NULL, 'H'},
         {"port", required_argument, NULL, 'p'},
         {"quiet", no_argument, NULL, 'q'},
+        {"user", required_argument, NULL, 'u'},
+        {"password-file", required_argument, NULL, 'P'},
+        {"tls", no_argument, NULL, 'T'},
+        {"cacert", required_argument, NULL, 'C'},
+        {"insecure", no_argument, NULL, 'I'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     const char *env_host = getenv("NETDISK_HOST");
     const char *env_port = getenv("NETDISK_PORT");
+    const char *env_user = getenv("NETDISK_USER");
     const char *port_from = "";
+    struct passwd *pw;
     int c;
 
-    o->host = env_host != NULL && env_host[0] != '\0' ? env_host : ND_DEFAULT_HOST;
+    if (env_user != NULL && env_user[0] != '\0') {
+        o->user = env_user;
+    } else if ((pw = getpwuid(geteuid())) != NULL) {
+        static char login[64];
+
+        snprintf(login, sizeof(login), "%s", pw->pw_name);
+        o->user = login;
+    }
+
+    o->host =
+        env_host != NULL && env_host[0] != '\0' ? env_host : ND_DEFAULT_HOST;
     o->port = ND_DEFAULT_PORT;
     if (env_port != NULL && env_port[0] != '\0') {
         o->port = env_port;
         port_from = " in NETDISK_PORT";
     }
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":H:p:qhV", longs, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":H:p:qu:hV", longs, NULL)) != -1) {
         switch (c) {
         case 'H':
             o->host = optarg;
@@ -598,6 +634,21 @@ parse_opts(int argc, char **argv, struct nd_opts *o)
         case 'q':
             o->quiet = true;
             break;
+        case 'u':
+            o->user = optarg;
+            break;
+        case 'P':
+            o->password_file = optarg;
+            break;
+        case 'T':
+            o->tls = true;
+            break;
+        case 'C':
+            o->cacert = optarg;
+            break;
+        case 'I':
+            o->insecure = true;
+            break;
         case 'h':
             fputs(usage_text, stdout);
             return fflush(stdout) == 0 ? ND_EXIT_OK : ND_EXIT_LOCAL;
@@ -606,10 +657,10 @@ parse_opts(int argc, char **argv, struct nd_opts *o)
             return fflush(stdout) == 0 ? ND_EXIT_OK : ND_EXIT_LOCAL;
         case ':':
             return nd_cli_usage("option requires an argument: ",
-                               argv[optind - 1]);
+                                argv[optind - 1]);
         default:
             if (optopt != 0) {
-                char opt[3] = {'-', (char) optopt, '\0'};
+                char opt[3] = {'-', (char)optopt, '\0'};
                 return nd_cli_usage("unknown option: ", opt);
             }
             return nd_cli_usage("unknown option: ", argv[optind - 1]);
@@ -617,6 +668,11 @@ parse_opts(int argc, char **argv, struct nd_opts *o)
     }
     if (o->host[0] == '\0')
         return nd_cli_usage("empty host name", "");
+    if (o->user == NULL || o->user[0] == '\0')
+        return nd_cli_usage("no user name: use -u USER", "");
+    if ((o->cacert != NULL || o->insecure) && !o->tls)
+        return nd_cli_usage(o->insecure ? "--insecure" : "--cacert",
+                            " needs --tls");
     return check_port(o->port, port_from) == ND_EXIT_OK ? -1 : ND_EXIT_USAGE;
 }
 
@@ -640,7 +696,7 @@ main(int argc, char **argv)
     if (strcmp(cmd, "put") == 0 || strcmp(cmd, "get") == 0) {
         if (nargs < 1)
             return nd_cli_usage(cmd, cmd[0] == 'p' ? ": missing LOCAL"
-                                                  : ": missing REMOTE");
+                                                   : ": missing REMOTE");
         if (nargs > 2)
             return nd_cli_usage(cmd, ": too many operands");
         if (cmd[0] == 'p')

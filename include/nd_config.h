@@ -27,7 +27,29 @@ struct nd_config {
     int idle_timeout;        /* seconds */
     int shutdown_timeout;    /* seconds */
     int log_level;           /* enum nd_log_level */
+    int max_per_ip;          /* open connections from one address */
+
+    /* Accounts and logins (see docs/security.md). */
+    char users_file[4096];   /* NAME:VERIFIER lines, managed by the CLI */
+    int scram_iterations;    /* PBKDF2 rounds for new verifiers */
+    int login_delay_ms;      /* delay after a failed login, doubling */
+    int login_ban_after;     /* failures from one address before a ban */
+    int login_ban_seconds;   /* length of the ban */
+
+    /* Transport security. */
+    int tls;                 /* enum nd_tls_mode */
+    char tls_cert[4096];     /* PEM certificate chain; "" when unset */
+    char tls_key[4096];      /* PEM private key; "" when unset */
+    int allow_plaintext;     /* bool: plaintext beyond loopback */
+
+    /* Privileges. */
+    char user[64];           /* account to drop to when started as root */
+    char group[64];          /* its group; "" means the user's own */
+    int allow_root;          /* bool: may serve as root */
 };
+
+/* The values of the tls key. */
+enum nd_tls_mode { ND_TLS_OFF, ND_TLS_OPTIONAL, ND_TLS_REQUIRED };
 
 /* Fills cfg with the built-in defaults (documented in
  * docs/configuration.md). */
@@ -43,6 +65,8 @@ void nd_config_defaults(struct nd_config *cfg);
  * "FILE:LINE: key 'port': 70000 is out of range 0..65535" or
  * "FILE: cannot read: No such file or directory"; on success err is "".
  * Does not log.  Uses strerror(), so call it before threads start.
+ * Besides each key on its own, it checks that the keys agree: tls other
+ * than "off" needs tls_cert and tls_key.
  */
 int nd_config_load(struct nd_config *cfg, const char *path, char *err);
 

@@ -16,15 +16,44 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nd_config.h"
 #include "nd_digest.h"
+#include "nd_guard.h"
 #include "nd_net.h"
 #include "nd_proto.h"
+#include "nd_scram.h"
 #include "nd_store.h"
+#include "nd_stream.h"
+
+/* Where a connection is before its requests can be read. */
+enum nd_phase {
+    ND_PH_DETECT,    /* tls = optional: the first byte tells TLS or not */
+    ND_PH_HANDSHAKE, /* the TLS handshake is under way */
+    ND_PH_FRAMES,    /* reading request frames */
+};
+
+struct nd_scram_server;
 
 struct nd_conn {
-    int fd;                 /* blocking socket with timeouts */
+    struct nd_stream st;    /* blocking socket with timeouts, maybe TLS */
     char peer[ND_ADDR_LEN]; /* "ip:port", for the log */
-    bool hello_done;        /* the version handshake has happened */
+    char addr[ND_ADDR_LEN]; /* the peer without its port: nd_guard's key */
+    enum nd_phase phase;
+    int tls_want;    /* what a non-blocking TLS call waits for */
+    bool hello_done; /* the version handshake has happened */
+
+    /* The login, done by the handlers. */
+    struct nd_scram_server *scram; /* the exchange under way, owned */
+    bool mock;                     /* ... against a made-up account */
+    bool authed;                   /* logged in: the fields below are set */
+    char user[ND_USER_MAX + 1];
+    struct nd_store ustore; /* the user's own directory; root_fd owned */
+
+    /* A refusal the reactor sends at late_at, then closes: the answer to
+     * a failed login waits out its delay without holding a worker. */
+    double late_at;
+    uint8_t late[ND_HDR_LEN + 4 + 128];
+    size_t late_len;
 
     /* The request being assembled by the reactor, then handled. */
     uint8_t hdr_buf[ND_HDR_LEN];
@@ -45,7 +74,13 @@ struct nd_conn {
 
 struct nd_handler_ctx {
     const struct nd_store *store; /* borrowed, shared read-only */
+    const struct nd_config *cfg;  /* borrowed: users_file, iterations */
+    struct nd_guard *guard;       /* borrowed: failed logins by address */
 };
+
+/* Releases what the login left in c (the exchange, the user's directory).
+ * Called by the reactor when it closes c. */
+void nd_handler_conn_free(struct nd_conn *c);
 
 /* Per-worker scratch: a transfer buffer and a digest context. */
 struct nd_scratch {

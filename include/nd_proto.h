@@ -33,17 +33,21 @@
 #define ND_MAGIC "NDSK"
 
 enum nd_type {
-    ND_T_HELLO = 0x01,   /* both ways: magic, versions */
-    ND_T_OK = 0x02,      /* reply: u64 size, md5[16] (PUT); empty otherwise */
-    ND_T_ERROR = 0x03,   /* reply: u16 code, str message */
-    ND_T_DIGEST = 0x04,  /* trailer: u8 algorithm, md5[16] */
-    ND_T_PUT = 0x10,     /* request: u32 flags, u64 size, str path */
-    ND_T_READY = 0x11,   /* reply to PUT: send the bytes now */
-    ND_T_GET = 0x20,     /* request: u32 flags, str path */
-    ND_T_FILE = 0x21,    /* reply to GET: u64 size, i64 mtime */
-    ND_T_LIST = 0x30,    /* request: u32 flags, str path */
-    ND_T_ENTRIES = 0x31, /* reply to LIST: u32 n, n * entry */
-    ND_T_END = 0x32,     /* reply to LIST: u64 total entries */
+    ND_T_HELLO = 0x01,     /* both ways: magic, versions */
+    ND_T_OK = 0x02,        /* reply: u64 size, md5[16] (PUT); empty otherwise */
+    ND_T_ERROR = 0x03,     /* reply: u16 code, str message */
+    ND_T_DIGEST = 0x04,    /* trailer: u8 algorithm, md5[16] */
+    ND_T_AUTH = 0x05,      /* request: SCRAM client-first-message */
+    ND_T_CHALLENGE = 0x06, /* reply to AUTH: SCRAM server-first-message */
+    ND_T_PROOF = 0x07,     /* request: SCRAM client-final-message */
+    ND_T_WELCOME = 0x08,   /* reply to PROOF: SCRAM server-final-message */
+    ND_T_PUT = 0x10,       /* request: u32 flags, u64 size, str path */
+    ND_T_READY = 0x11,     /* reply to PUT: send the bytes now */
+    ND_T_GET = 0x20,       /* request: u32 flags, str path */
+    ND_T_FILE = 0x21,      /* reply to GET: u64 size, i64 mtime */
+    ND_T_LIST = 0x30,      /* request: u32 flags, str path */
+    ND_T_ENTRIES = 0x31,   /* reply to LIST: u32 n, n * entry */
+    ND_T_END = 0x32,       /* reply to LIST: u64 total entries */
 };
 
 /* The only digest algorithm of version 1. */
@@ -69,7 +73,10 @@ enum nd_status {
     ND_E_INTERNAL = 15,    /* a server bug or resource failure */
     ND_E_INVAL = 16,       /* invalid path or argument */
     ND_E_NOTREG = 17,      /* not a regular file */
-    ND_STATUS_MAX = 17,
+    ND_E_AUTH = 18,        /* login failed, or a request before login */
+    ND_E_BANNED = 19,      /* too many failed logins from this address */
+    ND_E_PLAINTEXT = 20,   /* plaintext refused here: use TLS */
+    ND_STATUS_MAX = 20,
 };
 
 struct nd_hdr {
@@ -238,6 +245,11 @@ int nd_proto_end_decode(const void *body, size_t len, uint64_t *total);
 
 /* Encodes a frame with an empty body (READY, or a bare OK). */
 long nd_proto_empty_encode(void *buf, size_t cap, uint8_t type);
+
+/* Encodes a frame whose body is len opaque bytes: the SCRAM messages of
+ * AUTH, CHALLENGE, PROOF and WELCOME.  Returns the length or -EMSGSIZE. */
+long nd_proto_raw_encode(void *buf, size_t cap, uint8_t type, const void *body,
+                         size_t len);
 
 /*
  * Linux has no errno for "not a regular file"; the store returns -ND_ENOTREG

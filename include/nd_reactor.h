@@ -20,7 +20,10 @@
 #include <pthread.h>
 #include <stdbool.h>
 
+#include <openssl/ssl.h>
+
 #include "nd_config.h"
+#include "nd_guard.h"
 #include "nd_handler.h"
 #include "nd_pool.h"
 #include "nd_queue.h"
@@ -34,6 +37,8 @@ struct nd_reactor {
     struct nd_queue queue;
     struct nd_pool pool;
     struct nd_handler_ctx hctx;
+    struct nd_guard guard; /* per-address connections and failed logins */
+    SSL_CTX *tls;          /* borrowed; NULL when tls = "off" */
 
     pthread_mutex_t back_mu; /* guards back */
     struct nd_conn *back;    /* connections handed back by workers */
@@ -41,6 +46,8 @@ struct nd_reactor {
     struct nd_conn idle; /* sentinel: connections awaiting a request,
                             oldest deadline first */
     struct nd_conn busy; /* sentinel: connections queued or on a worker */
+    struct nd_conn late; /* sentinel: refusals waiting out a login delay,
+                            earliest first */
     int nconns;
     int nbusy;
 
@@ -54,12 +61,14 @@ struct nd_reactor {
 
 /*
  * Sets up epoll, the queue and the workers.  Takes ownership of lfd (also
- * on failure); exit_fd stays the caller's.  Returns 0 or -errno; on failure
+ * on failure); exit_fd and tls (NULL when cfg->tls is "off") stay the
+ * caller's.  Returns 0 or -errno; on failure
  * nothing is left running.  Call from the thread that will run the loop,
  * after blocking signals, because the workers inherit its signal mask.
  */
 int nd_reactor_init(struct nd_reactor *r, const struct nd_config *cfg,
-                    const struct nd_store *store, int lfd, int exit_fd);
+                    const struct nd_store *store, SSL_CTX *tls, int lfd,
+                    int exit_fd);
 
 /*
  * Runs the loop until a shutdown has completed: every connection closed and

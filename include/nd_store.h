@@ -27,7 +27,7 @@
 #define ND_RESERVED_PREFIX ".netdisk-"
 
 struct nd_store {
-    int root_fd;     /* O_PATH|O_DIRECTORY, owned by the store */
+    int root_fd;      /* O_PATH|O_DIRECTORY, owned by the store */
     bool use_openat2; /* false: the O_NOFOLLOW walk */
 };
 
@@ -38,6 +38,17 @@ struct nd_store {
  */
 int nd_store_open(struct nd_store *s, const char *root);
 void nd_store_close(struct nd_store *s);
+
+/*
+ * Opens the directory name directly under base's root as a store of its
+ * own, creating it (mode 0700) when it does not exist: a user's space.
+ * name must be a single component the caller has validated (no '/', not
+ * "." or ".."); a symlink there is refused.  Returns 0 with out filled
+ * (close it with nd_store_close()), or -errno (-ENOTDIR when something
+ * other than a directory has the name).  Thread-safe.
+ */
+int nd_store_open_user(const struct nd_store *base, const char *name,
+                       struct nd_store *out);
 
 /* Makes the store use the O_NOFOLLOW walk even where openat2 exists, so the
  * tests can exercise the fallback on any kernel. */

@@ -1,7 +1,7 @@
 /*
- * nd_wire: whole frames over a blocking socket, for the workers, the client
- * and the test tools.  It combines nd_proto (format) with nd_io (loops) and
- * does nothing else: no logging, no state, safe from any thread.
+ * nd_wire: whole frames over a blocking stream (plain or TLS), for the workers,
+ * the client and the test tools.  It combines nd_proto (format) with nd_stream
+ * (loops) and does nothing else: no logging, no state, safe from any thread.
  */
 #ifndef ND_WIRE_H
 #define ND_WIRE_H
@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "nd_proto.h"
+#include "nd_stream.h"
 
 /*
  * Reads one frame into *h and its body into body (capacity cap).  Returns 0;
@@ -18,13 +19,14 @@
  * -EMSGSIZE when the body is longer than cap (the body is left unread, so the
  * session cannot continue); or -errno (-EAGAIN for a socket timeout).
  */
-int nd_wire_recv(int sock, struct nd_hdr *h, void *body, size_t cap);
+int nd_wire_recv(struct nd_stream *s, struct nd_hdr *h, void *body, size_t cap);
 
 /* Sends a frame already encoded by nd_proto.  Returns 0 or -errno. */
-int nd_wire_send(int sock, const void *frame, long len);
+int nd_wire_send(struct nd_stream *s, const void *frame, long len);
 
 /* Encodes and sends an ERROR frame.  Returns 0 or -errno. */
-int nd_wire_send_error(int sock, enum nd_status code, const char *msg);
+int nd_wire_send_error(struct nd_stream *s, enum nd_status code,
+                       const char *msg);
 
 /*
  * Client side: receives one frame and classifies it.  Returns 0 when it is of
@@ -32,13 +34,13 @@ int nd_wire_send_error(int sock, enum nd_status code, const char *msg);
  * peer sent ERROR (message copied to msg, NUL-terminated); -EBADMSG when the
  * frame is of another type or malformed; or a negative nd_wire_recv() error.
  */
-int nd_wire_expect(int sock, uint8_t want, void *body, size_t cap,
+int nd_wire_expect(struct nd_stream *s, uint8_t want, void *body, size_t cap,
                    size_t *len, char *msg, size_t msg_cap);
 
 /*
  * Client side: sends HELLO and checks the server's HELLO.  Returns 0, a
  * positive nd_status (msg filled) when the server refused, or -errno.
  */
-int nd_wire_hello(int sock, char *msg, size_t msg_cap);
+int nd_wire_hello(struct nd_stream *s, char *msg, size_t msg_cap);
 
 #endif

@@ -2,8 +2,10 @@
 # Installs the Debian packages the build and the tests need, but only those
 # that are missing, so a machine that has them all pays one dpkg query.
 set -eu
-# procps (pgrep) and the coreutils/diffutils oracles are used by the tests.
-pkgs="build-essential cmake pkg-config libconfig-dev libssl-dev check procps diffutils"
+# procps (pgrep) and the coreutils/diffutils oracles are used by the tests;
+# openssl (the command: a throw-away CA, s_client) and iproute2 (ip, for a
+# private network namespace) by it_tls.
+pkgs="build-essential cmake pkg-config libconfig-dev libssl-dev check procps diffutils openssl iproute2"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \

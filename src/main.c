@@ -3,6 +3,7 @@
  * root and the listening socket, then hand over to the watchdog, which forks
  * the pool process (reactor + workers) defined here in pool_main().
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -10,14 +11,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "nd_config.h"
 #include "nd_log.h"
 #include "nd_net.h"
 #include "nd_notify.h"
+#include "nd_priv.h"
 #include "nd_reactor.h"
 #include "nd_store.h"
+#include "nd_tls.h"
+#include "nd_usercmd.h"
 #include "nd_watchdog.h"
 
 #ifndef ND_DEFAULT_CONFIG
@@ -28,26 +33,31 @@
 struct daemon {
     struct nd_config cfg;
     struct nd_store store;
+    SSL_CTX *tls; /* NULL when tls = "off" */
     int lfd;
 };
 
 static void
 usage(FILE *out)
 {
-    fprintf(out,
-            "usage: netdiskd [-c FILE] [-t]\n"
-            "\n"
-            "Serves the netdisk protocol from the storage root named in the\n"
-            "configuration file, in the foreground (systemd supervises it).\n"
-            "\n"
-            "  -c, --config FILE   configuration file (default %s)\n"
-            "  -t, --check-config  check the configuration and exit\n"
-            "  -h, --help          show this help and exit\n"
-            "  -V, --version       show the version and exit\n"
-            "\n"
-            "Exit status: 0 after a clean shutdown (SIGTERM or SIGINT), 78 for\n"
-            "a bad configuration, 1 for any other failure.\n",
-            ND_DEFAULT_CONFIG);
+    fprintf(
+        out,
+        "usage: netdiskd [-c FILE] [-t]\n"
+        "       netdiskd [-c FILE] user add|passwd|del NAME | user list\n"
+        "\n"
+        "Serves the netdisk protocol from the storage root named in the\n"
+        "configuration file, in the foreground (systemd supervises it).\n"
+        "Started as root, it opens what it needs, then switches to the\n"
+        "account in the user key (or refuses unless allow_root = true).\n"
+        "\n"
+        "  -c, --config FILE   configuration file (default %s)\n"
+        "  -t, --check-config  check the configuration and exit\n"
+        "  -h, --help          show this help and exit\n"
+        "  -V, --version       show the version and exit\n"
+        "\n"
+        "Exit status: 0 after a clean shutdown (SIGTERM or SIGINT), 78 for\n"
+        "a bad configuration, 1 for any other failure.\n",
+        ND_DEFAULT_CONFIG);
 }
 
 /* Raises the soft fd limit to the hard one: each connection is an fd. */
@@ -60,14 +70,63 @@ raise_fd_limit(const struct nd_config *cfg)
         return;
     if (rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
-        (void) setrlimit(RLIMIT_NOFILE, &rl);
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
     }
     if (rl.rlim_cur != RLIM_INFINITY &&
-        (rlim_t) cfg->max_connections + 64 > rl.rlim_cur)
+        (rlim_t)cfg->max_connections + 64 > rl.rlim_cur)
         nd_log(ND_LOG_WARN,
                "max_connections=%d is close to the fd limit %llu: accept() "
                "may fail before it is reached",
-               cfg->max_connections, (unsigned long long) rl.rlim_cur);
+               cfg->max_connections, (unsigned long long)rl.rlim_cur);
+}
+
+/* True when addr, a numeric address, is a loopback one. */
+static bool
+listen_is_loopback(const char *addr)
+{
+    struct in6_addr a6;
+    struct in_addr a4;
+
+    if (inet_pton(AF_INET, addr, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    return inet_pton(AF_INET6, addr, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+}
+
+/*
+ * Applies the plaintext policy: beyond loopback, sessions without TLS are
+ * refused unless allow_plaintext is set.  With tls = "off" that would be
+ * every session, so it is a configuration error.  Returns 0 or -EINVAL.
+ */
+static int
+check_transport(const struct nd_config *cfg, const char *conf, bool quiet)
+{
+    static const char *const modes[] = {"off", "optional", "required"};
+    bool local = listen_is_loopback(cfg->listen);
+
+    if (!local && cfg->tls == ND_TLS_OFF && !cfg->allow_plaintext) {
+        nd_log(ND_LOG_ERR,
+               "%s: listen = \"%s\" is not a loopback address and tls = "
+               "\"off\": every session would travel in plaintext.  Set tls "
+               "(with tls_cert and tls_key), or allow_plaintext = true",
+               conf, cfg->listen);
+        return -EINVAL;
+    }
+    if (quiet)
+        return 0;
+    if (local || cfg->tls == ND_TLS_REQUIRED)
+        nd_log(ND_LOG_INFO, "tls = \"%s\"", modes[cfg->tls]);
+    else if (cfg->allow_plaintext)
+        nd_log(ND_LOG_WARN,
+               "tls = \"%s\", allow_plaintext = true: plaintext sessions from "
+               "the network are served; logins stay safe (SCRAM) but file "
+               "contents and names cross the network unencrypted",
+               modes[cfg->tls]);
+    else
+        nd_log(ND_LOG_INFO,
+               "tls = \"%s\": plaintext sessions are refused except from "
+               "loopback (allow_plaintext = false)",
+               modes[cfg->tls]);
+    return 0;
 }
 
 static int
@@ -80,12 +139,14 @@ pool_main(void *arg, int exit_fd)
 
     swept = nd_store_sweep(&d->store);
     if (swept > 0)
-        nd_log(ND_LOG_INFO, "removed %ld temporary files left by an "
-                            "interrupted upload", swept);
+        nd_log(ND_LOG_INFO,
+               "removed %ld temporary files left by an "
+               "interrupted upload",
+               swept);
     else if (swept < 0)
         nd_log(ND_LOG_WARN, "sweeping temporary files failed: %s",
-               strerror((int) -swept));
-    rc = nd_reactor_init(&r, &d->cfg, &d->store, d->lfd, exit_fd);
+               strerror((int)-swept));
+    rc = nd_reactor_init(&r, &d->cfg, &d->store, d->tls, d->lfd, exit_fd);
     if (rc < 0) {
         nd_log(ND_LOG_ERR, "cannot start the pool: %s", strerror(-rc));
         nd_reactor_destroy(&r);
@@ -115,6 +176,8 @@ main(int argc, char **argv)
     const char *conf = ND_DEFAULT_CONFIG;
     char err[ND_CONFIG_ERR_LEN], bound[ND_ADDR_LEN], nerr[256];
     int opt, check_only = 0, rc;
+    struct nd_priv priv;
+    char perr[ND_PRIV_ERR_LEN], pwarn[ND_PRIV_ERR_LEN];
 
     while ((opt = getopt_long(argc, argv, "c:thV", opts, NULL)) != -1) {
         switch (opt) {
@@ -135,7 +198,7 @@ main(int argc, char **argv)
             return 2;
         }
     }
-    if (optind != argc) {
+    if (optind != argc && strcmp(argv[optind], "user") != 0) {
         usage(stderr);
         return 2;
     }
@@ -146,6 +209,33 @@ main(int argc, char **argv)
         return ND_EX_CONFIG;
     }
     nd_log_max_level = d.cfg.log_level;
+    /* Managing accounts needs the configuration only, and may run as root. */
+    if (optind < argc && strcmp(argv[optind], "user") == 0)
+        return nd_usercmd_main(&d.cfg, argc - optind, argv + optind);
+    /* Resolve user and group now, so that -t catches a misspelt name and a
+     * refusal to serve as root comes before anything is bound.  -t only
+     * checks the names: whether it would run as root is not its business. */
+    rc = nd_priv_plan(d.cfg.user, d.cfg.group, d.cfg.allow_root, geteuid(),
+                      &priv, perr, sizeof(perr), pwarn, sizeof(pwarn));
+    if (rc < 0 && !(check_only && rc == -EPERM)) {
+        nd_log(ND_LOG_ERR, "%s: %s", conf, perr);
+        return rc == -ENOENT || rc == -EINVAL || rc == -EPERM ? ND_EX_CONFIG
+                                                              : 1;
+    }
+    if (check_transport(&d.cfg, conf, check_only) < 0)
+        return ND_EX_CONFIG;
+    /* Certificates are read now, as root if started so: keys are often
+     * readable by root alone. */
+    if (d.cfg.tls != ND_TLS_OFF) {
+        char terr[512];
+
+        rc = nd_tls_server_ctx(&d.tls, d.cfg.tls_cert, d.cfg.tls_key, terr,
+                               sizeof(terr));
+        if (rc < 0) {
+            nd_log(ND_LOG_ERR, "%s: %s", conf, terr);
+            return ND_EX_CONFIG;
+        }
+    }
     if (check_only) {
         printf("netdiskd: configuration %s is valid\n", conf);
         return 0;
@@ -153,6 +243,16 @@ main(int argc, char **argv)
     /* Neither process may die of a write to a closed socket. */
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit(&d.cfg);
+    /* The root's parent must exist; the root itself is made on the first
+     * start (under systemd, inside StateDirectory), owned by the account
+     * the daemon will run as. */
+    if (mkdir(d.cfg.root, 0700) == 0) {
+        nd_log(ND_LOG_INFO, "created storage root \"%s\"", d.cfg.root);
+        if (priv.drop && chown(d.cfg.root, priv.uid, priv.gid) < 0)
+            nd_log(ND_LOG_WARN, "cannot give storage root \"%s\" to user "
+                                "%s: %s", d.cfg.root, priv.user,
+                   strerror(errno));
+    }
     rc = nd_store_open(&d.store, d.cfg.root);
     if (rc < 0) {
         nd_log(ND_LOG_ERR, "cannot open storage root \"%s\": %s", d.cfg.root,
@@ -170,5 +270,37 @@ main(int argc, char **argv)
     }
     nd_log(ND_LOG_INFO, "listening on %s", bound);
     nd_log(ND_LOG_INFO, "storage root \"%s\", config %s", d.cfg.root, conf);
+    if (pwarn[0] != '\0')
+        nd_log(ND_LOG_WARN, "%s", pwarn);
+    /* Last, once everything that needs root is open, and before the fork,
+     * so that the watchdog and every pool process run unprivileged. */
+    rc = nd_priv_drop(&priv, perr, sizeof(perr));
+    if (rc < 0) {
+        nd_log(ND_LOG_ERR, "cannot drop privileges to user=%s: %s", priv.user,
+               perr);
+        return 1;
+    }
+    if (priv.drop) {
+        nd_log(ND_LOG_INFO, "dropped privileges to user=%s uid=%u gid=%u",
+               priv.user, (unsigned)priv.uid, (unsigned)priv.gid);
+        /* As root this always passed; now every upload depends on it. */
+        rc = nd_priv_check_writable(d.store.root_fd);
+        if (rc < 0) {
+            nd_log(ND_LOG_ERR,
+                   "storage root \"%s\" is not writable by "
+                   "user %s: %s",
+                   d.cfg.root, priv.user, strerror(-rc));
+            return 1;
+        }
+        /* Every login reads it afresh, now as this user.  A missing file
+         * is not this check's business: it refuses logins on its own. */
+        if (d.cfg.users_file[0] != '\0' &&
+            access(d.cfg.users_file, R_OK) < 0 && errno != ENOENT) {
+            nd_log(ND_LOG_ERR, "users_file \"%s\" is not readable by user "
+                               "%s: %s", d.cfg.users_file, priv.user,
+                   strerror(errno));
+            return 1;
+        }
+    }
     return nd_watchdog_run(pool_main, &d);
 }

@@ -35,6 +35,9 @@ enum key_type {
     KEY_PATH,  /* a char array field, non-empty */
     KEY_ADDR,  /* a char array field holding a numeric IPv4/IPv6 address */
     KEY_LEVEL, /* an int field holding enum nd_log_level */
+    KEY_BOOL,  /* an int field holding 0 or 1 */
+    KEY_STR,   /* a char array field that may be empty */
+    KEY_TLS,   /* an int field holding enum nd_tls_mode */
 };
 
 struct key {
@@ -55,13 +58,41 @@ static const struct key keys[] = {
     {"listen", KEY_ADDR, FIELD(listen), 0, 0, 0, "127.0.0.1"},
     {"port", KEY_INT, FIELD(port), 0, 65535, 5678, NULL},
     {"workers", KEY_INT, FIELD(workers), 1, 256, 4, NULL},
-    {"root", KEY_PATH, FIELD(root), 0, 0, 0, "/var/lib/netdisk"},
+    {"root", KEY_PATH, FIELD(root), 0, 0, 0, "/var/lib/netdisk/files"},
     {"queue_capacity", KEY_INT, FIELD(queue_capacity), 1, 65536, 256, NULL},
     {"max_connections", KEY_INT, FIELD(max_connections), 1, 100000, 1024, NULL},
     {"idle_timeout", KEY_INT, FIELD(idle_timeout), 1, 86400, 300, NULL},
     {"shutdown_timeout", KEY_INT, FIELD(shutdown_timeout), 0, 3600, 30, NULL},
     {"log_level", KEY_LEVEL, FIELD(log_level), 0, 0, ND_LOG_INFO, NULL},
+    {"max_per_ip", KEY_INT, FIELD(max_per_ip), 1, 100000, 32, NULL},
+    {"users_file", KEY_PATH, FIELD(users_file), 0, 0, 0,
+     "/var/lib/netdisk/users"},
+    {"scram_iterations", KEY_INT, FIELD(scram_iterations), 4096, 10000000,
+     4096, NULL},
+    {"login_delay_ms", KEY_INT, FIELD(login_delay_ms), 0, 60000, 500, NULL},
+    {"login_ban_after", KEY_INT, FIELD(login_ban_after), 1, 1000, 5, NULL},
+    {"login_ban_seconds", KEY_INT, FIELD(login_ban_seconds), 0, 86400, 300,
+     NULL},
+    {"tls", KEY_TLS, FIELD(tls), 0, 0, ND_TLS_OFF, NULL},
+    {"tls_cert", KEY_STR, FIELD(tls_cert), 0, 0, 0, ""},
+    {"tls_key", KEY_STR, FIELD(tls_key), 0, 0, 0, ""},
+    {"allow_plaintext", KEY_BOOL, FIELD(allow_plaintext), 0, 0, 0, NULL},
+    {"user", KEY_STR, FIELD(user), 0, 0, 0, ""},
+    {"group", KEY_STR, FIELD(group), 0, 0, 0, ""},
+    {"allow_root", KEY_BOOL, FIELD(allow_root), 0, 0, 0, NULL},
 };
+
+/* The values of the tls key, indexed by enum nd_tls_mode. */
+static const char *const tls_modes[] = {"off", "optional", "required"};
+
+static int
+tls_parse(const char *s)
+{
+    for (int i = 0; i < 3; i++)
+        if (strcmp(s, tls_modes[i]) == 0)
+            return i;
+    return -1;
+}
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -207,6 +238,13 @@ apply(struct nd_config *cfg, const config_setting_t *s, const char *path,
     if (i < 0)
         return fail(err, "%s:%u: unknown key '%s'", path, line, name);
     field += keys[i].offset;
+    if (keys[i].type == KEY_BOOL) {
+        if (type != CONFIG_TYPE_BOOL)
+            return fail(err, "%s:%u: key '%s': expected true or false, got %s",
+                        path, line, name, type_names[type]);
+        *(int *) field = config_setting_get_bool(s) ? 1 : 0;
+        return 0;
+    }
     if (keys[i].type == KEY_INT) {
         if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64)
             return fail(err, "%s:%u: key '%s': expected an integer, got %s",
@@ -224,20 +262,23 @@ apply(struct nd_config *cfg, const config_setting_t *s, const char *path,
         return fail(err, "%s:%u: key '%s': expected a string, got %s", path,
                     line, name, type_names[type]);
     str = config_setting_get_string(s);
-    level = nd_log_level_parse(str);
+    level = keys[i].type == KEY_TLS ? tls_parse(str) : nd_log_level_parse(str);
     if (keys[i].type == KEY_LEVEL && level < 0)
         why = "is not one of error, warn, info, debug";
-    else if (str[0] == '\0')
+    else if (keys[i].type == KEY_TLS && level < 0)
+        why = "is not one of off, optional, required";
+    else if (str[0] == '\0' && keys[i].type != KEY_STR)
         why = "must not be empty";
     else if (keys[i].type == KEY_ADDR && inet_pton(AF_INET, str, addr) != 1 &&
              inet_pton(AF_INET6, str, addr) != 1)
         why = "is not a numeric IPv4 or IPv6 address";
-    else if (keys[i].type != KEY_LEVEL && strlen(str) >= keys[i].size)
+    else if (keys[i].type != KEY_LEVEL && keys[i].type != KEY_TLS &&
+             strlen(str) >= keys[i].size)
         why = "is too long";
     if (why != NULL)
         return fail(err, "%s:%u: key '%s': \"%s\" %s", path, line, name,
                     nd_log_quote(str, quoted, sizeof(quoted)), why);
-    if (keys[i].type == KEY_LEVEL)
+    if (keys[i].type == KEY_LEVEL || keys[i].type == KEY_TLS)
         *(int *) field = level;
     else
         memcpy(field, str, strlen(str) + 1);
@@ -290,6 +331,10 @@ nd_config_load(struct nd_config *cfg, const char *path, char *err)
     for (int i = 0; rc == 0 && i < config_setting_length(root); i++)
         rc = apply(&tmp, config_setting_get_elem(root, (unsigned) i), path,
                    wide, err);
+    if (rc == 0 && tmp.tls != ND_TLS_OFF &&
+        (tmp.tls_cert[0] == '\0' || tmp.tls_key[0] == '\0'))
+        rc = fail(err, "%s: tls = \"%s\" needs both tls_cert and tls_key",
+                  path, tls_modes[tmp.tls]);
     if (rc == 0)
         *cfg = tmp; /* only a fully valid file changes cfg */
 out:

@@ -5,11 +5,20 @@
  * only a matching trailer digest lets nd_store_commit() rename it into place.
  * Downloads are hashed chunk by chunk and sent with sendfile(2), with the
  * digest as a trailer.  Every request ends in exactly one log line.
+ *
+ * Before anything else a session logs in with SCRAM-SHA-256: AUTH carries
+ * the client-first-message and gets a CHALLENGE, PROOF carries the
+ * client-final-message and gets WELCOME, after which every path is
+ * resolved in the user's own directory.  An unknown user is answered with a
+ * made-up salt and fails exactly like a wrong password.  A failed login is
+ * answered only after a delay that grows with the address's failures; the
+ * reactor holds the answer, not the worker (see nd_conn.late).
  */
 #include "nd_handler.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +27,7 @@
 
 #include "nd_io.h"
 #include "nd_log.h"
+#include "nd_users.h"
 #include "nd_wire.h"
 
 /* The scratch buffer holds a whole control frame or one transfer chunk. */
@@ -41,7 +51,7 @@ nd_handler_scratch_new(void *arg)
 {
     struct nd_scratch *sc = calloc(1, sizeof(*sc));
 
-    (void) arg;
+    (void)arg;
     if (sc == NULL)
         return NULL;
     sc->cap = SCRATCH_CAP;
@@ -84,8 +94,8 @@ log_xfer(const struct nd_conn *c, const struct xfer *x)
     nd_log(x->result == NULL ? ND_LOG_INFO : ND_LOG_WARN,
            "transfer peer=%s op=%s path=\"%s\" bytes=%" PRIu64
            " seconds=%.3f md5=%s result=%s",
-           c->peer, x->op, nd_log_quote(x->path, path, sizeof(path)),
-           x->bytes, nd_io_now() - x->t0, hex, why);
+           c->peer, x->op, nd_log_quote(x->path, path, sizeof(path)), x->bytes,
+           nd_io_now() - x->t0, hex, why);
 }
 
 /* Replies with the status for rc; a failed send ends the session. */
@@ -94,7 +104,7 @@ reply_error(struct nd_conn *c, int rc)
 {
     enum nd_status st = nd_proto_status_from_errno(rc);
 
-    if (nd_wire_send_error(c->fd, st, nd_proto_status_str(st)) < 0)
+    if (nd_wire_send_error(&c->st, st, nd_proto_status_str(st)) < 0)
         c->close_after = true;
 }
 
@@ -102,7 +112,7 @@ reply_error(struct nd_conn *c, int rc)
 static int
 send_frame(struct nd_conn *c, const void *frame, long len)
 {
-    int rc = nd_wire_send(c->fd, frame, len);
+    int rc = nd_wire_send(&c->st, frame, len);
 
     if (rc < 0)
         c->close_after = true;
@@ -120,19 +130,19 @@ recv_body(struct nd_conn *c, struct nd_scratch *sc, struct nd_upload *up,
           uint64_t size, uint64_t *got, int *werr)
 {
     while (*got < size) {
-        size_t want = size - *got < sc->cap ? (size_t) (size - *got) : sc->cap;
-        ssize_t n = nd_io_read_full(c->fd, sc->buf, want);
+        size_t want = size - *got < sc->cap ? (size_t)(size - *got) : sc->cap;
+        ssize_t n = nd_stream_read_full(&c->st, sc->buf, want);
 
         if (n < 0)
-            return (int) n;
-        if ((size_t) n < want)
+            return (int)n;
+        if ((size_t)n < want)
             return -ECONNRESET;
         if (nd_digest_update(&sc->md5, sc->buf, want) < 0)
             return -EIO;
         if (*werr == 0) {
             ssize_t w = nd_io_write_full(up->fd, sc->buf, want);
             if (w < 0)
-                *werr = (int) w;
+                *werr = (int)w;
         }
         *got += want;
     }
@@ -145,7 +155,7 @@ recv_trailer(struct nd_conn *c, uint8_t md5[ND_MD5_LEN])
 {
     uint8_t body[64];
     struct nd_hdr h;
-    int rc = nd_wire_recv(c->fd, &h, body, sizeof(body));
+    int rc = nd_wire_recv(&c->st, &h, body, sizeof(body));
 
     if (rc < 0)
         return rc;
@@ -155,20 +165,19 @@ recv_trailer(struct nd_conn *c, uint8_t md5[ND_MD5_LEN])
 }
 
 static void
-handle_put(const struct nd_handler_ctx *ctx, struct nd_conn *c,
-           struct nd_scratch *sc, const struct nd_req *req)
+handle_put(struct nd_conn *c, struct nd_scratch *sc, const struct nd_req *req)
 {
     uint8_t frame[64], ours[ND_MD5_LEN], theirs[ND_MD5_LEN];
     struct xfer x = {"put", req->path, 0, nd_io_now(), NULL, NULL, 0};
     struct nd_upload up;
     int rc, werr = 0;
 
-    if (req->size > (uint64_t) INT64_MAX) {
+    if (req->size > (uint64_t)INT64_MAX) {
         x.result = "size out of range";
         reply_error(c, -EINVAL);
         goto log;
     }
-    rc = nd_store_create_temp(ctx->store, req->path, &up);
+    rc = nd_store_create_temp(&c->ustore, req->path, &up);
     if (rc < 0) {
         x.result = "refused";
         x.err = rc;
@@ -188,8 +197,8 @@ handle_put(const struct nd_handler_ctx *ctx, struct nd_conn *c,
     if (rc < 0) {
         /* The session is out of step with the protocol: end it, saying why
          * when the peer sent a frame we refuse rather than vanishing. */
-        bool refused = rc == -EBADMSG || rc == -EMSGSIZE ||
-                       rc == -EPROTONOSUPPORT;
+        bool refused =
+            rc == -EBADMSG || rc == -EMSGSIZE || rc == -EPROTONOSUPPORT;
 
         x.result = refused ? "bad trailer" : "connection lost";
         x.err = rc;
@@ -210,7 +219,8 @@ handle_put(const struct nd_handler_ctx *ctx, struct nd_conn *c,
     x.md5 = ours;
     if (memcmp(ours, theirs, ND_MD5_LEN) != 0) {
         x.result = "digest mismatch";
-        nd_wire_send_error(c->fd, ND_E_DIGEST, "digest mismatch: nothing stored");
+        nd_wire_send_error(&c->st, ND_E_DIGEST,
+                           "digest mismatch: nothing stored");
         goto abort;
     }
     rc = nd_store_commit(&up);
@@ -235,32 +245,30 @@ send_body(struct nd_conn *c, struct nd_scratch *sc, int fd, uint64_t size,
           uint64_t *sent)
 {
     while (*sent < size) {
-        size_t want =
-            size - *sent < sc->cap ? (size_t) (size - *sent) : sc->cap;
-        ssize_t n = nd_io_pread_full(fd, sc->buf, want, (off_t) *sent);
+        size_t want = size - *sent < sc->cap ? (size_t)(size - *sent) : sc->cap;
+        ssize_t n = nd_io_pread_full(fd, sc->buf, want, (off_t)*sent);
 
         if (n < 0)
-            return (int) n;
+            return (int)n;
         if (nd_digest_update(&sc->md5, sc->buf, want) < 0)
             return -EIO;
-        n = nd_io_sendfile_full(c->fd, fd, (off_t) *sent, want);
+        n = nd_stream_send_file(&c->st, fd, (off_t)*sent, sc->buf, want);
         if (n < 0)
-            return (int) n;
+            return (int)n;
         *sent += want;
     }
     return 0;
 }
 
 static void
-handle_get(const struct nd_handler_ctx *ctx, struct nd_conn *c,
-           struct nd_scratch *sc, const struct nd_req *req)
+handle_get(struct nd_conn *c, struct nd_scratch *sc, const struct nd_req *req)
 {
     struct xfer x = {"get", req->path, 0, nd_io_now(), NULL, NULL, 0};
     uint8_t frame[64], md5[ND_MD5_LEN];
     struct stat st;
     int fd = -1, rc;
 
-    rc = nd_store_open_read(ctx->store, req->path, &fd, &st);
+    rc = nd_store_open_read(&c->ustore, req->path, &fd, &st);
     if (rc < 0) {
         x.result = "refused";
         x.err = rc;
@@ -269,12 +277,12 @@ handle_get(const struct nd_handler_ctx *ctx, struct nd_conn *c,
     }
     rc = send_frame(c, frame,
                     nd_proto_file_encode(frame, sizeof(frame),
-                                         (uint64_t) st.st_size,
+                                         (uint64_t)st.st_size,
                                          st.st_mtim.tv_sec));
     if (rc == 0)
         rc = nd_digest_reset(&sc->md5);
     if (rc == 0)
-        rc = send_body(c, sc, fd, (uint64_t) st.st_size, &x.bytes);
+        rc = send_body(c, sc, fd, (uint64_t)st.st_size, &x.bytes);
     if (rc == 0)
         rc = nd_digest_final(&sc->md5, md5);
     if (rc == 0)
@@ -294,8 +302,7 @@ out:
 }
 
 static void
-handle_list(const struct nd_handler_ctx *ctx, struct nd_conn *c,
-            struct nd_scratch *sc, const struct nd_req *req)
+handle_list(struct nd_conn *c, struct nd_scratch *sc, const struct nd_req *req)
 {
     struct xfer x = {"list", req->path, 0, nd_io_now(), NULL, NULL, 0};
     struct nd_dir d;
@@ -304,7 +311,7 @@ handle_list(const struct nd_handler_ctx *ctx, struct nd_conn *c,
     uint32_t n = 0;
     int rc;
 
-    rc = nd_store_dir_open(ctx->store, req->path, &d);
+    rc = nd_store_dir_open(&c->ustore, req->path, &d);
     if (rc < 0) {
         x.result = "refused";
         x.err = rc;
@@ -343,6 +350,166 @@ log:
     log_xfer(c, &x);
 }
 
+void
+nd_handler_conn_free(struct nd_conn *c)
+{
+    if (c->scram != NULL) {
+        nd_scram_server_clear(c->scram);
+        free(c->scram);
+        c->scram = NULL;
+    }
+    nd_store_close(&c->ustore);
+}
+
+/* Ends the session with an ERROR, for refusals during the login. */
+static void
+refuse_login(struct nd_conn *c, enum nd_status st, const char *msg)
+{
+    nd_wire_send_error(&c->st, st, msg);
+    c->close_after = true;
+}
+
+/* AUTH: looks the user up and sends the challenge. */
+static void
+handle_auth(const struct nd_handler_ctx *ctx, struct nd_conn *c,
+            struct nd_scratch *sc)
+{
+    struct nd_scram_verifier v;
+    uint8_t secret[32];
+    char msg[ND_SCRAM_MSG_MAX + 1], quoted[2 * ND_USER_MAX + 8];
+    const char *user;
+    long len;
+    int rc, line = 0, left;
+
+    left = nd_guard_banned(ctx->guard, c->addr, nd_io_now());
+    if (left > 0) {
+        nd_log(ND_LOG_WARN, "login refused peer=%s: address banned for %d s",
+               c->peer, left);
+        snprintf(msg, sizeof(msg),
+                 "too many failed logins; try again in %d seconds", left);
+        refuse_login(c, ND_E_BANNED, msg);
+        return;
+    }
+    if (c->hdr.len > ND_SCRAM_MSG_MAX) {
+        nd_log(ND_LOG_INFO, "peer=%s AUTH of %u bytes refused", c->peer,
+               c->hdr.len);
+        refuse_login(c, ND_E_TOOBIG, "AUTH message too long");
+        return;
+    }
+    c->scram = calloc(1, sizeof(*c->scram));
+    if (c->scram == NULL) {
+        refuse_login(c, ND_E_INTERNAL, nd_proto_status_str(ND_E_INTERNAL));
+        return;
+    }
+    rc = nd_scram_server_start(c->scram, (const char *)c->body, c->hdr.len);
+    if (rc < 0) {
+        nd_log(ND_LOG_INFO, "peer=%s malformed AUTH: %s", c->peer,
+               rc == -ENOTSUP ? "channel binding or authzid requested"
+                              : strerror(-rc));
+        refuse_login(c, ND_E_PROTO,
+                     rc == -ENOTSUP ? "channel binding is not supported"
+                                    : "malformed SCRAM client-first-message");
+        return;
+    }
+    user = nd_scram_server_user(c->scram);
+    /* An invalid name has no record either: it gets a mock like any
+     * unknown user, so the reply never says which names exist. */
+    rc = nd_users_lookup(ctx->cfg->users_file, user, &v, secret, &line);
+    c->mock = rc == -ENOENT;
+    if (c->mock) {
+        nd_scram_verifier_mock(secret, sizeof(secret), user,
+                               ctx->cfg->scram_iterations, &v);
+    } else if (rc < 0) {
+        if (rc == -EINVAL)
+            nd_log(ND_LOG_ERR,
+                   "users_file %s:%d: malformed record; login "
+                   "refused peer=%s user=\"%s\"",
+                   ctx->cfg->users_file, line, c->peer,
+                   nd_log_quote(user, quoted, sizeof(quoted)));
+        else
+            nd_log(ND_LOG_ERR, "users_file %s: %s; login refused peer=%s",
+                   ctx->cfg->users_file, strerror(-rc), c->peer);
+        refuse_login(c, ND_E_INTERNAL, "the server cannot check logins");
+        return;
+    }
+    rc = nd_scram_server_challenge(c->scram, &v, NULL, msg, sizeof(msg));
+    OPENSSL_cleanse(&v, sizeof(v));
+    OPENSSL_cleanse(secret, sizeof(secret));
+    if (rc < 0) {
+        nd_log(ND_LOG_ERR, "peer=%s cannot make a SCRAM challenge: %s", c->peer,
+               strerror(-rc));
+        refuse_login(c, ND_E_INTERNAL, nd_proto_status_str(ND_E_INTERNAL));
+        return;
+    }
+    len =
+        nd_proto_raw_encode(sc->buf, sc->cap, ND_T_CHALLENGE, msg, (size_t)rc);
+    send_frame(c, sc->buf, len);
+}
+
+/* PROOF: checks it; logs the user in or fails after a delay. */
+static void
+handle_proof(const struct nd_handler_ctx *ctx, struct nd_conn *c,
+             struct nd_scratch *sc)
+{
+    char out[ND_SCRAM_MSG_MAX + 1], quoted[2 * ND_USER_MAX + 8];
+    const char *user = nd_scram_server_user(c->scram), *why;
+    double delay;
+    int rc = -EINVAL, failures, ban;
+    long len;
+
+    nd_log_quote(user, quoted, sizeof(quoted));
+    if (c->hdr.len <= ND_SCRAM_MSG_MAX)
+        rc = nd_scram_server_finish(c->scram, (const char *)c->body, c->hdr.len,
+                                    out, sizeof(out));
+    if (rc >= 0 && !c->mock) {
+        struct nd_store us;
+        int orc;
+
+        snprintf(c->user, sizeof(c->user), "%s", user);
+        orc = nd_store_open_user(ctx->store, c->user, &us);
+        if (orc < 0) {
+            nd_log(ND_LOG_ERR,
+                   "login peer=%s user=\"%s\": cannot open the "
+                   "user's directory: %s",
+                   c->peer, quoted, strerror(-orc));
+            refuse_login(c, ND_E_IO, "cannot open your directory");
+            return;
+        }
+        nd_guard_success(ctx->guard, c->addr);
+        nd_scram_server_clear(c->scram);
+        free(c->scram);
+        c->scram = NULL;
+        c->ustore = us;
+        c->authed = true;
+        nd_log(ND_LOG_INFO, "login peer=%s user=\"%s\" result=ok", c->peer,
+               quoted);
+        len = nd_proto_raw_encode(sc->buf, sc->cap, ND_T_WELCOME, out,
+                                  (size_t)rc);
+        send_frame(c, sc->buf, len);
+        return;
+    }
+    why = c->mock         ? "unknown user"
+          : rc == -EACCES ? "wrong password"
+          : rc >= 0       ? "unknown user"
+                          : "malformed proof";
+    delay = nd_guard_fail(ctx->guard, c->addr, nd_io_now(), &failures, &ban);
+    if (ban > 0)
+        nd_log(ND_LOG_WARN,
+               "login failed peer=%s user=\"%s\" reason=\"%s\" failures=%d; "
+               "address banned for %d s",
+               c->peer, quoted, why, failures, ban);
+    else
+        nd_log(ND_LOG_WARN,
+               "login failed peer=%s user=\"%s\" reason=\"%s\" failures=%d",
+               c->peer, quoted, why, failures);
+    /* One answer for every failure, so none tells which it was. */
+    len = nd_proto_error_encode(c->late, sizeof(c->late), ND_E_AUTH,
+                                nd_proto_status_str(ND_E_AUTH));
+    c->late_len = len > 0 ? (size_t)len : 0;
+    c->late_at = nd_io_now() + delay;
+    c->close_after = true;
+}
+
 static void
 handle_hello(struct nd_conn *c)
 {
@@ -352,7 +519,7 @@ handle_hello(struct nd_conn *c)
     if (c->hdr.type != ND_T_HELLO) {
         nd_log(ND_LOG_INFO, "peer=%s sent %s before HELLO: closing", c->peer,
                nd_proto_type_name(c->hdr.type));
-        nd_wire_send_error(c->fd, ND_E_PROTO, "expected HELLO");
+        nd_wire_send_error(&c->st, ND_E_PROTO, "expected HELLO");
         c->close_after = true;
         return;
     }
@@ -385,6 +552,18 @@ nd_handler_run(const struct nd_handler_ctx *ctx, struct nd_conn *c,
         handle_hello(c);
         return;
     }
+    if (!c->authed) {
+        if (c->hdr.type == ND_T_AUTH && c->scram == NULL) {
+            handle_auth(ctx, c, sc);
+        } else if (c->hdr.type == ND_T_PROOF && c->scram != NULL) {
+            handle_proof(ctx, c, sc);
+        } else {
+            nd_log(ND_LOG_INFO, "peer=%s sent %s before logging in: closing",
+                   c->peer, nd_proto_type_name(c->hdr.type));
+            refuse_login(c, ND_E_AUTH, "log in first");
+        }
+        return;
+    }
     rc = nd_proto_req_decode(c->hdr.type, c->body, c->hdr.len, &req);
     if (rc == -EBADMSG) {
         nd_log(ND_LOG_INFO, "peer=%s malformed %s frame: closing", c->peer,
@@ -401,13 +580,13 @@ nd_handler_run(const struct nd_handler_ctx *ctx, struct nd_conn *c,
     }
     switch (req.type) {
     case ND_T_PUT:
-        handle_put(ctx, c, sc, &req);
+        handle_put(c, sc, &req);
         break;
     case ND_T_GET:
-        handle_get(ctx, c, sc, &req);
+        handle_get(c, sc, &req);
         break;
     default:
-        handle_list(ctx, c, sc, &req);
+        handle_list(c, sc, &req);
         break;
     }
 }

@@ -12,7 +12,7 @@ static void
 put_be(uint8_t *p, uint64_t v, int n)
 {
     for (int i = n - 1; i >= 0; i--) {
-        p[i] = (uint8_t) v;
+        p[i] = (uint8_t)v;
         v >>= 8;
     }
 }
@@ -30,10 +30,10 @@ get_be(const uint8_t *p, int n)
 int
 nd_proto_hdr_decode(const uint8_t buf[ND_HDR_LEN], struct nd_hdr *h)
 {
-    h->len = (uint32_t) get_be(buf, 4);
+    h->len = (uint32_t)get_be(buf, 4);
     h->version = buf[4];
     h->type = buf[5];
-    h->flags = (uint16_t) get_be(buf + 6, 2);
+    h->flags = (uint16_t)get_be(buf + 6, 2);
     if (h->version != ND_PROTO_VERSION)
         return -EPROTONOSUPPORT;
     if (h->len > ND_FRAME_MAX)
@@ -79,7 +79,7 @@ wbuf_room(struct nd_wbuf *w, size_t n)
 static void
 wbuf_int(struct nd_wbuf *w, uint64_t v, int n)
 {
-    uint8_t *at = wbuf_room(w, (size_t) n);
+    uint8_t *at = wbuf_room(w, (size_t)n);
 
     if (at != NULL)
         put_be(at, v, n);
@@ -126,7 +126,7 @@ nd_wbuf_str(struct nd_wbuf *w, const char *s, size_t n)
             w->err = -EMSGSIZE;
         return;
     }
-    nd_wbuf_u16(w, (uint16_t) n);
+    nd_wbuf_u16(w, (uint16_t)n);
     nd_wbuf_bytes(w, s, n);
 }
 
@@ -136,7 +136,7 @@ nd_wbuf_finish(struct nd_wbuf *w)
     if (w->err != 0)
         return w->err;
     put_be(w->p, w->len - ND_HDR_LEN, 4);
-    return (long) w->len;
+    return (long)w->len;
 }
 
 void
@@ -168,7 +168,7 @@ rbuf_take(struct nd_rbuf *r, size_t n)
 static uint64_t
 rbuf_int(struct nd_rbuf *r, int n)
 {
-    const uint8_t *at = rbuf_take(r, (size_t) n);
+    const uint8_t *at = rbuf_take(r, (size_t)n);
 
     return at != NULL ? get_be(at, n) : 0;
 }
@@ -176,19 +176,19 @@ rbuf_int(struct nd_rbuf *r, int n)
 uint8_t
 nd_rbuf_u8(struct nd_rbuf *r)
 {
-    return (uint8_t) rbuf_int(r, 1);
+    return (uint8_t)rbuf_int(r, 1);
 }
 
 uint16_t
 nd_rbuf_u16(struct nd_rbuf *r)
 {
-    return (uint16_t) rbuf_int(r, 2);
+    return (uint16_t)rbuf_int(r, 2);
 }
 
 uint32_t
 nd_rbuf_u32(struct nd_rbuf *r)
 {
-    return (uint32_t) rbuf_int(r, 4);
+    return (uint32_t)rbuf_int(r, 4);
 }
 
 uint64_t
@@ -215,7 +215,7 @@ nd_rbuf_str(struct nd_rbuf *r, size_t *n)
     const uint8_t *at = rbuf_take(r, len);
 
     *n = at != NULL ? len : 0;
-    return (const char *) at;
+    return (const char *)at;
 }
 
 int
@@ -313,7 +313,7 @@ nd_proto_error_encode(void *buf, size_t cap, enum nd_status code,
     if (n > ND_MSG_MAX)
         n = ND_MSG_MAX;
     nd_wbuf_init(&w, buf, cap, ND_T_ERROR);
-    nd_wbuf_u16(&w, (uint16_t) code);
+    nd_wbuf_u16(&w, (uint16_t)code);
     nd_wbuf_str(&w, msg, n);
     return nd_wbuf_finish(&w);
 }
@@ -333,7 +333,7 @@ nd_proto_error_decode(const void *body, size_t len, char *msg, size_t msg_cap)
         return -EBADMSG;
     /* Control bytes from the peer never reach the user's terminal. */
     for (i = 0; i < n && o + 1 < msg_cap; i++)
-        msg[o++] = ((unsigned char) s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
+        msg[o++] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
     if (msg_cap > 0)
         msg[o] = '\0';
     return code;
@@ -371,7 +371,7 @@ nd_proto_file_encode(void *buf, size_t cap, uint64_t size, int64_t mtime)
 
     nd_wbuf_init(&w, buf, cap, ND_T_FILE);
     nd_wbuf_u64(&w, size);
-    nd_wbuf_u64(&w, (uint64_t) mtime);
+    nd_wbuf_u64(&w, (uint64_t)mtime);
     return nd_wbuf_finish(&w);
 }
 
@@ -383,7 +383,7 @@ nd_proto_file_decode(const void *body, size_t len, uint64_t *size,
 
     nd_rbuf_init(&r, body, len);
     *size = nd_rbuf_u64(&r);
-    *mtime = (int64_t) nd_rbuf_u64(&r);
+    *mtime = (int64_t)nd_rbuf_u64(&r);
     return nd_rbuf_done(&r);
 }
 
@@ -430,7 +430,7 @@ nd_proto_entries_add(struct nd_wbuf *w, const struct nd_entry *e)
         return -EMSGSIZE;
     nd_wbuf_u8(w, e->type);
     nd_wbuf_u64(w, e->size);
-    nd_wbuf_u64(w, (uint64_t) e->mtime);
+    nd_wbuf_u64(w, (uint64_t)e->mtime);
     nd_wbuf_str(w, e->name, e->name_len);
     return w->err;
 }
@@ -448,7 +448,7 @@ nd_proto_entries_count(const void *body, size_t len, uint32_t *n)
 {
     if (len < 4)
         return -EBADMSG;
-    *n = (uint32_t) get_be(body, 4);
+    *n = (uint32_t)get_be(body, 4);
     return 0;
 }
 
@@ -468,7 +468,7 @@ nd_proto_entries_next(const void *body, size_t len, size_t *off,
         return -EBADMSG;
     e->type = nd_rbuf_u8(&r);
     e->size = nd_rbuf_u64(&r);
-    e->mtime = (int64_t) nd_rbuf_u64(&r);
+    e->mtime = (int64_t)nd_rbuf_u64(&r);
     name = nd_rbuf_str(&r, &n);
     if (r.err != 0 || n == 0 || n > ND_NAME_MAX ||
         memchr(name, '\0', n) != NULL || memchr(name, '/', n) != NULL)
@@ -506,6 +506,17 @@ nd_proto_empty_encode(void *buf, size_t cap, uint8_t type)
     struct nd_wbuf w;
 
     nd_wbuf_init(&w, buf, cap, type);
+    return nd_wbuf_finish(&w);
+}
+
+long
+nd_proto_raw_encode(void *buf, size_t cap, uint8_t type, const void *body,
+                    size_t len)
+{
+    struct nd_wbuf w;
+
+    nd_wbuf_init(&w, buf, cap, type);
+    nd_wbuf_bytes(&w, body, len);
     return nd_wbuf_finish(&w);
 }
 
@@ -581,6 +592,9 @@ nd_proto_status_str(int status)
         [ND_E_INTERNAL] = "internal server error",
         [ND_E_INVAL] = "invalid path or argument",
         [ND_E_NOTREG] = "not a regular file",
+        [ND_E_AUTH] = "authentication failed",
+        [ND_E_BANNED] = "too many failed logins",
+        [ND_E_PLAINTEXT] = "plaintext refused: use TLS",
     };
 
     if (status < 0 || status > ND_STATUS_MAX)
@@ -593,9 +607,10 @@ nd_proto_status_name(int status)
 {
     /* In code order, 1 to ND_STATUS_MAX. */
     static const char *const names[] = {
-        "PROTO",    "VERSION",     "NOENT",    "ACCESS", "ISDIR",  "NOTDIR",
-        "EXIST",    "NOSPC",       "IO",       "TOOBIG", "DIGEST", "BUSY",
-        "SHUTDOWN", "NAMETOOLONG", "INTERNAL", "INVAL",  "NOTREG",
+        "PROTO",  "VERSION", "NOENT",    "ACCESS",      "ISDIR",
+        "NOTDIR", "EXIST",   "NOSPC",    "IO",          "TOOBIG",
+        "DIGEST", "BUSY",    "SHUTDOWN", "NAMETOOLONG", "INTERNAL",
+        "INVAL",  "NOTREG",  "AUTH",     "BANNED",      "PLAINTEXT",
     };
     _Static_assert(sizeof(names) / sizeof(names[0]) == ND_STATUS_MAX,
                    "one name per status");
@@ -615,6 +630,14 @@ nd_proto_type_name(uint8_t type)
         return "ERROR";
     case ND_T_DIGEST:
         return "DIGEST";
+    case ND_T_AUTH:
+        return "AUTH";
+    case ND_T_CHALLENGE:
+        return "CHALLENGE";
+    case ND_T_PROOF:
+        return "PROOF";
+    case ND_T_WELCOME:
+        return "WELCOME";
     case ND_T_PUT:
         return "PUT";
     case ND_T_READY:

@@ -9,6 +9,14 @@
  * seen at once.  Idle deadlines are set only when a connection becomes idle,
  * so the idle list stays sorted by appending, and a client dripping a frame
  * byte by byte cannot extend its deadline.
+ *
+ * TLS is implicit: with tls = "optional" the first byte of a connection
+ * (peeked, never consumed) tells a TLS ClientHello (0x16) from a plaintext
+ * HELLO; the handshake then runs here, non-blocking, under the same idle
+ * deadline as a request frame.  A TLS socket is O_NONBLOCK while the
+ * reactor owns it and blocking (with timeouts) while a worker does.  OpenSSL
+ * may hold decrypted bytes that epoll cannot see, so a TLS connection handed
+ * back with such bytes is read at once instead of waiting for an event.
  */
 #include "nd_reactor.h"
 
@@ -24,11 +32,15 @@
 #include "nd_log.h"
 #include "nd_net.h"
 #include "nd_notify.h"
+#include "nd_tls.h"
 
 /* Tags for the non-connection fds in epoll's data.ptr. */
 static char s_tag_listen, s_tag_exit, s_tag_wake;
 
 #define MAX_EVENTS 128
+/* The largest frame accepted before the login: the SCRAM messages are
+ * at most ND_SCRAM_MSG_MAX bytes. */
+#define PREAUTH_MAX 4096
 /* Accepts per listener event, so a flood cannot starve the other fds. */
 #define ACCEPT_BATCH 64
 
@@ -76,12 +88,32 @@ static void
 conn_close(struct nd_reactor *r, struct nd_conn *c)
 {
     list_remove(c);
-    nd_io_close(&c->fd); /* also removes it from epoll: no dup exists */
+    nd_guard_disconnect(&r->guard, c->addr);
+    nd_handler_conn_free(c);
+    /* Closing also removes the fd from epoll: no dup of it exists.  A TLS
+     * socket is non-blocking here, so close_notify cannot stall us. */
+    nd_stream_close(&c->st);
     free(c->body);
     free(c);
     r->nconns--;
     resume_accept(r);
 }
+
+/* Watches c for what it waits for: a readable socket, or for TLS maybe a
+ * writable one.  Closes c when epoll refuses.  Returns 0 or -1 (closed). */
+static int
+conn_arm(struct nd_reactor *r, struct nd_conn *c, int op)
+{
+    uint32_t ev = c->tls_want == ND_TLS_WANT_WRITE ? EPOLLOUT : EPOLLIN;
+
+    if (ep_ctl(r, op, c->st.fd, ev | EPOLLONESHOT, c) < 0) {
+        conn_close(r, c);
+        return -1;
+    }
+    return 0;
+}
+
+static void conn_read(struct nd_reactor *r, struct nd_conn *c);
 
 /* Makes c idle: resets its frame state, deadline, and re-arms it. */
 static void
@@ -91,22 +123,60 @@ conn_make_idle(struct nd_reactor *r, struct nd_conn *c, int op)
     c->body = NULL;
     c->hdr_got = c->body_got = 0;
     c->rx_err = 0;
+    c->tls_want = 0;
     c->deadline = nd_io_now() + r->cfg->idle_timeout;
     list_append(&r->idle, c);
-    if (ep_ctl(r, op, c->fd, EPOLLIN | EPOLLONESHOT, c) < 0)
-        conn_close(r, c);
+    if (conn_arm(r, c, op) < 0)
+        return;
+    /* Bytes OpenSSL already decrypted never wake epoll. */
+    if (c->st.ssl != NULL && SSL_has_pending(c->st.ssl))
+        conn_read(r, c);
 }
 
-/* Best-effort refusal from the reactor, which must not block. */
+/* Best-effort refusal from the reactor, which must not block: over TLS
+ * once the handshake is done, in plaintext before TLS was seen. */
 static void
-refuse(int fd, enum nd_status st)
+refuse(struct nd_conn *c, int fd, enum nd_status st, const char *msg)
 {
-    uint8_t buf[ND_HDR_LEN + 64];
-    long len = nd_proto_error_encode(buf, sizeof(buf), st,
-                                     nd_proto_status_str(st));
+    uint8_t buf[ND_HDR_LEN + 4 + 128];
+    long len = nd_proto_error_encode(
+        buf, sizeof(buf), st, msg != NULL ? msg : nd_proto_status_str(st));
 
-    if (len > 0)
-        (void) nd_io_send_nowait(fd, buf, (size_t) len);
+    if (len <= 0)
+        return;
+    if (c != NULL && c->st.ssl != NULL) {
+        if (SSL_is_init_finished(c->st.ssl))
+            (void)nd_tls_write_nowait(c->st.ssl, buf, (size_t)len);
+    } else {
+        (void)nd_io_send_nowait(fd, buf, (size_t)len);
+    }
+}
+
+/* Sends a delayed refusal (see nd_conn.late) and closes. */
+static void
+late_send(struct nd_reactor *r, struct nd_conn *c)
+{
+    if (c->st.ssl != NULL)
+        (void)nd_tls_write_nowait(c->st.ssl, c->late, c->late_len);
+    else
+        (void)nd_io_send_nowait(c->st.fd, c->late, c->late_len);
+    conn_close(r, c);
+}
+
+/* Parks c, with its fd disarmed, until its late reply is due. */
+static void
+late_park(struct nd_reactor *r, struct nd_conn *c)
+{
+    struct nd_conn *at = r->late.prev;
+
+    c->deadline = c->late_at;
+    /* Delays differ, so keep the list sorted by walking from the end. */
+    while (at != &r->late && at->deadline > c->deadline)
+        at = at->prev;
+    c->prev = at;
+    c->next = at->next;
+    at->next->prev = c;
+    at->next = c;
 }
 
 static void
@@ -127,13 +197,90 @@ dispatch(struct nd_reactor *r, struct nd_conn *c)
     list_remove(c);
     if (nd_queue_push(&r->queue, c) < 0) {
         warn_busy(r, c->peer, "task queue full");
-        refuse(c->fd, ND_E_BUSY);
+        refuse(c, c->st.fd, ND_E_BUSY, NULL);
         conn_close(r, c);
         return;
     }
+    /* The worker does blocking, timed I/O on a TLS socket too. */
+    if (c->st.ssl != NULL)
+        (void)nd_io_set_nonblock(c->st.fd, false);
     c->busy = true;
     list_append(&r->busy, c);
     r->nbusy++;
+}
+
+/* True when addr (nd_guard form) is a loopback address. */
+static bool
+is_loopback(const char *addr)
+{
+    return strncmp(addr, "127.", 4) == 0 || strcmp(addr, "[::1]") == 0;
+}
+
+/*
+ * Looks at the first byte without consuming it.  Returns 1 when c may go
+ * on reading frames (TLS set up, or plaintext allowed), 0 when it must wait
+ * for more, -1 when c was closed.
+ */
+static int
+conn_detect(struct nd_reactor *r, struct nd_conn *c)
+{
+    uint8_t b;
+    ssize_t n;
+
+    do
+        n = recv(c->st.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    while (n < 0 && errno == EINTR);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return conn_arm(r, c, EPOLL_CTL_MOD) < 0 ? -1 : 0;
+    if (n <= 0) {
+        conn_close(r, c);
+        return -1;
+    }
+    if (b == ND_TLS_RECORD_HANDSHAKE) {
+        c->st.ssl = nd_tls_new_server(r->tls, c->st.fd);
+        if (c->st.ssl == NULL || nd_io_set_nonblock(c->st.fd, true) < 0) {
+            conn_close(r, c);
+            return -1;
+        }
+        c->phase = ND_PH_HANDSHAKE;
+        return 1;
+    }
+    /* Plaintext: only where the configuration allows it. */
+    if (r->cfg->tls == ND_TLS_REQUIRED ||
+        (!r->cfg->allow_plaintext && !is_loopback(c->addr))) {
+        nd_log(ND_LOG_INFO, "peer=%s plaintext session refused: %s", c->peer,
+               r->cfg->tls == ND_TLS_REQUIRED
+                   ? "tls = \"required\""
+                   : "not loopback and allow_plaintext is false");
+        refuse(c, c->st.fd, ND_E_PLAINTEXT, NULL);
+        conn_close(r, c);
+        return -1;
+    }
+    c->phase = ND_PH_FRAMES;
+    return 1;
+}
+
+/* Advances the TLS handshake.  Returns as conn_detect() does. */
+static int
+conn_handshake(struct nd_reactor *r, struct nd_conn *c)
+{
+    char err[256], desc[96];
+    int rc = nd_tls_accept_step(c->st.ssl, err, sizeof(err));
+
+    if (rc > 0) {
+        c->tls_want = rc;
+        return conn_arm(r, c, EPOLL_CTL_MOD) < 0 ? -1 : 0;
+    }
+    if (rc < 0) {
+        nd_log(ND_LOG_INFO, "peer=%s TLS handshake failed: %s", c->peer, err);
+        conn_close(r, c);
+        return -1;
+    }
+    c->tls_want = 0;
+    c->phase = ND_PH_FRAMES;
+    nd_log(ND_LOG_DEBUG, "peer=%s TLS established: %s", c->peer,
+           nd_tls_describe(c->st.ssl, desc, sizeof(desc)));
+    return 1;
 }
 
 /*
@@ -143,6 +290,12 @@ dispatch(struct nd_reactor *r, struct nd_conn *c)
 static void
 conn_read(struct nd_reactor *r, struct nd_conn *c)
 {
+    int rc;
+
+    if (c->phase == ND_PH_DETECT && (rc = conn_detect(r, c)) <= 0)
+        return;
+    if (c->phase == ND_PH_HANDSHAKE && (rc = conn_handshake(r, c)) <= 0)
+        return;
     for (;;) {
         uint8_t *at;
         size_t want;
@@ -155,10 +308,13 @@ conn_read(struct nd_reactor *r, struct nd_conn *c)
             at = c->body + c->body_got;
             want = c->hdr.len - c->body_got;
         }
-        n = nd_io_recv_nowait(c->fd, at, want);
+        c->tls_want = 0;
+        if (c->st.ssl != NULL)
+            n = nd_tls_read_nowait(c->st.ssl, at, want, &c->tls_want);
+        else
+            n = nd_io_recv_nowait(c->st.fd, at, want);
         if (n == -EAGAIN) {
-            if (ep_ctl(r, EPOLL_CTL_MOD, c->fd, EPOLLIN | EPOLLONESHOT, c) < 0)
-                conn_close(r, c);
+            (void)conn_arm(r, c, EPOLL_CTL_MOD);
             return;
         }
         if (n <= 0) {
@@ -168,10 +324,14 @@ conn_read(struct nd_reactor *r, struct nd_conn *c)
             return;
         }
         if (c->hdr_got < ND_HDR_LEN) {
-            c->hdr_got += (size_t) n;
+            c->hdr_got += (size_t)n;
             if (c->hdr_got < ND_HDR_LEN)
                 continue;
             c->rx_err = nd_proto_hdr_decode(c->hdr_buf, &c->hdr);
+            /* Before the login nothing needs a large frame, and a stranger
+             * must not make us hold 256 KiB per connection. */
+            if (c->rx_err == 0 && !c->authed && c->hdr.len > PREAUTH_MAX)
+                c->rx_err = -EMSGSIZE;
             if (c->rx_err == 0 && c->hdr.len > 0) {
                 /* hdr.len was checked against ND_FRAME_MAX above. */
                 c->body = malloc(c->hdr.len);
@@ -183,7 +343,7 @@ conn_read(struct nd_reactor *r, struct nd_conn *c)
                 return;
             }
         } else {
-            c->body_got += (size_t) n;
+            c->body_got += (size_t)n;
             if (c->body_got == c->hdr.len) {
                 dispatch(r, c);
                 return;
@@ -200,8 +360,7 @@ accept_some(struct nd_reactor *r)
         struct nd_conn *c;
         int fd = nd_net_accept(r->lfd, peer, sizeof(peer));
 
-        if (fd == -EMFILE || fd == -ENFILE || fd == -ENOBUFS ||
-            fd == -ENOMEM) {
+        if (fd == -EMFILE || fd == -ENFILE || fd == -ENOBUFS || fd == -ENOMEM) {
             /* Out of fds or memory: stop watching the listener for a while
              * instead of spinning on a socket we cannot accept from. */
             nd_log(ND_LOG_WARN, "accept() failed: %s; pausing for 1s",
@@ -214,20 +373,39 @@ accept_some(struct nd_reactor *r)
         }
         if (fd < 0) /* EAGAIN: drained; others concern that one peer */
             return;
+        /* A refusal before TLS was seen can only be plaintext, which a
+         * TLS client cannot read: with tls = "required" just close. */
+        bool say = r->cfg->tls != ND_TLS_REQUIRED;
+        char addr[ND_ADDR_LEN];
+
+        nd_guard_addr(peer, addr, sizeof(addr));
         if (r->nconns >= r->cfg->max_connections) {
             warn_busy(r, peer, "max_connections reached");
-            refuse(fd, ND_E_BUSY);
+            if (say)
+                refuse(NULL, fd, ND_E_BUSY, NULL);
+            close(fd);
+            continue;
+        }
+        if (nd_guard_connect(&r->guard, addr) < 0) {
+            warn_busy(r, peer, "max_per_ip reached");
+            if (say)
+                refuse(NULL, fd, ND_E_BUSY,
+                       "too many connections from your address");
             close(fd);
             continue;
         }
         c = calloc(1, sizeof(*c));
         if (c == NULL || nd_net_set_timeouts(fd, r->cfg->idle_timeout) < 0) {
+            nd_guard_disconnect(&r->guard, addr);
             free(c);
             close(fd);
             continue;
         }
-        c->fd = fd;
+        nd_stream_init(&c->st, fd);
+        c->ustore.root_fd = -1;
+        c->phase = r->tls != NULL ? ND_PH_DETECT : ND_PH_FRAMES;
         memcpy(c->peer, peer, sizeof(peer));
+        memcpy(c->addr, addr, sizeof(addr));
         c->prev = c->next = c;
         r->nconns++;
         nd_log(ND_LOG_DEBUG, "peer=%s connected (%d open)", peer, r->nconns);
@@ -246,7 +424,7 @@ hand_back(struct nd_reactor *r, struct nd_conn *c)
     r->back = c;
     pthread_mutex_unlock(&r->back_mu);
     /* An eventfd write only fails when the counter would overflow. */
-    (void) !write(r->wake_fd, &one, sizeof(one));
+    (void)!write(r->wake_fd, &one, sizeof(one));
 }
 
 static void
@@ -255,7 +433,7 @@ take_back(struct nd_reactor *r)
     struct nd_conn *c;
     uint64_t n;
 
-    (void) !read(r->wake_fd, &n, sizeof(n));
+    (void)!read(r->wake_fd, &n, sizeof(n));
     pthread_mutex_lock(&r->back_mu);
     c = r->back;
     r->back = NULL;
@@ -266,7 +444,13 @@ take_back(struct nd_reactor *r)
         c->busy = false;
         r->nbusy--;
         list_remove(c);
-        if (c->close_after || r->stopping)
+        if (c->st.ssl != NULL)
+            (void)nd_io_set_nonblock(c->st.fd, true);
+        if (c->late_len > 0 && !r->stopping)
+            late_park(r, c);
+        else if (c->late_len > 0)
+            late_send(r, c);
+        else if (c->close_after || r->stopping)
             conn_close(r, c);
         else
             conn_make_idle(r, c, EPOLL_CTL_MOD);
@@ -303,22 +487,23 @@ begin_stop(struct nd_reactor *r, bool requested)
     r->stopping = true;
     r->stop_deadline = nd_io_now() + r->cfg->shutdown_timeout;
     nd_notify("STOPPING=1");
-    nd_log(ND_LOG_INFO,
-           "shutting down: %d connections, %d requests in flight", r->nconns,
-           r->nbusy);
+    nd_log(ND_LOG_INFO, "shutting down: %d connections, %d requests in flight",
+           r->nconns, r->nbusy);
     /* The watchdog holds the same listening socket for restarts, so
      * closing our fd alone would leave the kernel completing handshakes
      * that nobody accepts.  shutdown() stops the socket itself listening:
      * queued and new connections are reset, and clients fail at once. */
     /* The fd must leave epoll explicitly: the watchdog's copy keeps the
      * socket alive, and a shut-down listener reports EPOLLHUP forever. */
-    (void) ep_ctl(r, EPOLL_CTL_DEL, r->lfd, 0, NULL);
+    (void)ep_ctl(r, EPOLL_CTL_DEL, r->lfd, 0, NULL);
     if (requested)
-        (void) shutdown(r->lfd, SHUT_RDWR);
+        (void)shutdown(r->lfd, SHUT_RDWR);
     nd_io_close(&r->lfd);
-    (void) ep_ctl(r, EPOLL_CTL_DEL, r->exit_fd, 0, NULL);
+    (void)ep_ctl(r, EPOLL_CTL_DEL, r->exit_fd, 0, NULL);
     while (r->idle.next != &r->idle)
         conn_close(r, r->idle.next);
+    while (r->late.next != &r->late)
+        late_send(r, r->late.next);
     nd_queue_close(&r->queue);
 }
 
@@ -331,7 +516,7 @@ force_stop(struct nd_reactor *r)
            "shutdown_timeout (%ds) passed: cutting %d transfers short",
            r->cfg->shutdown_timeout, r->nbusy);
     for (struct nd_conn *c = r->busy.next; c != &r->busy; c = c->next)
-        (void) shutdown(c->fd, SHUT_RDWR);
+        (void)shutdown(c->st.fd, SHUT_RDWR);
 }
 
 static void
@@ -346,6 +531,8 @@ expire_idle(struct nd_reactor *r, double now)
                               : "idle_timeout");
         conn_close(r, c);
     }
+    while (r->late.next != &r->late && r->late.next->deadline <= now)
+        late_send(r, r->late.next);
 }
 
 /* Milliseconds until the next deadline of any kind, at most one second. */
@@ -356,16 +543,19 @@ next_timeout(const struct nd_reactor *r, double now)
 
     if (r->idle.next != &r->idle && r->idle.next->deadline < next)
         next = r->idle.next->deadline;
+    if (r->late.next != &r->late && r->late.next->deadline < next)
+        next = r->late.next->deadline;
     if (r->stopping && !r->forced && r->stop_deadline < next)
         next = r->stop_deadline;
     if (r->accept_paused && r->accept_resume < next)
         next = r->accept_resume;
-    return next <= now ? 0 : (int) ((next - now) * 1000.0) + 1;
+    return next <= now ? 0 : (int)((next - now) * 1000.0) + 1;
 }
 
 int
 nd_reactor_init(struct nd_reactor *r, const struct nd_config *cfg,
-                const struct nd_store *store, int lfd, int exit_fd)
+                const struct nd_store *store, SSL_CTX *tls, int lfd,
+                int exit_fd)
 {
     int rc;
 
@@ -374,10 +564,19 @@ nd_reactor_init(struct nd_reactor *r, const struct nd_config *cfg,
     r->lfd = lfd;
     r->exit_fd = exit_fd;
     r->wake_fd = -1;
+    r->ep = -1;
+    r->tls = tls;
     r->hctx.store = store;
+    r->hctx.cfg = cfg;
+    r->hctx.guard = &r->guard;
     list_init(&r->idle);
     list_init(&r->busy);
+    list_init(&r->late);
     pthread_mutex_init(&r->back_mu, NULL);
+    rc = nd_guard_init(&r->guard, cfg->max_per_ip, cfg->login_delay_ms,
+                       cfg->login_ban_after, cfg->login_ban_seconds);
+    if (rc < 0)
+        return rc;
     r->ep = epoll_create1(EPOLL_CLOEXEC);
     if (r->ep < 0)
         return -errno;
@@ -388,7 +587,7 @@ nd_reactor_init(struct nd_reactor *r, const struct nd_config *cfg,
         (rc = ep_ctl(r, EPOLL_CTL_ADD, exit_fd, EPOLLIN, &s_tag_exit)) < 0 ||
         (rc = ep_ctl(r, EPOLL_CTL_ADD, r->wake_fd, EPOLLIN, &s_tag_wake)) < 0)
         return rc;
-    rc = nd_queue_init(&r->queue, (size_t) cfg->queue_capacity);
+    rc = nd_queue_init(&r->queue, (size_t)cfg->queue_capacity);
     if (rc < 0)
         return rc;
     return nd_pool_start(&r->pool, cfg->workers, &r->queue, &s_pool_ops, r);
@@ -424,7 +623,7 @@ nd_reactor_run(struct nd_reactor *r)
                 take_back(r);
             else if (p == &s_tag_listen)
                 accept_some(r);
-            else if (!((struct nd_conn *) p)->busy)
+            else if (!((struct nd_conn *)p)->busy)
                 conn_read(r, p);
         }
         if (stop)
@@ -442,6 +641,8 @@ nd_reactor_run(struct nd_reactor *r)
     take_back(r); /* anything a worker returned after the loop ended */
     while (r->idle.next != &r->idle)
         conn_close(r, r->idle.next);
+    while (r->late.next != &r->late)
+        late_send(r, r->late.next);
     return rc;
 }
 
@@ -460,5 +661,6 @@ nd_reactor_destroy(struct nd_reactor *r)
     nd_io_close(&r->lfd);
     nd_io_close(&r->wake_fd);
     nd_io_close(&r->ep);
+    nd_guard_destroy(&r->guard);
     pthread_mutex_destroy(&r->back_mu);
 }

@@ -23,7 +23,7 @@ static long
 sys_openat2(int dirfd, const char *path, int flags)
 {
     struct open_how how = {
-        .flags = (unsigned long long) flags,
+        .flags = (unsigned long long)flags,
         .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
     };
 
@@ -41,7 +41,7 @@ nd_store_open(struct nd_store *s, const char *root)
     fd = sys_openat2(s->root_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
     s->use_openat2 = fd >= 0;
     if (fd >= 0)
-        close((int) fd);
+        close((int)fd);
     return 0;
 }
 
@@ -49,6 +49,25 @@ void
 nd_store_close(struct nd_store *s)
 {
     nd_io_close(&s->root_fd);
+}
+
+int
+nd_store_open_user(const struct nd_store *base, const char *name,
+                   struct nd_store *out)
+{
+    if (strchr(name, '/') != NULL || strcmp(name, ".") == 0 ||
+        strcmp(name, "..") == 0 || name[0] == '\0')
+        return -EINVAL;
+    if (mkdirat(base->root_fd, name, 0700) < 0 && errno != EEXIST)
+        return -errno;
+    /* O_NOFOLLOW with O_PATH would open a symlink itself; O_DIRECTORY
+     * then refuses it, so a planted link cannot redirect a user. */
+    out->root_fd = openat(base->root_fd, name,
+                          O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (out->root_fd < 0)
+        return errno == ELOOP ? -ENOTDIR : -errno;
+    out->use_openat2 = base->use_openat2;
+    return 0;
 }
 
 void
@@ -80,8 +99,8 @@ nd_store_check_path(const char *path, bool allow_root)
     if (len > 0 && path[len - 1] == '/')
         return -EINVAL;
     while (p < path + len) {
-        const char *end = memchr(p, '/', (size_t) (path + len - p));
-        size_t n = end != NULL ? (size_t) (end - p) : (size_t) (path + len - p);
+        const char *end = memchr(p, '/', (size_t)(path + len - p));
+        size_t n = end != NULL ? (size_t)(end - p) : (size_t)(path + len - p);
 
         if (n == 0)
             return -EINVAL;
@@ -110,7 +129,7 @@ walk_open(int root_fd, const char *path, int flags)
 
     for (;;) {
         const char *slash = strchr(p, '/');
-        size_t n = slash != NULL ? (size_t) (slash - p) : strlen(p);
+        size_t n = slash != NULL ? (size_t)(slash - p) : strlen(p);
         bool last = slash == NULL || slash[1] == '\0';
 
         memcpy(comp, p, n);
@@ -156,7 +175,7 @@ resolve(const struct nd_store *s, const char *path, int flags)
     } else {
         fd = sys_openat2(s->root_fd, path, flags);
     }
-    return fd < 0 ? -errno : (int) fd;
+    return fd < 0 ? -errno : (int)fd;
 }
 
 int
@@ -203,7 +222,7 @@ open_parent(const struct nd_store *s, const char *path, char *name)
         return resolve(s, "", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     }
     snprintf(name, ND_NAME_MAX + 1, "%s", slash + 1);
-    memcpy(dir, path, (size_t) (slash - path));
+    memcpy(dir, path, (size_t)(slash - path));
     dir[slash - path] = '\0';
     rc = resolve(s, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (rc != -ENOENT)
@@ -272,10 +291,10 @@ nd_store_create_temp(const struct nd_store *s, const char *path,
             goto out;
         }
         snprintf(up->tmp, sizeof(up->tmp), ND_RESERVED_PREFIX "%016llx",
-                 (unsigned long long) r);
-        up->fd = openat(up->dir_fd, up->tmp,
-                        O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                        0644);
+                 (unsigned long long)r);
+        up->fd =
+            openat(up->dir_fd, up->tmp,
+                   O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
         if (up->fd >= 0)
             return 0;
         if (errno != EEXIST)
@@ -293,7 +312,7 @@ nd_store_abort(struct nd_upload *up)
 {
     nd_io_close(&up->fd);
     if (up->tmp[0] != '\0' && up->dir_fd >= 0)
-        (void) unlinkat(up->dir_fd, up->tmp, 0);
+        (void)unlinkat(up->dir_fd, up->tmp, 0);
     up->tmp[0] = '\0';
     nd_io_close(&up->dir_fd);
 }
@@ -366,7 +385,7 @@ nd_store_dir_next(struct nd_dir *d, struct nd_entry *e)
             continue;
         memcpy(e->name, de->d_name, n + 1);
         e->name_len = n;
-        e->size = (uint64_t) st.st_size;
+        e->size = (uint64_t)st.st_size;
         e->mtime = st.st_mtim.tv_sec;
         e->type = S_ISREG(st.st_mode)   ? ND_FT_FILE
                   : S_ISDIR(st.st_mode) ? ND_FT_DIR

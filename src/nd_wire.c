@@ -1,65 +1,63 @@
 /*
- * nd_wire: blocking frame send and receive on top of nd_proto and nd_io.
+ * nd_wire: blocking frame send and receive on top of nd_proto and nd_stream.
  */
 #include "nd_wire.h"
 
 #include <errno.h>
 
-#include "nd_io.h"
-
 int
-nd_wire_recv(int sock, struct nd_hdr *h, void *body, size_t cap)
+nd_wire_recv(struct nd_stream *s, struct nd_hdr *h, void *body, size_t cap)
 {
     uint8_t hdr[ND_HDR_LEN];
     ssize_t n;
     int rc;
 
-    n = nd_io_read_full(sock, hdr, sizeof(hdr));
+    n = nd_stream_read_full(s, hdr, sizeof(hdr));
     if (n < 0)
-        return (int) n;
+        return (int)n;
     if (n == 0)
         return -ENODATA;
-    if ((size_t) n < sizeof(hdr))
+    if ((size_t)n < sizeof(hdr))
         return -ECONNRESET;
     rc = nd_proto_hdr_decode(hdr, h);
     if (rc < 0)
         return rc;
     if (h->len > cap)
         return -EMSGSIZE;
-    n = nd_io_read_full(sock, body, h->len);
+    n = nd_stream_read_full(s, body, h->len);
     if (n < 0)
-        return (int) n;
-    if ((size_t) n < h->len)
+        return (int)n;
+    if ((size_t)n < h->len)
         return -ECONNRESET;
     return 0;
 }
 
 int
-nd_wire_send(int sock, const void *frame, long len)
+nd_wire_send(struct nd_stream *s, const void *frame, long len)
 {
     ssize_t n;
 
     if (len < 0)
-        return (int) len;
-    n = nd_io_send_full(sock, frame, (size_t) len);
-    return n < 0 ? (int) n : 0;
+        return (int)len;
+    n = nd_stream_send_full(s, frame, (size_t)len);
+    return n < 0 ? (int)n : 0;
 }
 
 int
-nd_wire_send_error(int sock, enum nd_status code, const char *msg)
+nd_wire_send_error(struct nd_stream *s, enum nd_status code, const char *msg)
 {
     uint8_t buf[ND_HDR_LEN + 4 + ND_MSG_MAX];
 
-    return nd_wire_send(sock, buf,
+    return nd_wire_send(s, buf,
                         nd_proto_error_encode(buf, sizeof(buf), code, msg));
 }
 
 int
-nd_wire_expect(int sock, uint8_t want, void *body, size_t cap, size_t *len,
-               char *msg, size_t msg_cap)
+nd_wire_expect(struct nd_stream *s, uint8_t want, void *body, size_t cap,
+               size_t *len, char *msg, size_t msg_cap)
 {
     struct nd_hdr h;
-    int rc = nd_wire_recv(sock, &h, body, cap);
+    int rc = nd_wire_recv(s, &h, body, cap);
 
     if (rc < 0)
         return rc;
@@ -74,18 +72,17 @@ nd_wire_expect(int sock, uint8_t want, void *body, size_t cap, size_t *len,
 }
 
 int
-nd_wire_hello(int sock, char *msg, size_t msg_cap)
+nd_wire_hello(struct nd_stream *s, char *msg, size_t msg_cap)
 {
     /* Room for an ERROR with a full message, so a refusal keeps its reason. */
     uint8_t buf[ND_HDR_LEN + 4 + ND_MSG_MAX];
     size_t len;
     int rc;
 
-    rc = nd_wire_send(sock, buf, nd_proto_hello_encode(buf, sizeof(buf)));
+    rc = nd_wire_send(s, buf, nd_proto_hello_encode(buf, sizeof(buf)));
     if (rc < 0)
         return rc;
-    rc = nd_wire_expect(sock, ND_T_HELLO, buf, sizeof(buf), &len, msg,
-                        msg_cap);
+    rc = nd_wire_expect(s, ND_T_HELLO, buf, sizeof(buf), &len, msg, msg_cap);
     if (rc != 0)
         return rc;
     rc = nd_proto_hello_decode(buf, len);

@@ -118,7 +118,7 @@ START_TEST(test_defaults)
     ck_assert_str_eq(cfg.listen, "127.0.0.1");
     ck_assert_int_eq(cfg.port, 5678);
     ck_assert_int_eq(cfg.workers, 4);
-    ck_assert_str_eq(cfg.root, "/var/lib/netdisk");
+    ck_assert_str_eq(cfg.root, "/var/lib/netdisk/files");
     ck_assert_int_eq(cfg.queue_capacity, 256);
     ck_assert_int_eq(cfg.max_connections, 1024);
     ck_assert_int_eq(cfg.idle_timeout, 300);
@@ -468,9 +468,12 @@ START_TEST(test_shipped_config_is_the_defaults)
     static const char *const names[] = {
         "listen",          "port",         "workers",
         "root",            "queue_capacity", "max_connections",
-        "idle_timeout",    "shutdown_timeout", "log_level"};
+        "idle_timeout",    "shutdown_timeout", "log_level",
+        "max_per_ip", "users_file", "scram_iterations", "login_delay_ms",
+        "login_ban_after", "login_ban_seconds", "tls", "tls_cert", "tls_key",
+        "allow_plaintext", "user", "group", "allow_root"};
     struct nd_config cfg, def;
-    char path[PATH_MAX], text[8192], want[64];
+    char path[PATH_MAX], text[16384], want[64];
     size_t len;
     FILE *f;
 
@@ -487,6 +490,22 @@ START_TEST(test_shipped_config_is_the_defaults)
     ck_assert_int_eq(cfg.idle_timeout, def.idle_timeout);
     ck_assert_int_eq(cfg.shutdown_timeout, def.shutdown_timeout);
     ck_assert_int_eq(cfg.log_level, def.log_level);
+    ck_assert_int_eq(cfg.max_per_ip, def.max_per_ip);
+    ck_assert_str_eq(cfg.users_file, def.users_file);
+    ck_assert_int_eq(cfg.scram_iterations, def.scram_iterations);
+    ck_assert_int_eq(cfg.login_delay_ms, def.login_delay_ms);
+    ck_assert_int_eq(cfg.login_ban_after, def.login_ban_after);
+    ck_assert_int_eq(cfg.login_ban_seconds, def.login_ban_seconds);
+    ck_assert_int_eq(cfg.tls, def.tls);
+    ck_assert_str_eq(cfg.tls_cert, def.tls_cert);
+    ck_assert_str_eq(cfg.tls_key, def.tls_key);
+    ck_assert_int_eq(cfg.allow_plaintext, def.allow_plaintext);
+    ck_assert_str_eq(cfg.group, def.group);
+    ck_assert_int_eq(cfg.allow_root, def.allow_root);
+    /* The one deliberate difference: the sample names the account that
+     * make run and the systemd unit use, so a start as root drops to it. */
+    ck_assert_str_eq(def.user, "");
+    ck_assert_str_eq(cfg.user, "netdisk");
 
     /* Every key is spelled out in the sample, not left to the default. */
     f = fopen(path, "r");

@@ -186,28 +186,32 @@ START_TEST(test_wire_frames)
     struct nd_hdr h;
     char msg[64];
     size_t len;
+    struct nd_stream a, b;
     int sv[2];
 
     tiny_buffers(sv);
-    ck_assert_int_eq(nd_wire_send_error(sv[0], ND_E_NOENT, "gone"), 0);
-    ck_assert_int_eq(nd_wire_expect(sv[1], ND_T_FILE, body, sizeof(body),
+    nd_stream_init(&a, sv[0]);
+    nd_stream_init(&b, sv[1]);
+    ck_assert_int_eq(nd_wire_send_error(&a, ND_E_NOENT, "gone"), 0);
+    ck_assert_int_eq(nd_wire_expect(&b, ND_T_FILE, body, sizeof(body),
                                      &len, msg, sizeof(msg)),
                      ND_E_NOENT);
     ck_assert_str_eq(msg, "gone");
     /* A frame larger than the caller's buffer is refused, not overflowed. */
-    ck_assert_int_eq(nd_wire_send(sv[0], frame,
+    ck_assert_int_eq(nd_wire_send(&a, frame,
                                   nd_proto_end_encode(frame, sizeof(frame), 1)),
                      0);
-    ck_assert_int_eq(nd_wire_recv(sv[1], &h, body, 4), -EMSGSIZE);
+    ck_assert_int_eq(nd_wire_recv(&b, &h, body, 4), -EMSGSIZE);
     close(sv[0]);
     close(sv[1]);
     tiny_buffers(sv);
+    nd_stream_init(&b, sv[1]);
     /* Half a header then EOF: the connection was reset mid-frame. */
     ck_assert_int_eq(nd_io_send_full(sv[0], frame, 3), 3);
     close(sv[0]);
-    ck_assert_int_eq(nd_wire_recv(sv[1], &h, body, sizeof(body)),
+    ck_assert_int_eq(nd_wire_recv(&b, &h, body, sizeof(body)),
                      -ECONNRESET);
-    ck_assert_int_eq(nd_wire_recv(sv[1], &h, body, sizeof(body)), -ENODATA);
+    ck_assert_int_eq(nd_wire_recv(&b, &h, body, sizeof(body)), -ENODATA);
     close(sv[1]);
 }
 END_TEST

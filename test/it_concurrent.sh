@@ -7,7 +7,7 @@
 . "${ND_TEST_SRC:-$(dirname "$0")}/lib.sh"
 
 # idle_timeout above the hold time below, so the server keeps all 300.
-nd_start 'idle_timeout = 60;' 'max_connections = 1024;'
+nd_start 'idle_timeout = 60;' 'max_connections = 1024;' 'max_per_ip = 1024;'
 mkdir "$T/in" "$T/out" "$T/rc"
 
 n=20

@@ -93,9 +93,10 @@ bad syntax 78 5 ""
 rm -f "$T/missing.conf"
 bad missing 78 "" ""
 
-# A root that does not exist: a clear non-zero exit naming it.
+# A root whose parent does not exist: a clear non-zero exit naming it.
 {
-    printf 'listen = "127.0.0.1";\nport = 0;\nroot = "%s";\n' "$T/no-such-root"
+    printf 'listen = "127.0.0.1";\nport = 0;\nroot = "%s";\n' "$T/no-such-dir/root"
+    printf 'allow_root = true;\n'
 } >"$T/noroot.conf"
 rc=0
 timeout -k 2 10 "$ND_BIN/netdiskd" -c "$T/noroot.conf" 2>"$T/noroot.err" || rc=$?
@@ -104,17 +105,18 @@ if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ]; then
 else
     not_ok "a missing root: netdiskd exits non-zero at once (exit $rc)"
 fi
-if grep -qF "$T/no-such-root" "$T/noroot.err"; then
+if grep -qF "$T/no-such-dir/root" "$T/noroot.err"; then
     ok "a missing root: the message names the root: $(tail -n 1 "$T/noroot.err")"
 else
     not_ok "a missing root: the message names the root: $(cat "$T/noroot.err")"
 fi
-check "a missing root: it was not created" test ! -e "$T/no-such-root"
+check "a missing root: nothing was created" test ! -e "$T/no-such-dir"
 
 # A root that is a file, not a directory.
 : >"$T/rootfile"
 {
     printf 'listen = "127.0.0.1";\nport = 0;\nroot = "%s";\n' "$T/rootfile"
+    printf 'allow_root = true;\n'
 } >"$T/fileroot.conf"
 rc=0
 timeout -k 2 10 "$ND_BIN/netdiskd" -c "$T/fileroot.conf" 2>"$T/fileroot.err" || rc=$?
@@ -139,5 +141,11 @@ nd_start 'workers = 3;' 'queue_capacity = 16;' 'max_connections = 64;' \
     'idle_timeout = 30;' 'shutdown_timeout = 5;' 'log_level = "info";'
 ok "a valid configuration with every key starts"
 nd_roundtrip "valid config"
+nd_stop
+
+# A missing root whose parent exists is created, private to the daemon.
+nd_start "root = \"$T/fresh\";"
+check "a missing root under an existing directory is created" test -d "$T/fresh"
+assert_eq 700 "$(stat -c %a "$T/fresh")" "the created root has mode 0700"
 nd_stop
 nd_done

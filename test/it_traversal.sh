@@ -12,7 +12,7 @@ canary=$T/canary
 mkdir "$canary" "$T/in" "$T/out"
 printf 'top secret\n' >"$canary/secret"
 snapshot() {
-    (cd "$T" && find . -mindepth 1 -path ./root -prune -o -path ./out -prune \
+    (cd "$T" && find . -mindepth 1 -path ./store -prune -o -name users -prune -o -name useradd.err -prune -o -path ./out -prune \
         -o -path ./in -prune -o -name 'cmd.*' -prune -o -name 'daemon*.log' \
         -prune -o -name 'netdiskd*.conf' -prune -o \
         -printf '%p %y %s %T@\n' | sort)
@@ -22,10 +22,10 @@ snapshot() {
 mkdir -p "$ROOT/real"
 printf 'inside\n' >"$ROOT/real/inside.txt"
 ln -s /etc "$ROOT/escape"
-ln -s ../../ "$ROOT/outside"
-ln -s ../canary "$ROOT/canarylink"
+ln -s ../../../ "$ROOT/outside"
+ln -s ../../canary "$ROOT/canarylink"
 ln -s "$canary/secret" "$ROOT/secretabs"
-ln -s ../canary/secret "$ROOT/secretrel"
+ln -s ../../canary/secret "$ROOT/secretrel"
 ln -s real/inside.txt "$ROOT/insidelink"
 ln -s real "$ROOT/realdir"
 ln -s real/../real/inside.txt "$ROOT/insidedots"

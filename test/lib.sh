@@ -6,8 +6,13 @@
 # Environment (set by ctest): ND_BIN holds netdiskd and netdisk, ND_TEST_BIN
 # holds nd_rawclient, ND_TEST_SRC is this directory.
 #
-# Every test gets a private directory $T (removed on exit) with the storage
-# root in $ROOT.  nd_start starts a daemon on a kernel-chosen loopback port
+# Every test gets a private directory $T (removed on exit).  The daemon's
+# storage root is $DROOT; the test user $ND_USER (password $ND_PASSWORD,
+# created by nd_start through `netdiskd user add`, as an operator would)
+# keeps its files in $ROOT = $DROOT/$ND_USER, so $ROOT is what the client
+# sees.  NETDISK_USER and NETDISK_PASSWORD are exported, so the client and
+# the raw client log in as that user.  nd_start starts a daemon on a
+# kernel-chosen loopback port
 # ($ND_PORT, pid $ND_PID, log $ND_LOG); the EXIT trap stops, by pid, only
 # the daemons and background jobs this test started.  Checks print
 # "ok - ..." or "not ok - ..."; nd_done prints "N passed, M failed" and
@@ -20,8 +25,13 @@ set -Eeuo pipefail
 export LC_ALL=C.UTF-8
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/nd-it.XXXXXX")
-ROOT=$T/root
-mkdir "$ROOT"
+DROOT=$T/store
+ND_USER=tester
+ND_PASSWORD="pw-$RANDOM-$RANDOM"
+ND_USERS=$T/users
+ROOT=$DROOT/$ND_USER
+mkdir -p "$ROOT"
+export NETDISK_USER=$ND_USER NETDISK_PASSWORD=$ND_PASSWORD
 ND_PASS=0
 ND_FAIL=0
 ND_DONE=0
@@ -165,11 +175,18 @@ nd_start() {
         'listen = "127.0.0.1";'
         'port = 0;'
         'workers = 2;'
-        "root = \"$ROOT\";"
+        "root = \"$DROOT\";"
+        "users_file = \"$ND_USERS\";"
+        'login_delay_ms = 100;'
         'idle_timeout = 10;'
         'shutdown_timeout = 10;'
         'log_level = "debug";'
     )
+    # The tests run as root on CI machines; serving as root is then allowed
+    # explicitly (it_privdrop covers dropping privileges).
+    if [ "$(id -u)" -eq 0 ]; then
+        defaults+=('allow_root = true;')
+    fi
     local line key extra i
     ND_STARTS=$((ND_STARTS + 1))
     if [ "$ND_STARTS" -eq 1 ]; then
@@ -192,6 +209,7 @@ nd_start() {
     for extra in "$@"; do
         printf '%s\n' "$extra" >>"$ND_CONF"
     done
+    nd_user_add "$ND_USER" "$ND_PASSWORD"
     # Created here, not by the background job's redirection, so the polling
     # below never races the child to the file.
     : >"$ND_LOG"
@@ -210,6 +228,15 @@ nd_start() {
     wait_for 10 grep -q ' ready' "$ND_LOG" ||
         fail "netdiskd's pool process did not log 'ready'"
     say "# netdiskd pid $ND_PID on 127.0.0.1:$ND_PORT, root $ROOT"
+}
+
+# nd_user_add NAME PASSWORD: creates the account with the operator's CLI
+# under the current config ($ND_CONF) unless it exists.
+nd_user_add() {
+    [ -f "$ND_USERS" ] && grep -q "^$1:" "$ND_USERS" && return 0
+    printf '%s\n' "$2" | "$ND_BIN/netdiskd" -c "$ND_CONF" user add "$1" \
+        >/dev/null 2>"$T/useradd.err" ||
+        fail "netdiskd user add $1: $(cat "$T/useradd.err")"
 }
 
 # nd_wait_exit PID SECS: waits (SECS at most) for a daemon this test started

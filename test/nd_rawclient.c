@@ -31,6 +31,7 @@
 #include "nd_io.h"
 #include "nd_net.h"
 #include "nd_proto.h"
+#include "nd_scram.h"
 #include "nd_wire.h"
 
 /* Seconds any single socket read or write may block. */
@@ -91,7 +92,17 @@ usage(void)
             "  notify SOCKPATH SECS           (HOST, PORT unused) act as\n"
             "                                 systemd's NOTIFY_SOCKET: print\n"
             "                                 each datagram; succeed once\n"
-            "                                 READY=1 then STOPPING=1 came\n");
+            "                                 READY=1 then STOPPING=1 came\n"
+            "  challenge USER                 HELLO, AUTH for USER (no login):\n"
+            "                                 print the CHALLENGE body\n"
+            "  nologin                        HELLO, GET without logging in:\n"
+            "                                 ERROR AUTH, then a close\n"
+            "  badproof USER                  AUTH, then a malformed PROOF:\n"
+            "                                 ERROR AUTH, then a close\n"
+            "  busy                           connect, send nothing: ERROR\n"
+            "                                 BUSY, then a close\n"
+            "  stall HEX|- SECS               send HEX bytes (- for none), then\n"
+            "                                 nothing: closed within SECS s\n");
     exit(2);
 }
 
@@ -175,25 +186,82 @@ dial(int rcvbuf)
     return fd;
 }
 
+/* The raw client speaks plaintext only: a stream view of fd for nd_wire.
+ * One static stream will do, since nothing here keeps two in use. */
+static struct nd_stream *
+plain(int fd)
+{
+    static struct nd_stream st;
+
+    nd_stream_init(&st, fd);
+    return &st;
+}
+
 static void
 send_or_die(int fd, const void *p, long len, const char *what)
 {
-    int rc = nd_wire_send(fd, p, len);
+    int rc = nd_wire_send(plain(fd), p, len);
 
     if (rc < 0)
         fail("sending %s: %s", what, strerror(-rc));
+}
+
+static size_t expect(int fd, uint8_t want);
+
+/*
+ * Logs in as $NETDISK_USER with $NETDISK_PASSWORD when both are set, so
+ * that the hostile cases reach the request handlers; "nologin" cases
+ * unset them.
+ */
+static void
+login(int fd)
+{
+    const char *user = getenv("NETDISK_USER");
+    const char *pw = getenv("NETDISK_PASSWORD");
+    char out[ND_SCRAM_MSG_MAX + 1], msg[ND_SCRAM_MSG_MAX + 1];
+    uint8_t frame[ND_HDR_LEN + ND_SCRAM_MSG_MAX];
+    struct nd_scram_client sc;
+    size_t len;
+    int n;
+
+    if (user == NULL || pw == NULL)
+        return;
+    n = nd_scram_client_first(&sc, user, NULL, out, sizeof(out));
+    if (n < 0)
+        fail("SCRAM client-first: %s", strerror(-n));
+    send_or_die(fd, frame,
+                nd_proto_raw_encode(frame, sizeof(frame), ND_T_AUTH, out,
+                                    (size_t) n),
+                "AUTH");
+    len = expect(fd, ND_T_CHALLENGE);
+    if (len > ND_SCRAM_MSG_MAX)
+        fail("CHALLENGE too long");
+    memcpy(msg, s_body, len);
+    n = nd_scram_client_final(&sc, pw, strlen(pw), msg, len, out,
+                              sizeof(out));
+    if (n < 0)
+        fail("SCRAM client-final: %s", strerror(-n));
+    send_or_die(fd, frame,
+                nd_proto_raw_encode(frame, sizeof(frame), ND_T_PROOF, out,
+                                    (size_t) n),
+                "PROOF");
+    len = expect(fd, ND_T_WELCOME);
+    if (nd_scram_client_verify(&sc, (const char *) s_body, len) != 0)
+        fail("the server's WELCOME does not prove it knows the password");
+    nd_scram_client_clear(&sc);
 }
 
 static void
 hello(int fd)
 {
     char msg[ND_MSG_MAX + 1] = "";
-    int rc = nd_wire_hello(fd, msg, sizeof(msg));
+    int rc = nd_wire_hello(plain(fd), msg, sizeof(msg));
 
     if (rc > 0)
         fail("HELLO refused: %s (%d): %s", nd_proto_status_str(rc), rc, msg);
     if (rc < 0)
         fail("HELLO: %s", strerror(-rc));
+    login(fd);
 }
 
 static int
@@ -211,7 +279,7 @@ expect(int fd, uint8_t want)
 {
     char msg[ND_MSG_MAX + 1] = "";
     size_t len = 0;
-    int rc = nd_wire_expect(fd, want, s_body, sizeof(s_body), &len, msg,
+    int rc = nd_wire_expect(plain(fd), want, s_body, sizeof(s_body), &len, msg,
                             sizeof(msg));
 
     if (rc > 0)
@@ -233,7 +301,7 @@ expect_error(int fd, int code, bool then_eof)
 {
     char msg[ND_MSG_MAX + 1] = "";
     struct nd_hdr h;
-    int rc = nd_wire_recv(fd, &h, s_body, sizeof(s_body));
+    int rc = nd_wire_recv(plain(fd), &h, s_body, sizeof(s_body));
 
     if (rc < 0)
         fail("expected ERROR %s (%d): %s", nd_proto_status_str(code), code,
@@ -248,7 +316,7 @@ expect_error(int fd, int code, bool then_eof)
              msg);
     if (!then_eof)
         return;
-    rc = nd_wire_recv(fd, &h, s_body, sizeof(s_body));
+    rc = nd_wire_recv(plain(fd), &h, s_body, sizeof(s_body));
     if (rc == 0)
         fail("after ERROR %d expected a close, got a %s frame", code,
              nd_proto_type_name(h.type));
@@ -482,7 +550,7 @@ cmd_badput(int argc, char **argv)
     send_req(fd, ND_T_LIST, 0, "");
     for (int i = 0; i < 100000; i++) {
         struct nd_hdr h;
-        int rc = nd_wire_recv(fd, &h, s_body, sizeof(s_body));
+        int rc = nd_wire_recv(plain(fd), &h, s_body, sizeof(s_body));
         if (rc < 0)
             fail("LIST after ERROR DIGEST: %s", strerror(-rc));
         if (h.type == ND_T_END)
@@ -755,7 +823,7 @@ cmd_garbage(int argc, char **argv)
         snprintf(shown + 2 * i, 3, "%02x", g[i]);
     fd = dial(0);
     send_or_die(fd, g, sizeof(g), "garbage");
-    rc = nd_wire_recv(fd, &h, s_body, sizeof(s_body));
+    rc = nd_wire_recv(plain(fd), &h, s_body, sizeof(s_body));
     if (rc == -EAGAIN)
         fail("bytes %s: no reply and no close within %d s", shown,
              ND_RAW_TIMEOUT);
@@ -968,6 +1036,219 @@ cmd_notify(int argc, char **argv)
     return 0;
 }
 
+/* ---- login and connection-limit subcommands (it_auth, it_tls) -------- */
+
+/*
+ * Like expect_error(), but copies the ERROR's message to msg (capacity cap)
+ * so that the caller can print it.
+ */
+static void
+expect_error_msg(int fd, int code, bool then_eof, char *msg, size_t cap)
+{
+    struct nd_hdr h;
+    int rc = nd_wire_recv(plain(fd), &h, s_body, sizeof(s_body));
+
+    msg[0] = '\0';
+    if (rc < 0)
+        fail("expected ERROR %s (%d): %s", nd_proto_status_str(code), code,
+             rc == -EAGAIN ? "timed out" : strerror(-rc));
+    if (h.type != ND_T_ERROR)
+        fail("expected ERROR %s (%d), got a %s frame",
+             nd_proto_status_str(code), code, nd_proto_type_name(h.type));
+    rc = nd_proto_error_decode(s_body, h.len, msg, cap);
+    if (rc != code)
+        fail("expected ERROR %s (%d), got %s (%d): %s",
+             nd_proto_status_str(code), code, nd_proto_status_str(rc), rc,
+             msg);
+    if (!then_eof)
+        return;
+    rc = nd_wire_recv(plain(fd), &h, s_body, sizeof(s_body));
+    if (rc == 0)
+        fail("after ERROR %d expected a close, got a %s frame", code,
+             nd_proto_type_name(h.type));
+    if (rc == -EAGAIN)
+        fail("after ERROR %d the server did not close within %d s", code,
+             ND_RAW_TIMEOUT);
+    if (rc != -ENODATA && rc != -ECONNRESET)
+        fail("after ERROR %d: %s", code, strerror(-rc));
+}
+
+/* HELLO only, never a login, whatever NETDISK_USER says. */
+static int
+dial_hello_nologin(void)
+{
+    char msg[ND_MSG_MAX + 1] = "";
+    int fd = dial(0), rc = nd_wire_hello(plain(fd), msg, sizeof(msg));
+
+    if (rc > 0)
+        fail("HELLO refused: %s (%d): %s", nd_proto_status_str(rc), rc, msg);
+    if (rc < 0)
+        fail("HELLO: %s", strerror(-rc));
+    return fd;
+}
+
+/* Sends AUTH for user and returns the CHALLENGE's length (body in s_body). */
+static size_t
+auth_challenge(int fd, struct nd_scram_client *sc, const char *user)
+{
+    char out[ND_SCRAM_MSG_MAX + 1];
+    uint8_t frame[ND_HDR_LEN + ND_SCRAM_MSG_MAX];
+    size_t len;
+    int n;
+
+    n = nd_scram_client_first(sc, user, NULL, out, sizeof(out));
+    if (n < 0)
+        fail("SCRAM client-first for \"%s\": %s", user, strerror(-n));
+    send_or_die(fd, frame,
+                nd_proto_raw_encode(frame, sizeof(frame), ND_T_AUTH, out,
+                                    (size_t) n),
+                "AUTH");
+    len = expect(fd, ND_T_CHALLENGE);
+    if (len > ND_SCRAM_MSG_MAX)
+        fail("CHALLENGE too long");
+    return len;
+}
+
+/* HELLO, AUTH for USER; prints the CHALLENGE body; closes. */
+static int
+cmd_challenge(int argc, char **argv)
+{
+    struct nd_scram_client sc;
+    size_t len;
+    int fd;
+
+    if (argc != 1)
+        usage();
+    fd = dial_hello_nologin();
+    len = auth_challenge(fd, &sc, argv[0]);
+    nd_scram_client_clear(&sc);
+    close(fd);
+    printf("%.*s\n", (int) len, (const char *) s_body);
+    return 0;
+}
+
+/* HELLO, then a GET without logging in: ERROR AUTH, then a close. */
+static int
+cmd_nologin(int argc, char **argv)
+{
+    char msg[ND_MSG_MAX + 1];
+    int fd;
+
+    if (argc != 0)
+        usage();
+    (void) argv;
+    fd = dial_hello_nologin();
+    send_req(fd, ND_T_GET, 0, "x");
+    expect_error_msg(fd, ND_E_AUTH, true, msg, sizeof(msg));
+    close(fd);
+    printf("nologin: ERROR AUTH \"%s\", then closed\n", msg);
+    return 0;
+}
+
+/* HELLO, AUTH for USER, then a PROOF that does not parse: ERROR AUTH, then
+ * a close. */
+static int
+cmd_badproof(int argc, char **argv)
+{
+    static const char junk[] = "c=biws,r=not-the-nonce,p=AAAA";
+    uint8_t frame[ND_HDR_LEN + sizeof(junk)];
+    struct nd_scram_client sc;
+    char msg[ND_MSG_MAX + 1];
+    int fd;
+
+    if (argc != 1)
+        usage();
+    fd = dial_hello_nologin();
+    (void) auth_challenge(fd, &sc, argv[0]);
+    nd_scram_client_clear(&sc);
+    send_or_die(fd, frame,
+                nd_proto_raw_encode(frame, sizeof(frame), ND_T_PROOF, junk,
+                                    sizeof(junk) - 1),
+                "PROOF");
+    expect_error_msg(fd, ND_E_AUTH, true, msg, sizeof(msg));
+    close(fd);
+    printf("badproof: ERROR AUTH \"%s\", then closed\n", msg);
+    return 0;
+}
+
+/* Connects and sends nothing: the server must refuse with ERROR BUSY and
+ * close. */
+static int
+cmd_busy(int argc, char **argv)
+{
+    char msg[ND_MSG_MAX + 1];
+    int fd;
+
+    if (argc != 0)
+        usage();
+    (void) argv;
+    fd = dial(0);
+    expect_error_msg(fd, ND_E_BUSY, true, msg, sizeof(msg));
+    close(fd);
+    printf("busy: ERROR BUSY \"%s\", then closed\n", msg);
+    return 0;
+}
+
+/*
+ * Sends the bytes given in hex (none for "-"), then sends nothing more and
+ * waits, SECS seconds at most, for the server to close the connection.
+ * Succeeds only when it did, without sending anything first.
+ */
+static int
+cmd_stall(int argc, char **argv)
+{
+    uint8_t bytes[256];
+    size_t n = 0, len;
+    unsigned long long secs;
+    double start, end;
+    int fd;
+
+    if (argc != 2)
+        usage();
+    secs = num_arg(argv[1], "SECS");
+    if (secs == 0 || secs > 600)
+        fail("SECS must be 1..600");
+    if (strcmp(argv[0], "-") != 0) {
+        len = strlen(argv[0]);
+        if (len % 2 != 0 || len / 2 > sizeof(bytes))
+            fail("HEX must be an even number of hex digits, at most 512");
+        for (n = 0; n < len / 2; n++) {
+            int hi = hexval(argv[0][2 * n]), lo = hexval(argv[0][2 * n + 1]);
+            if (hi < 0 || lo < 0)
+                fail("HEX must be hex digits");
+            bytes[n] = (uint8_t) (hi << 4 | lo);
+        }
+    }
+    fd = dial(0);
+    if (n > 0)
+        send_or_die(fd, bytes, (long) n, "the stall bytes");
+    start = nd_io_now();
+    end = start + (double) secs;
+    while (nd_io_now() < end) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int left = (int) ((end - nd_io_now()) * 1000.0) + 1;
+        ssize_t r;
+
+        if (poll(&p, 1, left) <= 0)
+            continue;
+        do
+            r = recv(fd, s_buf, sizeof(s_buf), MSG_DONTWAIT);
+        while (r < 0 && errno == EINTR);
+        if (r == 0 || (r < 0 && errno == ECONNRESET)) {
+            close(fd);
+            printf("stall: %zu bytes sent, closed by the server after "
+                   "%.1f s\n", n, nd_io_now() - start);
+            return 0;
+        }
+        if (r > 0)
+            fail("the server sent %zd bytes instead of closing", r);
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            fail("recv: %s", strerror(errno));
+    }
+    close(fd);
+    fail("%zu bytes sent; the server did not close within %llu s", n, secs);
+}
+
 static const struct {
     const char *name;
     int (*fn)(int argc, char **argv);
@@ -982,6 +1263,9 @@ static const struct {
     {"rawget", cmd_rawget},       {"slowget", cmd_slowget},
     {"rawput", cmd_rawput},       {"slowput", cmd_slowput},
     {"notify", cmd_notify},       {"badtrailer", cmd_badtrailer},
+    {"challenge", cmd_challenge}, {"nologin", cmd_nologin},
+    {"badproof", cmd_badproof},   {"busy", cmd_busy},
+    {"stall", cmd_stall},
 };
 
 int

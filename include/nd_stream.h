@@ -1,0 +1,57 @@
+/*
+ * nd_stream: one connection's byte stream, plain or TLS, for blocking I/O.
+ *
+ * The workers, the client and the test tools move frames and file bytes
+ * through a struct nd_stream so that the same code serves a plaintext
+ * socket and a TLS session.  The loops for the plain case are nd_io's; for
+ * TLS the socket is blocking with SO_RCVTIMEO/SO_SNDTIMEO, so a timeout
+ * surfaces from OpenSSL as "want read/write" and comes back here as
+ * -EAGAIN, the same as nd_io.  Nothing here logs.  A stream is used by one
+ * thread at a time; handing it to another thread needs a happens-before
+ * edge (the task queue's mutex provides one).
+ */
+#ifndef ND_STREAM_H
+#define ND_STREAM_H
+
+#include <openssl/ssl.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct nd_stream {
+    int fd;   /* the socket; owned by whoever owns the stream */
+    SSL *ssl; /* NULL for plaintext; owned with the stream when set */
+};
+
+/* Makes s a plaintext stream over fd. */
+void nd_stream_init(struct nd_stream *s, int fd);
+
+/*
+ * Reads until len bytes arrived or the peer ended the stream.  Returns the
+ * count (short only at the end), or -errno: -EAGAIN for a timeout, -EPROTO
+ * for a TLS failure (bad record, failed MAC...).
+ */
+ssize_t nd_stream_read_full(struct nd_stream *s, void *buf, size_t len);
+
+/* Sends all len bytes; a closed peer gives -EPIPE, never SIGPIPE in the
+ * daemon (it ignores SIGPIPE).  Returns len or -errno. */
+ssize_t nd_stream_send_full(struct nd_stream *s, const void *buf, size_t len);
+
+/*
+ * Sends len bytes of file fd at offset off, which the caller has already
+ * read into buf (to hash them).  A plaintext stream uses sendfile(2) and a
+ * TLS stream with kernel TLS uses SSL_sendfile(), both zero-copy from the
+ * page cache; user-space TLS encrypts buf.  Returns len or -errno.
+ */
+ssize_t nd_stream_send_file(struct nd_stream *s, int fd, off_t off,
+                            const void *buf, size_t len);
+
+/* True when file bytes go out without passing through user space. */
+int nd_stream_zero_copy(const struct nd_stream *s);
+
+/*
+ * Ends the stream: for TLS a best-effort close_notify that never blocks for
+ * long, then SSL_free(); then close(2).  Safe on a closed stream.
+ */
+void nd_stream_close(struct nd_stream *s);
+
+#endif

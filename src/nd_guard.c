@@ -1,0 +1,227 @@
+/*
+ * nd_guard: a chained hash table of client addresses under one mutex.
+ */
+#include "nd_guard.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nd_io.h"
+
+/* "[" + the longest IPv6 text + "]" and a NUL. */
+#define ADDR_MAX 48
+
+struct nd_guard_entry {
+    struct nd_guard_entry *next;
+    char addr[ADDR_MAX];
+    int conns;
+    int failures;
+    double last_fail;
+    double banned_until;
+};
+
+#define NBUCKETS 4096
+
+int
+nd_guard_init(struct nd_guard *g, int max_per_ip, int delay_ms, int ban_after,
+              int ban_seconds)
+{
+    memset(g, 0, sizeof(*g));
+    g->buckets = calloc(NBUCKETS, sizeof(*g->buckets));
+    if (g->buckets == NULL)
+        return -ENOMEM;
+    g->nbuckets = NBUCKETS;
+    g->max_per_ip = max_per_ip;
+    g->delay_ms = delay_ms;
+    g->ban_after = ban_after;
+    g->ban_seconds = ban_seconds;
+    pthread_mutex_init(&g->mu, NULL);
+    return 0;
+}
+
+void
+nd_guard_destroy(struct nd_guard *g)
+{
+    if (g->buckets == NULL)
+        return;
+    for (size_t i = 0; i < g->nbuckets; i++) {
+        struct nd_guard_entry *e = g->buckets[i];
+
+        while (e != NULL) {
+            struct nd_guard_entry *next = e->next;
+
+            free(e);
+            e = next;
+        }
+    }
+    free(g->buckets);
+    g->buckets = NULL;
+    pthread_mutex_destroy(&g->mu);
+}
+
+void
+nd_guard_addr(const char *peer, char *addr, size_t len)
+{
+    const char *colon = strrchr(peer, ':');
+    size_t n = colon != NULL ? (size_t)(colon - peer) : strlen(peer);
+
+    snprintf(addr, len, "%.*s", (int)n, peer);
+}
+
+/* FNV-1a: addresses are short and the table only needs spread. */
+static size_t
+hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+
+    while (*s != '\0')
+        h = (h ^ (uint8_t)*s++) * 16777619u;
+    return h % NBUCKETS;
+}
+
+/* An entry that no longer says anything can go. */
+static bool
+stale(const struct nd_guard_entry *e, double now)
+{
+    return e->conns == 0 && now >= e->banned_until &&
+           (e->failures == 0 || now - e->last_fail > ND_GUARD_FORGET_S);
+}
+
+/*
+ * Finds addr's entry, creating it when create is set, and drops stale
+ * entries met on the way.  Returns NULL when absent (or the table is full).
+ * Call with the mutex held.
+ */
+static struct nd_guard_entry *
+find(struct nd_guard *g, const char *addr, bool create, double now)
+{
+    struct nd_guard_entry **pp = &g->buckets[hash(addr)], *e;
+
+    while ((e = *pp) != NULL) {
+        if (strcmp(e->addr, addr) == 0)
+            return e;
+        if (stale(e, now)) {
+            *pp = e->next;
+            free(e);
+            g->n--;
+            continue;
+        }
+        pp = &e->next;
+    }
+    if (!create || g->n >= ND_GUARD_MAX)
+        return NULL;
+    e = calloc(1, sizeof(*e));
+    if (e == NULL)
+        return NULL;
+    snprintf(e->addr, sizeof(e->addr), "%s", addr);
+    *pp = e;
+    g->n++;
+    return e;
+}
+
+/* Removes e if it says nothing any more.  Call with the mutex held. */
+static void
+maybe_drop(struct nd_guard *g, const char *addr, double now)
+{
+    struct nd_guard_entry **pp = &g->buckets[hash(addr)], *e;
+
+    for (; (e = *pp) != NULL; pp = &e->next) {
+        if (strcmp(e->addr, addr) == 0) {
+            if (stale(e, now)) {
+                *pp = e->next;
+                free(e);
+                g->n--;
+            }
+            return;
+        }
+    }
+}
+
+int
+nd_guard_connect(struct nd_guard *g, const char *addr)
+{
+    struct nd_guard_entry *e;
+    int rc = 0;
+
+    pthread_mutex_lock(&g->mu);
+    e = find(g, addr, true, nd_io_now());
+    if (e != NULL && e->conns >= g->max_per_ip)
+        rc = -EBUSY;
+    else if (e != NULL)
+        e->conns++;
+    pthread_mutex_unlock(&g->mu);
+    return rc;
+}
+
+void
+nd_guard_disconnect(struct nd_guard *g, const char *addr)
+{
+    struct nd_guard_entry *e;
+
+    pthread_mutex_lock(&g->mu);
+    e = find(g, addr, false, nd_io_now());
+    if (e != NULL && e->conns > 0)
+        e->conns--;
+    maybe_drop(g, addr, nd_io_now());
+    pthread_mutex_unlock(&g->mu);
+}
+
+int
+nd_guard_banned(struct nd_guard *g, const char *addr, double now)
+{
+    struct nd_guard_entry *e;
+    int left = 0;
+
+    pthread_mutex_lock(&g->mu);
+    e = find(g, addr, false, now);
+    if (e != NULL && e->banned_until > now)
+        left = (int)(e->banned_until - now) + 1;
+    pthread_mutex_unlock(&g->mu);
+    return left;
+}
+
+double
+nd_guard_fail(struct nd_guard *g, const char *addr, double now, int *failures,
+              int *ban)
+{
+    struct nd_guard_entry *e;
+    double delay = g->delay_ms / 1000.0;
+    int n = 1;
+
+    *ban = 0;
+    pthread_mutex_lock(&g->mu);
+    e = find(g, addr, true, now);
+    if (e != NULL) {
+        if (now - e->last_fail > ND_GUARD_FORGET_S)
+            e->failures = 0;
+        n = ++e->failures;
+        e->last_fail = now;
+        if (g->ban_seconds > 0 && n >= g->ban_after) {
+            e->banned_until = now + g->ban_seconds;
+            *ban = g->ban_seconds;
+            /* The count starts again after the ban: the next failure
+             * delays, and ban_after more ban again. */
+            e->failures = 0;
+        }
+    }
+    pthread_mutex_unlock(&g->mu);
+    for (int i = 1; i < n && delay < ND_GUARD_DELAY_CAP_S; i++)
+        delay *= 2.0;
+    *failures = n;
+    return delay < ND_GUARD_DELAY_CAP_S ? delay : ND_GUARD_DELAY_CAP_S;
+}
+
+void
+nd_guard_success(struct nd_guard *g, const char *addr)
+{
+    struct nd_guard_entry *e;
+
+    pthread_mutex_lock(&g->mu);
+    e = find(g, addr, false, nd_io_now());
+    if (e != NULL)
+        e->failures = 0;
+    pthread_mutex_unlock(&g->mu);
+}

@@ -1,0 +1,154 @@
+/*
+ * nd_stream: blocking reads and writes over a plain socket or a TLS
+ * session, with the retry rules of nd_io for both.
+ */
+#include "nd_stream.h"
+
+#include <errno.h>
+#include <openssl/err.h>
+#include <sys/socket.h>
+
+#include "nd_io.h"
+
+/* How long the close_notify in nd_stream_close() may wait, in seconds. */
+#define CLOSE_TIMEOUT_S 1
+
+void
+nd_stream_init(struct nd_stream *s, int fd)
+{
+    s->fd = fd;
+    s->ssl = NULL;
+}
+
+/*
+ * Maps the outcome of a failed SSL_read_ex()/SSL_write_ex() to -errno, or 1
+ * when the call should simply be repeated (EINTR under the hood).  0 means
+ * the peer ended the session with close_notify (or, since the context sets
+ * SSL_OP_IGNORE_UNEXPECTED_EOF, a bare TCP close: the frames carry their own
+ * lengths, so a truncation is still seen as a short frame).
+ */
+static int
+ssl_failure(SSL *ssl, int ret)
+{
+    int e = SSL_get_error(ssl, ret);
+    int saved = errno;
+
+    ERR_clear_error();
+    switch (e) {
+    case SSL_ERROR_ZERO_RETURN:
+        return 0;
+    case SSL_ERROR_WANT_READ:
+    case SSL_ERROR_WANT_WRITE:
+        /* A blocking socket only asks to wait when its timeout expired, or
+         * when a signal interrupted the system call. */
+        return saved == EINTR ? 1 : -EAGAIN;
+    case SSL_ERROR_SYSCALL:
+        if (saved == EINTR)
+            return 1;
+        return saved != 0 ? -saved : -ECONNRESET;
+    default:
+        return -EPROTO;
+    }
+}
+
+ssize_t
+nd_stream_read_full(struct nd_stream *s, void *buf, size_t len)
+{
+    size_t got = 0;
+
+    if (s->ssl == NULL)
+        return nd_io_read_full(s->fd, buf, len);
+    while (got < len) {
+        size_t n = 0;
+        int ret = SSL_read_ex(s->ssl, (char *)buf + got, len - got, &n);
+
+        if (ret > 0) {
+            got += n;
+            continue;
+        }
+        ret = ssl_failure(s->ssl, ret);
+        if (ret == 1)
+            continue;
+        if (ret == 0)
+            break;
+        return ret;
+    }
+    return (ssize_t)got;
+}
+
+ssize_t
+nd_stream_send_full(struct nd_stream *s, const void *buf, size_t len)
+{
+    size_t done = 0;
+
+    if (s->ssl == NULL)
+        return nd_io_send_full(s->fd, buf, len);
+    while (done < len) {
+        size_t n = 0;
+        int ret =
+            SSL_write_ex(s->ssl, (const char *)buf + done, len - done, &n);
+
+        if (ret > 0) {
+            done += n;
+            continue;
+        }
+        ret = ssl_failure(s->ssl, ret);
+        if (ret == 1)
+            continue;
+        return ret == 0 ? -EPIPE : ret;
+    }
+    return (ssize_t)len;
+}
+
+int
+nd_stream_zero_copy(const struct nd_stream *s)
+{
+    return s->ssl == NULL || BIO_get_ktls_send(SSL_get_wbio(s->ssl));
+}
+
+ssize_t
+nd_stream_send_file(struct nd_stream *s, int fd, off_t off, const void *buf,
+                    size_t len)
+{
+    size_t done = 0;
+
+    if (s->ssl == NULL)
+        return nd_io_sendfile_full(s->fd, fd, off, len);
+    if (!BIO_get_ktls_send(SSL_get_wbio(s->ssl)))
+        return nd_stream_send_full(s, buf, len);
+    while (done < len) {
+        ossl_ssize_t n =
+            SSL_sendfile(s->ssl, fd, off + (off_t)done, len - done, 0);
+
+        if (n > 0) {
+            done += (size_t)n;
+            continue;
+        }
+        if (errno == EINTR)
+            continue;
+        ERR_clear_error();
+        return errno != 0 ? -errno : -EIO;
+    }
+    return (ssize_t)len;
+}
+
+void
+nd_stream_close(struct nd_stream *s)
+{
+    if (s->ssl != NULL) {
+        /* One close_notify, without waiting for the peer's: the session is
+         * over either way, and a stalled peer must not hold us.  The
+         * socket may be blocking, so bound the send by a short timeout. */
+        if (s->fd >= 0) {
+            struct timeval tv = {.tv_sec = CLOSE_TIMEOUT_S};
+
+            (void)setsockopt(s->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+            if (SSL_is_init_finished(s->ssl))
+                (void)SSL_shutdown(s->ssl);
+        }
+        ERR_clear_error();
+        SSL_free(s->ssl);
+        s->ssl = NULL;
+    }
+    nd_io_close(&s->fd);
+}
