@@ -17,8 +17,11 @@ $(BUILD)/CMakeCache.txt:
 build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
-# Starts the daemon in the foreground on the default configuration.  The
-# default root is /var/lib/netdisk; it is created here if it is missing.
+# Starts the daemon in the foreground on the default configuration.
+# scripts/make-root.sh first makes what the config needs: as root, the
+# system account netdisk and /var/lib/netdisk (the daemon creates the
+# storage root files/ inside it); as anyone else, /var/lib/netdisk through
+# sudo.
 run: build
 	@scripts/make-root.sh $(CONF)
 	$(BUILD)/netdiskd -c $(CONF)

@@ -306,9 +306,12 @@ nd_sess_open(const struct nd_opts *o, struct nd_sess *s)
     pwlen = nd_pass_get(o->password_file, o->user, o->host, pw, sizeof(pw), err,
                         sizeof(err));
     if (pwlen < 0) {
+        OPENSSL_cleanse(pw, sizeof(pw));
         nd_cli_err("%s", err);
-        return pwlen == -ENOENT || pwlen == -EINVAL ? ND_EXIT_USAGE
-                                                    : ND_EXIT_LOCAL;
+        /* No source at all, or an empty one, is how we were called; a
+         * password file that cannot be read is a local error. */
+        return pwlen == -ENXIO || pwlen == -EINVAL ? ND_EXIT_USAGE
+                                                   : ND_EXIT_LOCAL;
     }
     gai = getaddrinfo(o->host, o->port, &hints, &res);
     if (gai != 0) {

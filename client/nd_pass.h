@@ -14,7 +14,7 @@
 /*
  * Gets the password for user@host into buf (cap > ND_PASS_MAX bytes),
  * NUL-terminated.  Returns its length, or -errno with a one-line reason in
- * err: -ENOENT when there is no source (no file, no variable, no
+ * err: -ENXIO when there is no source (no file, no variable, no
  * terminal), -EINVAL for an empty or over-long password, or the error of
  * reading the file or the terminal.  The caller wipes buf after use.
  */

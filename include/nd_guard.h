@@ -3,13 +3,15 @@
  * connections it holds (for max_per_ip) and how its recent logins failed
  * (for the growing delay and the temporary ban).
  *
- * Addresses are the text of the peer without its port ("192.0.2.7",
- * "[2001:db8::1]").  One mutex guards the table: the reactor counts
- * connections, workers record logins.  An entry lives while its address has
- * a connection open or a failure younger than ND_GUARD_FORGET_S, and the
- * table holds at most ND_GUARD_MAX entries, so a flood of addresses cannot
- * grow it without bound (beyond that, new addresses are not tracked for
- * failures, but still limited by max_connections).  Nothing here logs.
+ * Addresses are the text of the peer without its port ("192.0.2.7"), and
+ * for IPv6 its /64 prefix ("[2001:db8:1:2::]/64"), since one host is
+ * normally given a whole /64 and could otherwise step around the limits.  One
+ * mutex guards the table: the reactor counts connections, workers record
+ * logins.  An entry lives while its address has a connection open or a failure
+ * younger than ND_GUARD_FORGET_S, and the table holds at most ND_GUARD_MAX
+ * entries, so a flood of addresses cannot grow it without bound (beyond that,
+ * new addresses are not tracked for failures, but still limited by
+ * max_connections).  Nothing here logs.
  */
 #ifndef ND_GUARD_H
 #define ND_GUARD_H
@@ -42,26 +44,37 @@ void nd_guard_destroy(struct nd_guard *g);
 /* Writes peer ("ip:port" or "[ip6]:port") without its port into addr. */
 void nd_guard_addr(const char *peer, char *addr, size_t len);
 
-/* A connection from addr opens.  Returns 0, or -EBUSY (nothing counted)
- * when addr already holds max_per_ip connections.  Thread-safe. */
+/*
+ * A connection from addr opens.  Returns 0 when it was counted, 1 when the
+ * table is full and it was not (call nd_guard_disconnect() only after 0),
+ * or -EBUSY (nothing counted) when addr already holds max_per_ip
+ * connections.  Thread-safe.
+ */
 int nd_guard_connect(struct nd_guard *g, const char *addr);
-/* That connection closed.  Thread-safe. */
+/* A connection counted by nd_guard_connect() closed.  Thread-safe. */
 void nd_guard_disconnect(struct nd_guard *g, const char *addr);
 
-/* Seconds left of addr's ban (rounded up), or 0 when it is not banned.
- * Thread-safe. */
-int nd_guard_banned(struct nd_guard *g, const char *addr, double now);
+/*
+ * Seconds (rounded up) before a login from addr may be checked, or 0 when
+ * it may be now.  A failed login makes its address wait out its delay
+ * before the next one counts, whatever connection it comes on, so parallel
+ * connections do not multiply the guesses; a ban makes it wait out the
+ * ban, and sets *banned.  Thread-safe.
+ */
+int nd_guard_wait(struct nd_guard *g, const char *addr, double now,
+                  bool *banned);
 
 /*
  * Records a failed login from addr at time now.  Returns the delay in
- * seconds to wait before answering it; *failures gets the count of recent
- * failures, and *ban the length of the ban this failure started (0: none).
+ * seconds to wait before answering it, which is also how long the address
+ * must wait before its next login counts; *failures gets the count of
+ * recent failures, and *ban the length of the ban this failure started
+ * (0: none).  A successful login does not clear the count, so an account
+ * of one's own cannot be used to reset it between guesses at another:
+ * failures are forgotten only ND_GUARD_FORGET_S after the last one.
  * Thread-safe.
  */
 double nd_guard_fail(struct nd_guard *g, const char *addr, double now,
                      int *failures, int *ban);
-
-/* A successful login from addr clears its failures.  Thread-safe. */
-void nd_guard_success(struct nd_guard *g, const char *addr);
 
 #endif

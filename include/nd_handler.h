@@ -38,6 +38,7 @@ struct nd_conn {
     struct nd_stream st;    /* blocking socket with timeouts, maybe TLS */
     char peer[ND_ADDR_LEN]; /* "ip:port", for the log */
     char addr[ND_ADDR_LEN]; /* the peer without its port: nd_guard's key */
+    bool guarded;           /* counted by nd_guard_connect() */
     enum nd_phase phase;
     int tls_want;    /* what a non-blocking TLS call waits for */
     bool hello_done; /* the version handshake has happened */

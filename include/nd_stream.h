@@ -14,12 +14,14 @@
 #define ND_STREAM_H
 
 #include <openssl/ssl.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
 struct nd_stream {
-    int fd;   /* the socket; owned by whoever owns the stream */
-    SSL *ssl; /* NULL for plaintext; owned with the stream when set */
+    int fd;      /* the socket; owned by whoever owns the stream */
+    SSL *ssl;    /* NULL for plaintext; owned with the stream when set */
+    bool broken; /* a TLS call failed: no close_notify may follow */
 };
 
 /* Makes s a plaintext stream over fd. */

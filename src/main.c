@@ -5,6 +5,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -80,6 +81,33 @@ raise_fd_limit(const struct nd_config *cfg)
                cfg->max_connections, (unsigned long long)rl.rlim_cur);
 }
 
+/*
+ * Gives the storage root just made as root to the account the daemon will
+ * run as.  Its parent may belong to that account, which could swap the new
+ * directory for a symlink to a file of root's: so the directory is opened
+ * without following links, checked to be the one we made, and changed
+ * through its fd, never by name.
+ */
+static void
+give_root(const char *root, const struct nd_priv *priv)
+{
+    int fd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    const char *why = NULL;
+    struct stat st;
+
+    if (fd < 0 || fstat(fd, &st) < 0)
+        why = strerror(errno);
+    else if (st.st_uid != 0)
+        why = "it is not the directory just made";
+    else if (fchown(fd, priv->uid, priv->gid) < 0)
+        why = strerror(errno);
+    if (why != NULL)
+        nd_log(ND_LOG_WARN, "cannot give storage root \"%s\" to user %s: %s",
+               root, priv->user, why);
+    if (fd >= 0)
+        close(fd);
+}
+
 /* True when addr, a numeric address, is a loopback one. */
 static bool
 listen_is_loopback(const char *addr)
@@ -118,8 +146,9 @@ check_transport(const struct nd_config *cfg, const char *conf, bool quiet)
     else if (cfg->allow_plaintext)
         nd_log(ND_LOG_WARN,
                "tls = \"%s\", allow_plaintext = true: plaintext sessions from "
-               "the network are served; logins stay safe (SCRAM) but file "
-               "contents and names cross the network unencrypted",
+               "the network are served; passwords never cross it (SCRAM), but "
+               "a recorded login can be attacked offline, and file contents "
+               "and names cross it unencrypted",
                modes[cfg->tls]);
     else
         nd_log(ND_LOG_INFO,
@@ -248,10 +277,8 @@ main(int argc, char **argv)
      * the daemon will run as. */
     if (mkdir(d.cfg.root, 0700) == 0) {
         nd_log(ND_LOG_INFO, "created storage root \"%s\"", d.cfg.root);
-        if (priv.drop && chown(d.cfg.root, priv.uid, priv.gid) < 0)
-            nd_log(ND_LOG_WARN, "cannot give storage root \"%s\" to user "
-                                "%s: %s", d.cfg.root, priv.user,
-                   strerror(errno));
+        if (priv.drop)
+            give_root(d.cfg.root, &priv);
     }
     rc = nd_store_open(&d.store, d.cfg.root);
     if (rc < 0) {
@@ -294,11 +321,12 @@ main(int argc, char **argv)
         }
         /* Every login reads it afresh, now as this user.  A missing file
          * is not this check's business: it refuses logins on its own. */
-        if (d.cfg.users_file[0] != '\0' &&
-            access(d.cfg.users_file, R_OK) < 0 && errno != ENOENT) {
-            nd_log(ND_LOG_ERR, "users_file \"%s\" is not readable by user "
-                               "%s: %s", d.cfg.users_file, priv.user,
-                   strerror(errno));
+        if (d.cfg.users_file[0] != '\0' && access(d.cfg.users_file, R_OK) < 0 &&
+            errno != ENOENT) {
+            nd_log(ND_LOG_ERR,
+                   "users_file \"%s\" is not readable by user "
+                   "%s: %s",
+                   d.cfg.users_file, priv.user, strerror(errno));
             return 1;
         }
     }

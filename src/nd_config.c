@@ -69,7 +69,7 @@ static const struct key keys[] = {
      "/var/lib/netdisk/users"},
     {"scram_iterations", KEY_INT, FIELD(scram_iterations), 4096, 10000000,
      4096, NULL},
-    {"login_delay_ms", KEY_INT, FIELD(login_delay_ms), 0, 60000, 500, NULL},
+    {"login_delay_ms", KEY_INT, FIELD(login_delay_ms), 0, 30000, 500, NULL},
     {"login_ban_after", KEY_INT, FIELD(login_ban_after), 1, 1000, 5, NULL},
     {"login_ban_seconds", KEY_INT, FIELD(login_ban_seconds), 0, 86400, 300,
      NULL},

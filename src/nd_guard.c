@@ -3,6 +3,7 @@
  */
 #include "nd_guard.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@ struct nd_guard_entry {
     int conns;
     int failures;
     double last_fail;
+    double next_try;
     double banned_until;
 };
 
@@ -67,8 +69,21 @@ nd_guard_addr(const char *peer, char *addr, size_t len)
 {
     const char *colon = strrchr(peer, ':');
     size_t n = colon != NULL ? (size_t)(colon - peer) : strlen(peer);
+    struct in6_addr a6;
+    char text[INET6_ADDRSTRLEN + 2];
 
     snprintf(addr, len, "%.*s", (int)n, peer);
+    if (n < 3 || peer[0] != '[' || n - 2 >= sizeof(text))
+        return;
+    /* "[v6]": keep the /64 prefix only. */
+    memcpy(text, peer + 1, n - 2);
+    text[n - 2] = '\0';
+    if (inet_pton(AF_INET6, text, &a6) != 1 || IN6_IS_ADDR_LOOPBACK(&a6) ||
+        IN6_IS_ADDR_V4MAPPED(&a6))
+        return;
+    memset(a6.s6_addr + 8, 0, 8);
+    if (inet_ntop(AF_INET6, &a6, text, sizeof(text)) != NULL)
+        snprintf(addr, len, "[%s]/64", text);
 }
 
 /* FNV-1a: addresses are short and the table only needs spread. */
@@ -86,7 +101,7 @@ hash(const char *s)
 static bool
 stale(const struct nd_guard_entry *e, double now)
 {
-    return e->conns == 0 && now >= e->banned_until &&
+    return e->conns == 0 && now >= e->banned_until && now >= e->next_try &&
            (e->failures == 0 || now - e->last_fail > ND_GUARD_FORGET_S);
 }
 
@@ -148,9 +163,11 @@ nd_guard_connect(struct nd_guard *g, const char *addr)
 
     pthread_mutex_lock(&g->mu);
     e = find(g, addr, true, nd_io_now());
-    if (e != NULL && e->conns >= g->max_per_ip)
+    if (e == NULL)
+        rc = 1;
+    else if (e->conns >= g->max_per_ip)
         rc = -EBUSY;
-    else if (e != NULL)
+    else
         e->conns++;
     pthread_mutex_unlock(&g->mu);
     return rc;
@@ -170,17 +187,22 @@ nd_guard_disconnect(struct nd_guard *g, const char *addr)
 }
 
 int
-nd_guard_banned(struct nd_guard *g, const char *addr, double now)
+nd_guard_wait(struct nd_guard *g, const char *addr, double now, bool *banned)
 {
     struct nd_guard_entry *e;
-    int left = 0;
+    double until = 0.0;
 
+    *banned = false;
     pthread_mutex_lock(&g->mu);
     e = find(g, addr, false, now);
-    if (e != NULL && e->banned_until > now)
-        left = (int)(e->banned_until - now) + 1;
+    if (e != NULL && e->banned_until > now) {
+        until = e->banned_until;
+        *banned = true;
+    } else if (e != NULL && e->next_try > now) {
+        until = e->next_try;
+    }
     pthread_mutex_unlock(&g->mu);
-    return left;
+    return until > now ? (int)(until - now) + 1 : 0;
 }
 
 double
@@ -207,21 +229,13 @@ nd_guard_fail(struct nd_guard *g, const char *addr, double now, int *failures,
             e->failures = 0;
         }
     }
-    pthread_mutex_unlock(&g->mu);
     for (int i = 1; i < n && delay < ND_GUARD_DELAY_CAP_S; i++)
         delay *= 2.0;
-    *failures = n;
-    return delay < ND_GUARD_DELAY_CAP_S ? delay : ND_GUARD_DELAY_CAP_S;
-}
-
-void
-nd_guard_success(struct nd_guard *g, const char *addr)
-{
-    struct nd_guard_entry *e;
-
-    pthread_mutex_lock(&g->mu);
-    e = find(g, addr, false, nd_io_now());
+    if (delay > ND_GUARD_DELAY_CAP_S)
+        delay = ND_GUARD_DELAY_CAP_S;
     if (e != NULL)
-        e->failures = 0;
+        e->next_try = now + delay;
     pthread_mutex_unlock(&g->mu);
+    *failures = n;
+    return delay;
 }

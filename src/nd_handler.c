@@ -369,6 +369,43 @@ refuse_login(struct nd_conn *c, enum nd_status st, const char *msg)
     c->close_after = true;
 }
 
+/*
+ * Refuses the login when the address must first wait out a failed login's
+ * delay or a ban.  Checked at AUTH and again at PROOF, so that sessions
+ * opened in parallel cannot have their guesses checked all at once.
+ * Returns true when it refused (and set close_after).
+ */
+static bool
+login_must_wait(const struct nd_handler_ctx *ctx, struct nd_conn *c,
+                const char *step)
+{
+    char msg[128];
+    bool banned;
+    int left = nd_guard_wait(ctx->guard, c->addr, nd_io_now(), &banned);
+
+    if (left == 0)
+        return false;
+    nd_log(banned ? ND_LOG_WARN : ND_LOG_INFO,
+           "login refused at %s peer=%s: %s for %d s", step, c->peer,
+           banned ? "address banned" : "waiting after a failed login", left);
+    snprintf(msg, sizeof(msg), "%s; try again in %d seconds",
+             banned ? "too many failed logins" : "a login just failed", left);
+    refuse_login(c, ND_E_BANNED, msg);
+    return true;
+}
+
+/* Writes a user name for the log: quoted when it is a valid name, else
+ * only its length, so a hostile name cannot forge log text. */
+static const char *
+user_for_log(const char *user, char *out, size_t cap)
+{
+    if (nd_scram_user_ok(user))
+        snprintf(out, cap, "\"%s\"", user);
+    else
+        snprintf(out, cap, "(invalid, %zu bytes)", strlen(user));
+    return out;
+}
+
 /* AUTH: looks the user up and sends the challenge. */
 static void
 handle_auth(const struct nd_handler_ctx *ctx, struct nd_conn *c,
@@ -379,17 +416,10 @@ handle_auth(const struct nd_handler_ctx *ctx, struct nd_conn *c,
     char msg[ND_SCRAM_MSG_MAX + 1], quoted[2 * ND_USER_MAX + 8];
     const char *user;
     long len;
-    int rc, line = 0, left;
+    int rc, line = 0;
 
-    left = nd_guard_banned(ctx->guard, c->addr, nd_io_now());
-    if (left > 0) {
-        nd_log(ND_LOG_WARN, "login refused peer=%s: address banned for %d s",
-               c->peer, left);
-        snprintf(msg, sizeof(msg),
-                 "too many failed logins; try again in %d seconds", left);
-        refuse_login(c, ND_E_BANNED, msg);
+    if (login_must_wait(ctx, c, "AUTH"))
         return;
-    }
     if (c->hdr.len > ND_SCRAM_MSG_MAX) {
         nd_log(ND_LOG_INFO, "peer=%s AUTH of %u bytes refused", c->peer,
                c->hdr.len);
@@ -423,9 +453,9 @@ handle_auth(const struct nd_handler_ctx *ctx, struct nd_conn *c,
         if (rc == -EINVAL)
             nd_log(ND_LOG_ERR,
                    "users_file %s:%d: malformed record; login "
-                   "refused peer=%s user=\"%s\"",
+                   "refused peer=%s user=%s",
                    ctx->cfg->users_file, line, c->peer,
-                   nd_log_quote(user, quoted, sizeof(quoted)));
+                   user_for_log(user, quoted, sizeof(quoted)));
         else
             nd_log(ND_LOG_ERR, "users_file %s: %s; login refused peer=%s",
                    ctx->cfg->users_file, strerror(-rc), c->peer);
@@ -457,7 +487,9 @@ handle_proof(const struct nd_handler_ctx *ctx, struct nd_conn *c,
     int rc = -EINVAL, failures, ban;
     long len;
 
-    nd_log_quote(user, quoted, sizeof(quoted));
+    user_for_log(user, quoted, sizeof(quoted));
+    if (login_must_wait(ctx, c, "PROOF"))
+        return;
     if (c->hdr.len <= ND_SCRAM_MSG_MAX)
         rc = nd_scram_server_finish(c->scram, (const char *)c->body, c->hdr.len,
                                     out, sizeof(out));
@@ -469,20 +501,18 @@ handle_proof(const struct nd_handler_ctx *ctx, struct nd_conn *c,
         orc = nd_store_open_user(ctx->store, c->user, &us);
         if (orc < 0) {
             nd_log(ND_LOG_ERR,
-                   "login peer=%s user=\"%s\": cannot open the "
+                   "login peer=%s user=%s: cannot open the "
                    "user's directory: %s",
                    c->peer, quoted, strerror(-orc));
             refuse_login(c, ND_E_IO, "cannot open your directory");
             return;
         }
-        nd_guard_success(ctx->guard, c->addr);
         nd_scram_server_clear(c->scram);
         free(c->scram);
         c->scram = NULL;
         c->ustore = us;
         c->authed = true;
-        nd_log(ND_LOG_INFO, "login peer=%s user=\"%s\" result=ok", c->peer,
-               quoted);
+        nd_log(ND_LOG_INFO, "login peer=%s user=%s result=ok", c->peer, quoted);
         len = nd_proto_raw_encode(sc->buf, sc->cap, ND_T_WELCOME, out,
                                   (size_t)rc);
         send_frame(c, sc->buf, len);
@@ -495,12 +525,12 @@ handle_proof(const struct nd_handler_ctx *ctx, struct nd_conn *c,
     delay = nd_guard_fail(ctx->guard, c->addr, nd_io_now(), &failures, &ban);
     if (ban > 0)
         nd_log(ND_LOG_WARN,
-               "login failed peer=%s user=\"%s\" reason=\"%s\" failures=%d; "
+               "login failed peer=%s user=%s reason=\"%s\" failures=%d; "
                "address banned for %d s",
                c->peer, quoted, why, failures, ban);
     else
         nd_log(ND_LOG_WARN,
-               "login failed peer=%s user=\"%s\" reason=\"%s\" failures=%d",
+               "login failed peer=%s user=%s reason=\"%s\" failures=%d",
                c->peer, quoted, why, failures);
     /* One answer for every failure, so none tells which it was. */
     len = nd_proto_error_encode(c->late, sizeof(c->late), ND_E_AUTH,

@@ -149,6 +149,14 @@ nd_priv_plan(const char *user, const char *group, bool allow_root,
                     group);
     if (has_user) {
         rc = lookup_user(user, &uid, &gid);
+        /* Not root, the key changes nothing: an account that exists only
+         * where the daemon runs as root is no reason to refuse to start. */
+        if (rc == -ENOENT && euid != 0) {
+            fail(warn, warn_len, 0,
+                 "user = %s ignored: not started as root (and no such user "
+                 "here)", user);
+            return 0;
+        }
         if (rc == -ENOENT)
             return fail(err, err_len, rc, "key 'user': no such user \"%s\"",
                         user);
@@ -179,6 +187,12 @@ nd_priv_plan(const char *user, const char *group, bool allow_root,
                  "group = %s ignored: not started as root", group);
         return 0;
     }
+    if (has_user && uid != 0 && gid == 0 && !allow_root)
+        return fail(err, err_len, -EPERM,
+                    "refusing to run with group 0 (root) after dropping to "
+                    "user = \"%s\": set group = \"...\" to an unprivileged "
+                    "group, or allow_root = true",
+                    user);
     if (has_user && uid != 0) {
         p->drop = true;
         p->uid = uid;

@@ -88,7 +88,8 @@ static void
 conn_close(struct nd_reactor *r, struct nd_conn *c)
 {
     list_remove(c);
-    nd_guard_disconnect(&r->guard, c->addr);
+    if (c->guarded)
+        nd_guard_disconnect(&r->guard, c->addr);
     nd_handler_conn_free(c);
     /* Closing also removes the fd from epoll: no dup of it exists.  A TLS
      * socket is non-blocking here, so close_notify cannot stall us. */
@@ -126,11 +127,13 @@ conn_make_idle(struct nd_reactor *r, struct nd_conn *c, int op)
     c->tls_want = 0;
     c->deadline = nd_io_now() + r->cfg->idle_timeout;
     list_append(&r->idle, c);
-    if (conn_arm(r, c, op) < 0)
-        return;
-    /* Bytes OpenSSL already decrypted never wake epoll. */
+    /* Bytes OpenSSL already decrypted never wake epoll: read them now.
+     * The fd stays disarmed (conn_read arms it when it must wait), so no
+     * event can arrive once the next frame went to a worker. */
     if (c->st.ssl != NULL && SSL_has_pending(c->st.ssl))
         conn_read(r, c);
+    else
+        (void)conn_arm(r, c, op);
 }
 
 /* Best-effort refusal from the reactor, which must not block: over TLS
@@ -145,8 +148,9 @@ refuse(struct nd_conn *c, int fd, enum nd_status st, const char *msg)
     if (len <= 0)
         return;
     if (c != NULL && c->st.ssl != NULL) {
-        if (SSL_is_init_finished(c->st.ssl))
-            (void)nd_tls_write_nowait(c->st.ssl, buf, (size_t)len);
+        if (SSL_is_init_finished(c->st.ssl) &&
+            nd_tls_write_nowait(c->st.ssl, buf, (size_t)len) != len)
+            c->st.broken = true;
     } else {
         (void)nd_io_send_nowait(fd, buf, (size_t)len);
     }
@@ -156,9 +160,11 @@ refuse(struct nd_conn *c, int fd, enum nd_status st, const char *msg)
 static void
 late_send(struct nd_reactor *r, struct nd_conn *c)
 {
-    if (c->st.ssl != NULL)
-        (void)nd_tls_write_nowait(c->st.ssl, c->late, c->late_len);
-    else
+    if (c->st.ssl != NULL &&
+        nd_tls_write_nowait(c->st.ssl, c->late, c->late_len) !=
+            (ssize_t)c->late_len)
+        c->st.broken = true;
+    else if (c->st.ssl == NULL)
         (void)nd_io_send_nowait(c->st.fd, c->late, c->late_len);
     conn_close(r, c);
 }
@@ -194,19 +200,24 @@ warn_busy(struct nd_reactor *r, const char *peer, const char *why)
 static void
 dispatch(struct nd_reactor *r, struct nd_conn *c)
 {
+    /* Everything the reactor changes in c happens before the push: from
+     * then on a worker may own it.  The worker does blocking, timed I/O,
+     * on a TLS socket too. */
     list_remove(c);
-    if (nd_queue_push(&r->queue, c) < 0) {
-        warn_busy(r, c->peer, "task queue full");
-        refuse(c, c->st.fd, ND_E_BUSY, NULL);
-        conn_close(r, c);
-        return;
-    }
-    /* The worker does blocking, timed I/O on a TLS socket too. */
     if (c->st.ssl != NULL)
         (void)nd_io_set_nonblock(c->st.fd, false);
     c->busy = true;
     list_append(&r->busy, c);
     r->nbusy++;
+    if (nd_queue_push(&r->queue, c) < 0) {
+        c->busy = false;
+        r->nbusy--;
+        if (c->st.ssl != NULL)
+            (void)nd_io_set_nonblock(c->st.fd, true);
+        warn_busy(r, c->peer, "task queue full");
+        refuse(c, c->st.fd, ND_E_BUSY, NULL);
+        conn_close(r, c);
+    }
 }
 
 /* True when addr (nd_guard form) is a loopback address. */
@@ -273,13 +284,15 @@ conn_handshake(struct nd_reactor *r, struct nd_conn *c)
     }
     if (rc < 0) {
         nd_log(ND_LOG_INFO, "peer=%s TLS handshake failed: %s", c->peer, err);
+        c->st.broken = true;
         conn_close(r, c);
         return -1;
     }
     c->tls_want = 0;
     c->phase = ND_PH_FRAMES;
-    nd_log(ND_LOG_DEBUG, "peer=%s TLS established: %s", c->peer,
-           nd_tls_describe(c->st.ssl, desc, sizeof(desc)));
+    nd_log(ND_LOG_DEBUG, "peer=%s TLS established: %s, kernel TLS send %s",
+           c->peer, nd_tls_describe(c->st.ssl, desc, sizeof(desc)),
+           nd_stream_zero_copy(&c->st) ? "on" : "off");
     return 1;
 }
 
@@ -318,6 +331,8 @@ conn_read(struct nd_reactor *r, struct nd_conn *c)
             return;
         }
         if (n <= 0) {
+            if (n < 0)
+                c->st.broken = true;
             if (c->hdr_got > 0)
                 nd_log(ND_LOG_DEBUG, "peer=%s closed mid-frame", c->peer);
             conn_close(r, c);
@@ -386,7 +401,9 @@ accept_some(struct nd_reactor *r)
             close(fd);
             continue;
         }
-        if (nd_guard_connect(&r->guard, addr) < 0) {
+        int counted = nd_guard_connect(&r->guard, addr);
+
+        if (counted < 0) {
             warn_busy(r, peer, "max_per_ip reached");
             if (say)
                 refuse(NULL, fd, ND_E_BUSY,
@@ -396,12 +413,14 @@ accept_some(struct nd_reactor *r)
         }
         c = calloc(1, sizeof(*c));
         if (c == NULL || nd_net_set_timeouts(fd, r->cfg->idle_timeout) < 0) {
-            nd_guard_disconnect(&r->guard, addr);
+            if (counted == 0)
+                nd_guard_disconnect(&r->guard, addr);
             free(c);
             close(fd);
             continue;
         }
         nd_stream_init(&c->st, fd);
+        c->guarded = counted == 0;
         c->ustore.root_fd = -1;
         c->phase = r->tls != NULL ? ND_PH_DETECT : ND_PH_FRAMES;
         memcpy(c->peer, peer, sizeof(peer));
@@ -623,7 +642,8 @@ nd_reactor_run(struct nd_reactor *r)
                 take_back(r);
             else if (p == &s_tag_listen)
                 accept_some(r);
-            else if (!((struct nd_conn *)p)->busy)
+            else if (!((struct nd_conn *)p)->busy &&
+                     ((struct nd_conn *)p)->late_len == 0)
                 conn_read(r, p);
         }
         if (stop)

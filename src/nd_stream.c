@@ -18,6 +18,7 @@ nd_stream_init(struct nd_stream *s, int fd)
 {
     s->fd = fd;
     s->ssl = NULL;
+    s->broken = false;
 }
 
 /*
@@ -28,15 +29,18 @@ nd_stream_init(struct nd_stream *s, int fd)
  * lengths, so a truncation is still seen as a short frame).
  */
 static int
-ssl_failure(SSL *ssl, int ret)
+ssl_failure(struct nd_stream *s, int ret)
 {
-    int e = SSL_get_error(ssl, ret);
     int saved = errno;
+    int e = SSL_get_error(s->ssl, ret);
 
     ERR_clear_error();
-    switch (e) {
-    case SSL_ERROR_ZERO_RETURN:
+    if (e == SSL_ERROR_ZERO_RETURN)
         return 0;
+    if (saved != EINTR || (e != SSL_ERROR_WANT_READ &&
+                           e != SSL_ERROR_WANT_WRITE && e != SSL_ERROR_SYSCALL))
+        s->broken = true;
+    switch (e) {
     case SSL_ERROR_WANT_READ:
     case SSL_ERROR_WANT_WRITE:
         /* A blocking socket only asks to wait when its timeout expired, or
@@ -60,13 +64,17 @@ nd_stream_read_full(struct nd_stream *s, void *buf, size_t len)
         return nd_io_read_full(s->fd, buf, len);
     while (got < len) {
         size_t n = 0;
-        int ret = SSL_read_ex(s->ssl, (char *)buf + got, len - got, &n);
+        int ret;
+
+        /* SSL_get_error() reads the queue: it must hold only this call's. */
+        ERR_clear_error();
+        ret = SSL_read_ex(s->ssl, (char *)buf + got, len - got, &n);
 
         if (ret > 0) {
             got += n;
             continue;
         }
-        ret = ssl_failure(s->ssl, ret);
+        ret = ssl_failure(s, ret);
         if (ret == 1)
             continue;
         if (ret == 0)
@@ -85,14 +93,16 @@ nd_stream_send_full(struct nd_stream *s, const void *buf, size_t len)
         return nd_io_send_full(s->fd, buf, len);
     while (done < len) {
         size_t n = 0;
-        int ret =
-            SSL_write_ex(s->ssl, (const char *)buf + done, len - done, &n);
+        int ret;
+
+        ERR_clear_error();
+        ret = SSL_write_ex(s->ssl, (const char *)buf + done, len - done, &n);
 
         if (ret > 0) {
             done += n;
             continue;
         }
-        ret = ssl_failure(s->ssl, ret);
+        ret = ssl_failure(s, ret);
         if (ret == 1)
             continue;
         return ret == 0 ? -EPIPE : ret;
@@ -117,17 +127,22 @@ nd_stream_send_file(struct nd_stream *s, int fd, off_t off, const void *buf,
     if (!BIO_get_ktls_send(SSL_get_wbio(s->ssl)))
         return nd_stream_send_full(s, buf, len);
     while (done < len) {
-        ossl_ssize_t n =
-            SSL_sendfile(s->ssl, fd, off + (off_t)done, len - done, 0);
+        ossl_ssize_t n;
 
+        ERR_clear_error();
+        errno = 0;
+        n = SSL_sendfile(s->ssl, fd, off + (off_t)done, len - done, 0);
         if (n > 0) {
             done += (size_t)n;
             continue;
         }
-        if (errno == EINTR)
+        if (n < 0 && errno == EINTR)
             continue;
+        /* 0 means the file ended early: it shrank under us (nginx says
+         * "file was truncated"). */
         ERR_clear_error();
-        return errno != 0 ? -errno : -EIO;
+        s->broken = true;
+        return n < 0 && errno != 0 ? -errno : -EIO;
     }
     return (ssize_t)len;
 }
@@ -143,7 +158,9 @@ nd_stream_close(struct nd_stream *s)
             struct timeval tv = {.tv_sec = CLOSE_TIMEOUT_S};
 
             (void)setsockopt(s->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-            if (SSL_is_init_finished(s->ssl))
+            /* Not after a failure: OpenSSL forbids it after a fatal error,
+             * and after a timed-out write it would follow a torn record. */
+            if (SSL_is_init_finished(s->ssl) && !s->broken)
                 (void)SSL_shutdown(s->ssl);
         }
         ERR_clear_error();

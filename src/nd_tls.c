@@ -33,8 +33,9 @@ ctx_common(SSL_CTX *ctx)
     SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
                                  SSL_OP_IGNORE_UNEXPECTED_EOF |
                                  SSL_OP_ENABLE_KTLS);
-    /* A failed write must not leave a half-sent record behind that a retry
-     * would have to repeat with the very same buffer. */
+    /* Reads go on past records that carry no data (TLS 1.3 tickets, key
+     * updates) instead of asking the caller to retry: OpenSSL's default
+     * since 1.1.1, stated because the blocking reads rely on it. */
     SSL_CTX_set_mode(ctx, SSL_MODE_AUTO_RETRY);
     return SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) == 1 ? 0
                                                                    : -EINVAL;
@@ -135,8 +136,8 @@ nd_tls_new_server(SSL_CTX *ctx, int fd)
 static int
 nowait_failure(SSL *ssl, int ret, char *err, size_t err_len)
 {
-    int e = SSL_get_error(ssl, ret);
     int saved = errno;
+    int e = SSL_get_error(ssl, ret);
     char why[256];
 
     if (e == SSL_ERROR_WANT_READ) {
@@ -169,8 +170,10 @@ nowait_failure(SSL *ssl, int ret, char *err, size_t err_len)
 int
 nd_tls_accept_step(SSL *ssl, char *err, size_t err_len)
 {
-    int ret = SSL_accept(ssl);
+    int ret;
 
+    ERR_clear_error();
+    ret = SSL_accept(ssl);
     return ret == 1 ? 0 : nowait_failure(ssl, ret, err, err_len);
 }
 
@@ -178,8 +181,10 @@ ssize_t
 nd_tls_read_nowait(SSL *ssl, void *buf, size_t len, int *want)
 {
     size_t n = 0;
-    int ret = SSL_read_ex(ssl, buf, len, &n);
+    int ret;
 
+    ERR_clear_error();
+    ret = SSL_read_ex(ssl, buf, len, &n);
     if (ret > 0)
         return (ssize_t)n;
     ret = nowait_failure(ssl, ret, NULL, 0);
@@ -194,7 +199,10 @@ ssize_t
 nd_tls_write_nowait(SSL *ssl, const void *buf, size_t len)
 {
     size_t n = 0;
-    int ret = SSL_write_ex(ssl, buf, len, &n);
+    int ret;
+
+    ERR_clear_error();
+    ret = SSL_write_ex(ssl, buf, len, &n);
 
     if (ret > 0)
         return (ssize_t)n;
@@ -229,6 +237,8 @@ nd_tls_connect(struct nd_stream *s, SSL_CTX *ctx, const char *host, char *err,
     if (verify) {
         X509_VERIFY_PARAM *p = SSL_get0_param(ssl);
 
+        /* "*.example.com" may match, "w*.example.com" may not. */
+        SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
         ret = is_ip ? X509_VERIFY_PARAM_set1_ip_asc(p, host)
                     : SSL_set1_host(ssl, host);
         if (ret != 1) {
@@ -238,6 +248,7 @@ nd_tls_connect(struct nd_stream *s, SSL_CTX *ctx, const char *host, char *err,
         }
     }
     for (;;) {
+        ERR_clear_error();
         ret = SSL_connect(ssl);
         if (ret == 1)
             break;

@@ -8,12 +8,9 @@
 #include "nd_usercmd.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -21,19 +18,12 @@
 #include "nd_io.h"
 #include "nd_log.h"
 #include "nd_scram.h"
+#include "nd_tty.h"
 #include "nd_users.h"
 
 #define EX_OK 0
 #define EX_FAIL 1
 #define EX_USAGE 2
-
-/* The terminal whose modes a signal handler must restore, or -1. */
-static volatile sig_atomic_t s_tty = -1;
-static struct termios s_saved;
-
-/* The signals that end the process while echo is off. */
-static const int s_fatal[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
-#define N_FATAL ((int)(sizeof(s_fatal) / sizeof(s_fatal[0])))
 
 static void
 usage(void)
@@ -52,77 +42,6 @@ usage(void)
             ND_USER_MAX);
 }
 
-/* Restores the terminal, then lets the signal end the process as it would
- * have.  Only async-signal-safe calls. */
-static void
-restore_and_die(int sig)
-{
-    int fd = s_tty;
-
-    if (fd >= 0) {
-        (void)tcsetattr(fd, TCSAFLUSH, &s_saved);
-        (void)!write(fd, "\n", 1);
-    }
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
-
-/* Strips one trailing "\n" or "\r\n" (as the client does with a password
- * file) and terminates buf.  Returns the new length. */
-static size_t
-chomp(char *buf, size_t len)
-{
-    if (len > 0 && buf[len - 1] == '\n')
-        len--;
-    if (len > 0 && buf[len - 1] == '\r')
-        len--;
-    buf[len] = '\0';
-    return len;
-}
-
-/*
- * Reads one line from fd a byte at a time (so nothing is left in a stdio
- * buffer and nothing after the line is consumed) into buf, of capacity
- * cap, which holds at most cap - 2 bytes besides the line end and the NUL.
- * Returns its length without the line end, -EFBIG when it is longer, or
- * -errno.
- */
-static ssize_t
-read_line(int fd, char *buf, size_t cap)
-{
-    size_t len = 0;
-
-    for (;;) {
-        char ch;
-        ssize_t n = nd_io_read_some(fd, &ch, 1);
-
-        if (n < 0)
-            return n;
-        if (n == 0)
-            break;
-        if (len + 1 >= cap)
-            return -EFBIG;
-        buf[len++] = ch;
-        if (ch == '\n')
-            break;
-    }
-    len = chomp(buf, len);
-    return len > cap - 2 ? -EFBIG : (ssize_t)len;
-}
-
-/* Prompts on fd and reads a line with echo already off. */
-static ssize_t
-ask(int fd, const char *prompt, char *buf, size_t cap)
-{
-    ssize_t n;
-
-    (void)nd_io_write_full(fd, prompt, strlen(prompt));
-    n = read_line(fd, buf, cap);
-    /* Echo is off, so the user's Enter did not move the cursor. */
-    (void)nd_io_write_full(fd, "\n", 1);
-    return n;
-}
-
 /*
  * Asks for the password twice on the terminal.  Returns its length, or
  * -1 after printing why.
@@ -130,51 +49,19 @@ ask(int fd, const char *prompt, char *buf, size_t cap)
 static int
 password_from_tty(const char *name, char *buf, size_t cap)
 {
-    struct sigaction sa = {.sa_handler = restore_and_die}, old[N_FATAL];
-    sigset_t stop, oldmask;
-    struct termios quiet;
-    char again[ND_USERCMD_PASS_MAX + 2], prompt[128];
+    char again[ND_USERCMD_PASS_MAX + 1], prompt[128];
     ssize_t n, m = 0;
-    int fd, rc = -1;
+    int fd = nd_tty_open(), rc = -1;
 
-    fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
-        fprintf(stderr, "netdiskd: cannot open /dev/tty: %s\n",
-                strerror(errno));
+        fprintf(stderr, "netdiskd: cannot open /dev/tty: %s\n", strerror(-fd));
         return -1;
-    }
-    if (tcgetattr(fd, &s_saved) < 0) {
-        fprintf(stderr, "netdiskd: cannot read the terminal modes: %s\n",
-                strerror(errno));
-        close(fd);
-        return -1;
-    }
-    /* Ctrl-Z would stop us with echo off and leave the shell blind: hold
-     * the stop signals until the modes are back. */
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGTSTP);
-    sigaddset(&stop, SIGTTIN);
-    sigaddset(&stop, SIGTTOU);
-    sigprocmask(SIG_BLOCK, &stop, &oldmask);
-    sigemptyset(&sa.sa_mask);
-    s_tty = fd;
-    for (int i = 0; i < N_FATAL; i++)
-        sigaction(s_fatal[i], &sa, &old[i]);
-
-    quiet = s_saved;
-    quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
-    quiet.c_lflag |= ICANON;
-    if (tcsetattr(fd, TCSAFLUSH, &quiet) < 0) {
-        fprintf(stderr, "netdiskd: cannot turn echo off: %s\n",
-                strerror(errno));
-        goto out;
     }
     snprintf(prompt, sizeof(prompt), "New password for %s: ", name);
-    n = ask(fd, prompt, buf, cap);
+    n = nd_tty_ask_secret(fd, prompt, buf, cap);
     if (n > 0)
-        m = ask(fd, "Retype the new password: ", again, sizeof(again));
-    (void)tcsetattr(fd, TCSAFLUSH, &s_saved);
-
+        m = nd_tty_ask_secret(fd, "Retype the new password: ", again,
+                              sizeof(again));
     if (n == -EFBIG || m == -EFBIG)
         fprintf(stderr, "netdiskd: the password is longer than %d bytes\n",
                 ND_USERCMD_PASS_MAX);
@@ -187,12 +74,7 @@ password_from_tty(const char *name, char *buf, size_t cap)
         fprintf(stderr, "netdiskd: the passwords do not match\n");
     else
         rc = (int)n;
-out:
     OPENSSL_cleanse(again, sizeof(again));
-    for (int i = 0; i < N_FATAL; i++)
-        sigaction(s_fatal[i], &old[i], NULL);
-    s_tty = -1;
-    sigprocmask(SIG_SETMASK, &oldmask, NULL);
     close(fd);
     return rc;
 }
@@ -210,7 +92,7 @@ read_password(const char *name, char *buf, size_t cap)
     if (isatty(STDIN_FILENO))
         n = password_from_tty(name, buf, cap);
     else {
-        n = read_line(STDIN_FILENO, buf, cap);
+        n = nd_tty_read_line(STDIN_FILENO, buf, cap);
         if (n == -EFBIG)
             fprintf(stderr, "netdiskd: the password is longer than %d bytes\n",
                     ND_USERCMD_PASS_MAX);
@@ -308,7 +190,7 @@ static int
 set_password(const struct nd_config *cfg, enum nd_users_op op, const char *name)
 {
     struct nd_scram_verifier v;
-    char pw[ND_USERCMD_PASS_MAX + 2];
+    char pw[ND_USERCMD_PASS_MAX + 1];
     int n, rc, exists;
 
     /* Say so before asking for a password that could not be used. */

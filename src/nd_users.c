@@ -110,18 +110,6 @@ read_all(int fd, const struct stat *st, struct ufile *f)
     }
 }
 
-static int
-hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Parses "@mock:<64 hex digits>" (len bytes).  Returns true on success. */
 static bool
 parse_mock(const char *s, size_t len, uint8_t out[ND_USERS_SECRET_LEN])
@@ -130,7 +118,8 @@ parse_mock(const char *s, size_t len, uint8_t out[ND_USERS_SECRET_LEN])
         return false;
     s += MOCK_TAG_LEN;
     for (int i = 0; i < ND_USERS_SECRET_LEN; i++) {
-        int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+        int hi = OPENSSL_hexchar2int((unsigned char)s[2 * i]),
+            lo = OPENSSL_hexchar2int((unsigned char)s[2 * i + 1]);
 
         if (hi < 0 || lo < 0)
             return false;

@@ -75,7 +75,9 @@ tree() {
 salt_of() { printf '%s\n' "$1" | tr ',' '\n' | sed -n 's/^s=//p'; }
 iter_of() { printf '%s\n' "$1" | tr ',' '\n' | sed -n 's/^i=//p'; }
 
-nd_start
+# The failures below add up (a success does not clear them): keep this
+# daemon from banning; the ban has a daemon of its own further down.
+nd_start 'login_ban_after = 100;'
 
 # ---- A logged-in round trip ------------------------------------------------
 mkrand "$T/in/a" $((200 * 1024 + 3))
@@ -167,13 +169,16 @@ check "the server nonces differ between attempts" \
 # ---- Requests before the login; a malformed PROOF -------------------------
 raw "GET after HELLO without a login: ERROR AUTH, then a close" nologin
 check "...and its message is \"log in first\"" grep -q '"log in first"' "$T/raw.out"
+NETDISK_USER= NETDISK_PASSWORD= raw \
+    "before the login a frame over 4096 bytes: ERROR TOOBIG, then a close" \
+    bigframe 4097
 check_log "the daemon logs the request before the login" \
     "$PEER sent GET before logging in"
 raw "a malformed PROOF for a real user: ERROR AUTH, then a close" badproof "$ND_USER"
 check "...with the same message as a wrong password" \
     grep -q '"authentication failed"' "$T/raw.out"
 check_log "the daemon logs the malformed proof" \
-    "login failed $PEER user=\"$ND_USER\" reason=\"malformed proof\" failures=1"
+    "login failed $PEER user=\"$ND_USER\" reason=\"malformed proof\" failures=3"
 nd_roundtrip "after the refused logins"
 
 # ---- Users cannot reach each other's files --------------------------------
@@ -265,8 +270,8 @@ ND_WHAT="a password file without a final newline works" \
 ND_WHAT="an empty password file: exit 2" \
     assert_exit 2 nopw --password-file "$T/pwfile-empty" ls
 one_line "empty password file"
-ND_WHAT="a missing password file: exit 2" \
-    assert_exit 2 nopw --password-file "$T/no-such-pwfile" ls
+ND_WHAT="a missing password file: exit 1 (local error)" \
+    assert_exit 1 nopw --password-file "$T/no-such-pwfile" ls
 ND_WHAT="no NETDISK_PASSWORD and no terminal: exit 2" \
     assert_exit 2 timeout -k 5 60 setsid -w env -u NETDISK_PASSWORD \
     "$ND_BIN/netdisk" -q -H 127.0.0.1 -p "$ND_PORT" ls </dev/null
@@ -293,7 +298,7 @@ check "...and stderr says too many failed logins" \
 check "...and how long to wait" \
     grep -Eq 'try again in [1-5] seconds' "$ND_ERR"
 check_log "the daemon logs the refusal as banned" \
-    "login refused $PEER: address banned for [0-9]+ s"
+    "login refused at AUTH $PEER: address banned for [0-9]+ s"
 ND_WHAT="banned: another user from the same address gets exit 6 too" \
     assert_exit 6 as nosuchuser x ls
 check "...with the ban message" grep -q 'too many failed logins' "$ND_ERR"
@@ -320,12 +325,37 @@ more_ones() {
 check "...counted from 1 (failures=1 in the log)" wait_for 5 more_ones
 nd_stop
 
+# ---- Parallel guesses: one is checked per delay ------------------------------
+# Eight clients with wrong passwords at once: after the first failure the
+# address must wait 3 s, so the PROOFs still in flight are refused without
+# being checked.  At most one check per worker can already be running.
+nd_start 'login_ban_after = 100;' 'login_delay_ms = 3000;' 'workers = 2;'
+pids=()
+for i in 1 2 3 4 5 6 7 8; do
+    NETDISK_PASSWORD="guess-$i" nd ls >"$T/par.$i.out" 2>&1 &
+    pids+=($!)
+done
+fails=0
+for pid in "${pids[@]}"; do
+    rc=0
+    wait "$pid" || rc=$?
+    [ "$rc" -eq 6 ] || fails=$((fails + 1))
+done
+assert_eq 0 "$fails" "all eight parallel guesses exit 6"
+checked=$(grep -c 'reason="wrong password"' "$ND_LOG" || true)
+refused=$(grep -c 'login refused at \(AUTH\|PROOF\) .*waiting after a failed login' \
+    "$ND_LOG" || true)
+say "# parallel guesses: $checked checked, $refused refused unchecked"
+check "at most two of eight parallel guesses were checked (workers = 2)" \
+    test "$checked" -ge 1 -a "$checked" -le 2
+assert_eq 8 "$((checked + refused))" "every guess was either checked or refused"
+check "the refused ones were told to wait" \
+    grep -l 'a login just failed; try again in' "$T"/par.*.out
+nd_stop
+
 # ---- max_per_ip --------------------------------------------------------------
 nd_start 'max_per_ip = 2;'
-rm -f "$T/idle.ready" "$T/idle.stop"
-nd_raw idle 2 40 "$T/idle.ready" "$T/idle.stop" >"$T/idle.out" 2>"$T/idle.err" &
-idle_pid=$!
-if wait_for 15 test -e "$T/idle.ready"; then
+if nd_idle_hold 2 40; then
     ok "max_per_ip = 2: two idle sessions are open"
 else
     not_ok "max_per_ip = 2: two idle sessions are open: $(cat "$T/idle.err")"
@@ -336,9 +366,8 @@ check "...saying \"too many connections from your address\"" \
 ND_WHAT="the client as the third connection: exit 4" assert_exit 4 nd ls
 check "...showing BUSY" grep -q BUSY "$ND_ERR"
 check_log "the daemon logs max_per_ip" "max_per_ip reached"
-touch "$T/idle.stop"
 irc=0
-wait "$idle_pid" || irc=$?
+nd_idle_release || irc=$?
 if [ "$irc" -eq 0 ] && grep -q '(0 closed by the server)' "$T/idle.out"; then
     ok "the two idle sessions were served meanwhile ($(cat "$T/idle.out"))"
 else

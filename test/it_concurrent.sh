@@ -72,10 +72,7 @@ assert_eq "" "$(cat "$T/swap.put")" "all 12 overwriting puts succeeded"
 
 # 300 idle sessions, each past its handshake, against workers = 2, held
 # until $T/idle.stop appears (50 s at most, under idle_timeout).
-nd_raw idle 300 50 "$T/idle.ready" "$T/idle.stop" >"$T/idle.out" \
-    2>"$T/idle.err" &
-idle_pid=$!
-if wait_for 20 test -e "$T/idle.ready"; then
+if nd_idle_hold 300 50; then
     ok "300 idle sessions open (each answered its HELLO)"
 else
     not_ok "300 idle sessions open: $(cat "$T/idle.err")"
@@ -105,10 +102,9 @@ check "two simultaneous gets complete while the idle sessions are held" \
 check "...with the right bytes" \
     cmp -s "$T/in/during" "$T/out/d1"
 check "the idle sessions were still held during those transfers" \
-    nd_alive "$idle_pid"
-touch "$T/idle.stop"
+    nd_alive "$ND_IDLE_PID"
 irc=0
-wait "$idle_pid" || irc=$?
+nd_idle_release || irc=$?
 assert_eq 0 "$irc" "the idle client finished cleanly"
 if grep -q 'held 300 sessions .*(0 closed by the server)' "$T/idle.out"; then
     ok "the server kept all 300 idle sessions meanwhile ($(cat "$T/idle.out"))"

@@ -71,21 +71,7 @@ start() {
     local name=$1 i
     shift
     ND_LOG=$T/daemon.$name.log
-    : >"$ND_LOG"
-    "$@" "$ND_BIN/netdiskd" -c "$T/$name.conf" 2>>"$ND_LOG" &
-    ND_PID=$!
-    ND_DAEMONS+=("$ND_PID")
-    ND_PORT=
-    for ((i = 0; i < 100; i++)); do
-        ND_PORT=$(sed -n 's/.* listening on 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' \
-            "$ND_LOG" | head -n 1)
-        [ -n "$ND_PORT" ] && break
-        nd_alive "$ND_PID" || break
-        sleep 0.1
-    done
-    [ -n "$ND_PORT" ] || fail "$name: netdiskd printed no 'listening on' line"
-    wait_for 10 grep -q ' ready' "$ND_LOG" ||
-        fail "$name: netdiskd's pool process did not log 'ready'"
+    nd_launch "$T/$name.conf" "$@"
     say "# netdiskd pid $ND_PID on 127.0.0.1:$ND_PORT ($name)"
 }
 

@@ -93,21 +93,7 @@ if [ "${ND_TLS_NETNS:-}" = 1 ]; then
             printf '%s\n' "$@"
         } >"$ND_CONF"
         nd_user_add "$ND_USER" "$ND_PASSWORD"
-        : >"$ND_LOG"
-        "$ND_BIN/netdiskd" -c "$ND_CONF" 2>>"$ND_LOG" &
-        ND_PID=$!
-        ND_DAEMONS+=("$ND_PID")
-        ND_PORT=
-        for ((i = 0; i < 100; i++)); do
-            ND_PORT=$(sed -n 's/.* listening on 0\.0\.0\.0:\([0-9][0-9]*\)$/\1/p' \
-                "$ND_LOG" | head -n 1)
-            [ -n "$ND_PORT" ] && break
-            nd_alive "$ND_PID" || break
-            sleep 0.1
-        done
-        [ -n "$ND_PORT" ] || fail "netdiskd printed no 'listening on' line"
-        wait_for 10 grep -q ' ready' "$ND_LOG" ||
-            fail "netdiskd's pool process did not log 'ready'"
+        nd_launch "$ND_CONF"
         say "# netdiskd pid $ND_PID on 0.0.0.0:$ND_PORT in the namespace"
     }
 

@@ -210,15 +210,25 @@ nd_start() {
         printf '%s\n' "$extra" >>"$ND_CONF"
     done
     nd_user_add "$ND_USER" "$ND_PASSWORD"
+    nd_launch "$ND_CONF"
+}
+
+# nd_launch CONF [LAUNCHER...]: starts netdiskd -c CONF, through LAUNCHER
+# (such as prlimit or setpriv) when given, logging to $ND_LOG; sets ND_PID
+# and ND_PORT and waits (10 s at most) for the port and for the pool
+# process to be ready.  The daemon is stopped at exit like nd_start's.
+nd_launch() {
+    local conf=$1 i
+    shift
     # Created here, not by the background job's redirection, so the polling
     # below never races the child to the file.
     : >"$ND_LOG"
-    "$ND_BIN/netdiskd" -c "$ND_CONF" 2>>"$ND_LOG" &
+    "$@" "$ND_BIN/netdiskd" -c "$conf" 2>>"$ND_LOG" &
     ND_PID=$!
     ND_DAEMONS+=("$ND_PID")
     ND_PORT=
     for ((i = 0; i < 100; i++)); do
-        ND_PORT=$(sed -n 's/.* listening on 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' \
+        ND_PORT=$(sed -n 's/.* listening on .*:\([0-9][0-9]*\)$/\1/p' \
             "$ND_LOG" | head -n 1)
         [ -n "$ND_PORT" ] && break
         nd_alive "$ND_PID" || break
@@ -227,7 +237,7 @@ nd_start() {
     [ -n "$ND_PORT" ] || fail "netdiskd printed no 'listening on' line"
     wait_for 10 grep -q ' ready' "$ND_LOG" ||
         fail "netdiskd's pool process did not log 'ready'"
-    say "# netdiskd pid $ND_PID on 127.0.0.1:$ND_PORT, root $ROOT"
+    say "# netdiskd pid $ND_PID on port $ND_PORT, config $conf"
 }
 
 # nd_user_add NAME PASSWORD: creates the account with the operator's CLI
@@ -295,6 +305,27 @@ nd_roundtrip() {
         not_ok "$tag: the daemon still serves a put/get round trip"
         sed 's/^/#   /' "$T/rt.err"
     fi
+}
+
+# nd_idle_hold N SECS: the raw client holds N logged-in idle sessions in
+# the background ($ND_IDLE_PID; output in $T/idle.out, $T/idle.err) for
+# SECS at most, until nd_idle_release.  Fails unless all are open within
+# 20 s.
+nd_idle_hold() {
+    rm -f "$T/idle.ready" "$T/idle.stop"
+    nd_raw idle "$1" "$2" "$T/idle.ready" "$T/idle.stop" >"$T/idle.out" \
+        2>"$T/idle.err" &
+    ND_IDLE_PID=$!
+    wait_for 20 test -e "$T/idle.ready"
+}
+
+# nd_idle_release: ends nd_idle_hold's sessions and returns the raw
+# client's exit status.
+nd_idle_release() {
+    local rc=0
+    touch "$T/idle.stop"
+    wait "$ND_IDLE_PID" || rc=$?
+    return "$rc"
 }
 
 # A loopback TCP port nothing listens on (connect is refused).

@@ -27,6 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "nd_digest.h"
 #include "nd_io.h"
 #include "nd_net.h"
@@ -67,42 +69,43 @@ static void usage(void) __attribute__((noreturn));
 static void
 usage(void)
 {
-    fprintf(stderr,
-            "usage: nd_rawclient HOST PORT COMMAND [ARGS]\n"
-            "  hello                          handshake only\n"
-            "  idle N SECS [READY [STOP]]     hold N idle sessions SECS s (or\n"
-            "                                 until file STOP exists)\n"
-            "  badput PATH SIZE               PUT with a wrong digest\n"
-            "  shortput PATH SIZE SENT        PUT, send SENT bytes, close\n"
-            "  hugeput PATH                   PUT declaring 2^63 bytes\n"
-            "  bigframe                       header with body_len 2^32-1\n"
-            "  bigname                        PUT with a 4200-byte path\n"
-            "  badversion                     first frame has version 2\n"
-            "  nohello                        GET before HELLO\n"
-            "  badflags                       frame with nonzero flags\n"
-            "  badbody                        GET body with a stray byte\n"
-            "  garbage [HEX16]                8 random (or given) bytes\n"
-            "  unknown                        frame type 0x7f\n"
-            "  drip PATH DELAY_MS             GET sent one byte at a time\n"
-            "  rawget PATH [OUT]              GET, verify the digest\n"
-            "  slowget PATH RATE_KIB [OUT]    GET read at RATE_KIB KiB/s\n"
-            "  rawput LOCAL PATH              PUT, verify the OK reply\n"
-            "  slowput LOCAL PATH RATE_KIB    PUT sent at RATE_KIB KiB/s\n"
-            "  badtrailer PATH big|version|type  PUT whose trailer is refused\n"
-            "  notify SOCKPATH SECS           (HOST, PORT unused) act as\n"
-            "                                 systemd's NOTIFY_SOCKET: print\n"
-            "                                 each datagram; succeed once\n"
-            "                                 READY=1 then STOPPING=1 came\n"
-            "  challenge USER                 HELLO, AUTH for USER (no login):\n"
-            "                                 print the CHALLENGE body\n"
-            "  nologin                        HELLO, GET without logging in:\n"
-            "                                 ERROR AUTH, then a close\n"
-            "  badproof USER                  AUTH, then a malformed PROOF:\n"
-            "                                 ERROR AUTH, then a close\n"
-            "  busy                           connect, send nothing: ERROR\n"
-            "                                 BUSY, then a close\n"
-            "  stall HEX|- SECS               send HEX bytes (- for none), then\n"
-            "                                 nothing: closed within SECS s\n");
+    fprintf(
+        stderr,
+        "usage: nd_rawclient HOST PORT COMMAND [ARGS]\n"
+        "  hello                          handshake only\n"
+        "  idle N SECS [READY [STOP]]     hold N idle sessions SECS s (or\n"
+        "                                 until file STOP exists)\n"
+        "  badput PATH SIZE               PUT with a wrong digest\n"
+        "  shortput PATH SIZE SENT        PUT, send SENT bytes, close\n"
+        "  hugeput PATH                   PUT declaring 2^63 bytes\n"
+        "  bigframe [LEN]                 header with body_len LEN (2^32-1)\n"
+        "  bigname                        PUT with a 4200-byte path\n"
+        "  badversion                     first frame has version 2\n"
+        "  nohello                        GET before HELLO\n"
+        "  badflags                       frame with nonzero flags\n"
+        "  badbody                        GET body with a stray byte\n"
+        "  garbage [HEX16]                8 random (or given) bytes\n"
+        "  unknown                        frame type 0x7f\n"
+        "  drip PATH DELAY_MS             GET sent one byte at a time\n"
+        "  rawget PATH [OUT]              GET, verify the digest\n"
+        "  slowget PATH RATE_KIB [OUT]    GET read at RATE_KIB KiB/s\n"
+        "  rawput LOCAL PATH              PUT, verify the OK reply\n"
+        "  slowput LOCAL PATH RATE_KIB    PUT sent at RATE_KIB KiB/s\n"
+        "  badtrailer PATH big|version|type  PUT whose trailer is refused\n"
+        "  notify SOCKPATH SECS           (HOST, PORT unused) act as\n"
+        "                                 systemd's NOTIFY_SOCKET: print\n"
+        "                                 each datagram; succeed once\n"
+        "                                 READY=1 then STOPPING=1 came\n"
+        "  challenge USER                 HELLO, AUTH for USER (no login):\n"
+        "                                 print the CHALLENGE body\n"
+        "  nologin                        HELLO, GET without logging in:\n"
+        "                                 ERROR AUTH, then a close\n"
+        "  badproof USER                  AUTH, then a malformed PROOF:\n"
+        "                                 ERROR AUTH, then a close\n"
+        "  busy                           connect, send nothing: ERROR\n"
+        "                                 BUSY, then a close\n"
+        "  stall HEX|- SECS               send HEX bytes (- for none), then\n"
+        "                                 nothing: closed within SECS s\n");
     exit(2);
 }
 
@@ -126,8 +129,8 @@ sleep_ms(double ms)
 
     if (ms <= 0)
         return;
-    ts.tv_sec = (time_t) (ms / 1000);
-    ts.tv_nsec = (long) ((ms - (double) ts.tv_sec * 1000) * 1e6);
+    ts.tv_sec = (time_t)(ms / 1000);
+    ts.tv_nsec = (long)((ms - (double)ts.tv_sec * 1000) * 1e6);
     while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
         ;
 }
@@ -138,13 +141,13 @@ random_bytes(void *p, size_t n)
     size_t done = 0;
 
     while (done < n) {
-        ssize_t r = getrandom((char *) p + done, n - done, 0);
+        ssize_t r = getrandom((char *)p + done, n - done, 0);
         if (r < 0) {
             if (errno == EINTR)
                 continue;
             fail("getrandom: %s", strerror(errno));
         }
-        done += (size_t) r;
+        done += (size_t)r;
     }
 }
 
@@ -172,8 +175,8 @@ dial(int rcvbuf)
         if (nd_net_set_timeouts(fd, ND_RAW_TIMEOUT) < 0)
             fail("setsockopt: %s", strerror(errno));
         if (rcvbuf > 0)
-            (void) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
-                              sizeof(rcvbuf));
+            (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
+                             sizeof(rcvbuf));
         if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
             break;
         err = errno;
@@ -209,9 +212,9 @@ send_or_die(int fd, const void *p, long len, const char *what)
 static size_t expect(int fd, uint8_t want);
 
 /*
- * Logs in as $NETDISK_USER with $NETDISK_PASSWORD when both are set, so
- * that the hostile cases reach the request handlers; "nologin" cases
- * unset them.
+ * Logs in as $NETDISK_USER with $NETDISK_PASSWORD when both are set (and
+ * the user is not empty), so that the hostile cases reach the request
+ * handlers; cases that must stay logged out set them empty.
  */
 static void
 login(int fd)
@@ -224,29 +227,28 @@ login(int fd)
     size_t len;
     int n;
 
-    if (user == NULL || pw == NULL)
+    if (user == NULL || pw == NULL || user[0] == '\0')
         return;
     n = nd_scram_client_first(&sc, user, NULL, out, sizeof(out));
     if (n < 0)
         fail("SCRAM client-first: %s", strerror(-n));
-    send_or_die(fd, frame,
-                nd_proto_raw_encode(frame, sizeof(frame), ND_T_AUTH, out,
-                                    (size_t) n),
-                "AUTH");
+    send_or_die(
+        fd, frame,
+        nd_proto_raw_encode(frame, sizeof(frame), ND_T_AUTH, out, (size_t)n),
+        "AUTH");
     len = expect(fd, ND_T_CHALLENGE);
     if (len > ND_SCRAM_MSG_MAX)
         fail("CHALLENGE too long");
     memcpy(msg, s_body, len);
-    n = nd_scram_client_final(&sc, pw, strlen(pw), msg, len, out,
-                              sizeof(out));
+    n = nd_scram_client_final(&sc, pw, strlen(pw), msg, len, out, sizeof(out));
     if (n < 0)
         fail("SCRAM client-final: %s", strerror(-n));
-    send_or_die(fd, frame,
-                nd_proto_raw_encode(frame, sizeof(frame), ND_T_PROOF, out,
-                                    (size_t) n),
-                "PROOF");
+    send_or_die(
+        fd, frame,
+        nd_proto_raw_encode(frame, sizeof(frame), ND_T_PROOF, out, (size_t)n),
+        "PROOF");
     len = expect(fd, ND_T_WELCOME);
-    if (nd_scram_client_verify(&sc, (const char *) s_body, len) != 0)
+    if (nd_scram_client_verify(&sc, (const char *)s_body, len) != 0)
         fail("the server's WELCOME does not prove it knows the password");
     nd_scram_client_clear(&sc);
 }
@@ -296,24 +298,27 @@ expect(int fd, uint8_t want)
  * set, the server must then close the connection (EOF or reset) within the
  * socket timeout.  Returns normally only when all of that held.
  */
+/*
+ * Like expect_error(), but copies the ERROR's message to msg (capacity cap)
+ * so that the caller can print it.
+ */
 static void
-expect_error(int fd, int code, bool then_eof)
+expect_error_msg(int fd, int code, bool then_eof, char *msg, size_t cap)
 {
-    char msg[ND_MSG_MAX + 1] = "";
     struct nd_hdr h;
     int rc = nd_wire_recv(plain(fd), &h, s_body, sizeof(s_body));
 
+    msg[0] = '\0';
     if (rc < 0)
         fail("expected ERROR %s (%d): %s", nd_proto_status_str(code), code,
              rc == -EAGAIN ? "timed out" : strerror(-rc));
     if (h.type != ND_T_ERROR)
         fail("expected ERROR %s (%d), got a %s frame",
              nd_proto_status_str(code), code, nd_proto_type_name(h.type));
-    rc = nd_proto_error_decode(s_body, h.len, msg, sizeof(msg));
+    rc = nd_proto_error_decode(s_body, h.len, msg, cap);
     if (rc != code)
         fail("expected ERROR %s (%d), got %s (%d): %s",
-             nd_proto_status_str(code), code, nd_proto_status_str(rc), rc,
-             msg);
+             nd_proto_status_str(code), code, nd_proto_status_str(rc), rc, msg);
     if (!then_eof)
         return;
     rc = nd_wire_recv(plain(fd), &h, s_body, sizeof(s_body));
@@ -325,6 +330,14 @@ expect_error(int fd, int code, bool then_eof)
              ND_RAW_TIMEOUT);
     if (rc != -ENODATA && rc != -ECONNRESET)
         fail("after ERROR %d: %s", code, strerror(-rc));
+}
+
+static void
+expect_error(int fd, int code, bool then_eof)
+{
+    char msg[ND_MSG_MAX + 1];
+
+    expect_error_msg(fd, code, then_eof, msg, sizeof(msg));
 }
 
 static void
@@ -344,7 +357,7 @@ pace(double start, uint64_t done, unsigned long long rate_kib)
 
     if (rate_kib == 0)
         return;
-    due = start + (double) done / ((double) rate_kib * 1024.0);
+    due = start + (double)done / ((double)rate_kib * 1024.0);
     sleep_ms((due - nd_io_now()) * 1000.0);
 }
 
@@ -377,19 +390,18 @@ recv_file(int fd, const char *path, unsigned long long rate_kib, int out)
         if (rate_kib != 0)
             want = RATE_CHUNK;
         if (want > size - done)
-            want = (size_t) (size - done);
+            want = (size_t)(size - done);
         n = nd_io_read_some(fd, s_buf, want);
         if (n < 0)
             fail("reading file bytes after %" PRIu64 " of %" PRIu64 ": %s",
-                 done, size, n == -EAGAIN ? "timed out" : strerror((int) -n));
+                 done, size, n == -EAGAIN ? "timed out" : strerror((int)-n));
         if (n == 0)
-            fail("EOF after %" PRIu64 " of %" PRIu64 " file bytes", done,
-                 size);
-        if (nd_digest_update(&d, s_buf, (size_t) n) < 0)
+            fail("EOF after %" PRIu64 " of %" PRIu64 " file bytes", done, size);
+        if (nd_digest_update(&d, s_buf, (size_t)n) < 0)
             fail("MD5 update failed");
-        if (out >= 0 && nd_io_write_full(out, s_buf, (size_t) n) < 0)
+        if (out >= 0 && nd_io_write_full(out, s_buf, (size_t)n) < 0)
             fail("writing the local copy: %s", strerror(errno));
-        done += (uint64_t) n;
+        done += (uint64_t)n;
         pace(start, done, rate_kib);
     }
     digest_hex(&d, md5, hex);
@@ -408,8 +420,8 @@ send_req(int fd, uint8_t type, uint64_t size, const char *path)
 {
     uint8_t buf[ND_HDR_LEN + 16 + ND_PATH_MAX];
 
-    send_or_die(fd, buf, nd_proto_req_encode(buf, sizeof(buf), type, size,
-                                             path),
+    send_or_die(fd, buf,
+                nd_proto_req_encode(buf, sizeof(buf), type, size, path),
                 nd_proto_type_name(type));
 }
 
@@ -441,12 +453,12 @@ send_bytes(int fd, int src, uint64_t size, unsigned long long rate_kib,
         ssize_t w;
 
         if (n > size - done)
-            n = (size_t) (size - done);
+            n = (size_t)(size - done);
         if (src >= 0) {
             ssize_t r = nd_io_read_full(src, s_buf, n);
             if (r < 0)
-                fail("reading the local file: %s", strerror((int) -r));
-            if ((size_t) r != n)
+                fail("reading the local file: %s", strerror((int)-r));
+            if ((size_t)r != n)
                 fail("the local file shrank while being sent");
         } else {
             random_bytes(s_buf, n);
@@ -456,7 +468,7 @@ send_bytes(int fd, int src, uint64_t size, unsigned long long rate_kib,
         w = nd_io_send_full(fd, s_buf, n);
         if (w < 0)
             fail("sending file bytes after %" PRIu64 " of %" PRIu64 ": %s",
-                 done, size, w == -EAGAIN ? "timed out" : strerror((int) -w));
+                 done, size, w == -EAGAIN ? "timed out" : strerror((int)-w));
         done += n;
         pace(start, done, rate_kib);
     }
@@ -473,7 +485,7 @@ cmd_hello(int argc, char **argv)
 
     if (argc != 0)
         usage();
-    (void) argv;
+    (void)argv;
     fd = dial_hello(0);
     close(fd);
     printf("hello: handshake ok\n");
@@ -496,7 +508,7 @@ cmd_idle(int argc, char **argv)
         fail("N must be 1..10000 and SECS at most 3600");
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
-        (void) setrlimit(RLIMIT_NOFILE, &rl);
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
     }
     fds = calloc(n, sizeof(*fds));
     if (fds == NULL)
@@ -504,14 +516,13 @@ cmd_idle(int argc, char **argv)
     for (unsigned long long i = 0; i < n; i++)
         fds[i] = dial_hello(0);
     if (argc >= 3) {
-        int rf = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                      0644);
+        int rf = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (rf < 0)
             fail("%s: %s", argv[2], strerror(errno));
         close(rf);
     }
     start = nd_io_now();
-    end = start + (double) secs;
+    end = start + (double)secs;
     while (nd_io_now() < end) {
         if (argc == 4 && access(argv[3], F_OK) == 0)
             break;
@@ -603,17 +614,16 @@ cmd_hugeput(int argc, char **argv)
 }
 
 static void
-put_hdr(uint8_t *p, uint32_t len, uint8_t version, uint8_t type,
-        uint16_t flags)
+put_hdr(uint8_t *p, uint32_t len, uint8_t version, uint8_t type, uint16_t flags)
 {
-    p[0] = (uint8_t) (len >> 24);
-    p[1] = (uint8_t) (len >> 16);
-    p[2] = (uint8_t) (len >> 8);
-    p[3] = (uint8_t) len;
+    p[0] = (uint8_t)(len >> 24);
+    p[1] = (uint8_t)(len >> 16);
+    p[2] = (uint8_t)(len >> 8);
+    p[3] = (uint8_t)len;
     p[4] = version;
     p[5] = type;
-    p[6] = (uint8_t) (flags >> 8);
-    p[7] = (uint8_t) flags;
+    p[6] = (uint8_t)(flags >> 8);
+    p[7] = (uint8_t)flags;
 }
 
 /*
@@ -657,13 +667,16 @@ static int
 cmd_bigframe(int argc, char **argv)
 {
     uint8_t h[ND_HDR_LEN];
+    uint32_t len = 0xFFFFFFFFu;
     int fd;
 
-    if (argc != 0)
+    /* An optional LEN: without a login, 4097 is already too big. */
+    if (argc > 1)
         usage();
-    (void) argv;
+    if (argc == 1)
+        len = (uint32_t)num_arg(argv[0], "LEN");
     fd = dial_hello(0);
-    put_hdr(h, 0xFFFFFFFFu, ND_PROTO_VERSION, ND_T_PUT, 0);
+    put_hdr(h, len, ND_PROTO_VERSION, ND_T_PUT, 0);
     send_or_die(fd, h, sizeof(h), "header");
     expect_error(fd, ND_E_TOOBIG, true);
     close(fd);
@@ -681,7 +694,7 @@ cmd_bigname(int argc, char **argv)
 
     if (argc != 0)
         usage();
-    (void) argv;
+    (void)argv;
     /* Components of 199 bytes: only the total length is over a limit. */
     memset(path, 'a', sizeof(path) - 1);
     for (size_t i = 199; i < sizeof(path) - 2; i += 200)
@@ -708,7 +721,7 @@ cmd_badversion(int argc, char **argv)
 
     if (argc != 0)
         usage();
-    (void) argv;
+    (void)argv;
     fd = dial(0);
     len = nd_proto_hello_encode(buf, sizeof(buf));
     if (len < 0)
@@ -728,7 +741,7 @@ cmd_nohello(int argc, char **argv)
 
     if (argc != 0)
         usage();
-    (void) argv;
+    (void)argv;
     fd = dial(0);
     send_req(fd, ND_T_GET, 0, "x");
     expect_error(fd, ND_E_PROTO, true);
@@ -746,7 +759,7 @@ cmd_badflags(int argc, char **argv)
 
     if (argc != 0)
         usage();
-    (void) argv;
+    (void)argv;
     fd = dial_hello(0);
     len = nd_proto_req_encode(buf, sizeof(buf), ND_T_GET, 0, "x");
     if (len < 0)
@@ -768,32 +781,20 @@ cmd_badbody(int argc, char **argv)
 
     if (argc != 0)
         usage();
-    (void) argv;
+    (void)argv;
     fd = dial_hello(0);
     len = nd_proto_req_encode(buf, sizeof(buf), ND_T_GET, 0, "x");
     if (len < 0)
         fail("encoding GET failed");
     /* One byte past the string: the body does not parse exactly. */
     buf[len] = 'y';
-    put_hdr(buf, (uint32_t) (len + 1 - ND_HDR_LEN), ND_PROTO_VERSION,
-            ND_T_GET, 0);
+    put_hdr(buf, (uint32_t)(len + 1 - ND_HDR_LEN), ND_PROTO_VERSION, ND_T_GET,
+            0);
     send_or_die(fd, buf, len + 1, "GET");
     expect_error(fd, ND_E_PROTO, true);
     close(fd);
     printf("badbody: ERROR PROTO, then closed\n");
     return 0;
-}
-
-static int
-hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 static int
@@ -811,10 +812,11 @@ cmd_garbage(int argc, char **argv)
         if (strlen(argv[0]) != 16)
             fail("HEX16 must be 16 hex digits");
         for (int i = 0; i < 8; i++) {
-            int hi = hexval(argv[0][2 * i]), lo = hexval(argv[0][2 * i + 1]);
+            int hi = OPENSSL_hexchar2int((unsigned char)argv[0][2 * i]),
+                lo = OPENSSL_hexchar2int((unsigned char)argv[0][2 * i + 1]);
             if (hi < 0 || lo < 0)
                 fail("HEX16 must be 16 hex digits");
-            g[i] = (uint8_t) (hi << 4 | lo);
+            g[i] = (uint8_t)(hi << 4 | lo);
         }
     } else {
         random_bytes(g, sizeof(g));
@@ -848,7 +850,7 @@ cmd_unknown(int argc, char **argv)
 
     if (argc != 0)
         usage();
-    (void) argv;
+    (void)argv;
     fd = dial_hello(0);
     put_hdr(h, 0, ND_PROTO_VERSION, 0x7f, 0);
     send_or_die(fd, h, sizeof(h), "frame 0x7f");
@@ -877,7 +879,7 @@ cmd_drip(int argc, char **argv)
         fail("encoding GET failed");
     for (long i = 0; i < len; i++) {
         if (i > 0)
-            sleep_ms((double) delay);
+            sleep_ms((double)delay);
         send_or_die(fd, buf + i, 1, "a GET byte");
     }
     recv_file(fd, argv[0], 0, -1);
@@ -950,9 +952,9 @@ do_put(const char *local, const char *path, unsigned long long rate)
     if (src < 0 || fstat(src, &st) < 0)
         fail("%s: %s", local, strerror(errno));
     fd = dial_hello(0);
-    send_req(fd, ND_T_PUT, (uint64_t) st.st_size, path);
+    send_req(fd, ND_T_PUT, (uint64_t)st.st_size, path);
     expect(fd, ND_T_READY);
-    send_bytes(fd, src, (uint64_t) st.st_size, rate, md5);
+    send_bytes(fd, src, (uint64_t)st.st_size, rate, md5);
     close(src);
     send_digest(fd, md5);
     len = expect(fd, ND_T_OK);
@@ -960,9 +962,9 @@ do_put(const char *local, const char *path, unsigned long long rate)
         fail("malformed OK frame");
     nd_digest_hex(md5, hex);
     nd_digest_hex(theirs, thex);
-    if (stored != (uint64_t) st.st_size || memcmp(md5, theirs, 16) != 0)
-        fail("OK says %" PRIu64 " bytes md5 %s; sent %jd bytes md5 %s",
-             stored, thex, (intmax_t) st.st_size, hex);
+    if (stored != (uint64_t)st.st_size || memcmp(md5, theirs, 16) != 0)
+        fail("OK says %" PRIu64 " bytes md5 %s; sent %jd bytes md5 %s", stored,
+             thex, (intmax_t)st.st_size, hex);
     close(fd);
     printf("%s %s: %" PRIu64 " bytes md5 %s\n", s_cmd, path, stored, hex);
     return 0;
@@ -1008,9 +1010,9 @@ cmd_notify(int argc, char **argv)
     secs = num_arg(argv[1], "SECS");
     memcpy(sa.sun_path, argv[0], strlen(argv[0]));
     fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
         fail("bind %s: %s", argv[0], strerror(errno));
-    end = nd_io_now() + (double) secs;
+    end = nd_io_now() + (double)secs;
     while (!stopping && nd_io_now() < end) {
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
         char buf[512];
@@ -1038,41 +1040,6 @@ cmd_notify(int argc, char **argv)
 
 /* ---- login and connection-limit subcommands (it_auth, it_tls) -------- */
 
-/*
- * Like expect_error(), but copies the ERROR's message to msg (capacity cap)
- * so that the caller can print it.
- */
-static void
-expect_error_msg(int fd, int code, bool then_eof, char *msg, size_t cap)
-{
-    struct nd_hdr h;
-    int rc = nd_wire_recv(plain(fd), &h, s_body, sizeof(s_body));
-
-    msg[0] = '\0';
-    if (rc < 0)
-        fail("expected ERROR %s (%d): %s", nd_proto_status_str(code), code,
-             rc == -EAGAIN ? "timed out" : strerror(-rc));
-    if (h.type != ND_T_ERROR)
-        fail("expected ERROR %s (%d), got a %s frame",
-             nd_proto_status_str(code), code, nd_proto_type_name(h.type));
-    rc = nd_proto_error_decode(s_body, h.len, msg, cap);
-    if (rc != code)
-        fail("expected ERROR %s (%d), got %s (%d): %s",
-             nd_proto_status_str(code), code, nd_proto_status_str(rc), rc,
-             msg);
-    if (!then_eof)
-        return;
-    rc = nd_wire_recv(plain(fd), &h, s_body, sizeof(s_body));
-    if (rc == 0)
-        fail("after ERROR %d expected a close, got a %s frame", code,
-             nd_proto_type_name(h.type));
-    if (rc == -EAGAIN)
-        fail("after ERROR %d the server did not close within %d s", code,
-             ND_RAW_TIMEOUT);
-    if (rc != -ENODATA && rc != -ECONNRESET)
-        fail("after ERROR %d: %s", code, strerror(-rc));
-}
-
 /* HELLO only, never a login, whatever NETDISK_USER says. */
 static int
 dial_hello_nologin(void)
@@ -1099,10 +1066,10 @@ auth_challenge(int fd, struct nd_scram_client *sc, const char *user)
     n = nd_scram_client_first(sc, user, NULL, out, sizeof(out));
     if (n < 0)
         fail("SCRAM client-first for \"%s\": %s", user, strerror(-n));
-    send_or_die(fd, frame,
-                nd_proto_raw_encode(frame, sizeof(frame), ND_T_AUTH, out,
-                                    (size_t) n),
-                "AUTH");
+    send_or_die(
+        fd, frame,
+        nd_proto_raw_encode(frame, sizeof(frame), ND_T_AUTH, out, (size_t)n),
+        "AUTH");
     len = expect(fd, ND_T_CHALLENGE);
     if (len > ND_SCRAM_MSG_MAX)
         fail("CHALLENGE too long");
@@ -1123,7 +1090,7 @@ cmd_challenge(int argc, char **argv)
     len = auth_challenge(fd, &sc, argv[0]);
     nd_scram_client_clear(&sc);
     close(fd);
-    printf("%.*s\n", (int) len, (const char *) s_body);
+    printf("%.*s\n", (int)len, (const char *)s_body);
     return 0;
 }
 
@@ -1136,7 +1103,7 @@ cmd_nologin(int argc, char **argv)
 
     if (argc != 0)
         usage();
-    (void) argv;
+    (void)argv;
     fd = dial_hello_nologin();
     send_req(fd, ND_T_GET, 0, "x");
     expect_error_msg(fd, ND_E_AUTH, true, msg, sizeof(msg));
@@ -1159,7 +1126,7 @@ cmd_badproof(int argc, char **argv)
     if (argc != 1)
         usage();
     fd = dial_hello_nologin();
-    (void) auth_challenge(fd, &sc, argv[0]);
+    (void)auth_challenge(fd, &sc, argv[0]);
     nd_scram_client_clear(&sc);
     send_or_die(fd, frame,
                 nd_proto_raw_encode(frame, sizeof(frame), ND_T_PROOF, junk,
@@ -1181,7 +1148,7 @@ cmd_busy(int argc, char **argv)
 
     if (argc != 0)
         usage();
-    (void) argv;
+    (void)argv;
     fd = dial(0);
     expect_error_msg(fd, ND_E_BUSY, true, msg, sizeof(msg));
     close(fd);
@@ -1213,20 +1180,21 @@ cmd_stall(int argc, char **argv)
         if (len % 2 != 0 || len / 2 > sizeof(bytes))
             fail("HEX must be an even number of hex digits, at most 512");
         for (n = 0; n < len / 2; n++) {
-            int hi = hexval(argv[0][2 * n]), lo = hexval(argv[0][2 * n + 1]);
+            int hi = OPENSSL_hexchar2int((unsigned char)argv[0][2 * n]),
+                lo = OPENSSL_hexchar2int((unsigned char)argv[0][2 * n + 1]);
             if (hi < 0 || lo < 0)
                 fail("HEX must be hex digits");
-            bytes[n] = (uint8_t) (hi << 4 | lo);
+            bytes[n] = (uint8_t)(hi << 4 | lo);
         }
     }
     fd = dial(0);
     if (n > 0)
-        send_or_die(fd, bytes, (long) n, "the stall bytes");
+        send_or_die(fd, bytes, (long)n, "the stall bytes");
     start = nd_io_now();
-    end = start + (double) secs;
+    end = start + (double)secs;
     while (nd_io_now() < end) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
-        int left = (int) ((end - nd_io_now()) * 1000.0) + 1;
+        int left = (int)((end - nd_io_now()) * 1000.0) + 1;
         ssize_t r;
 
         if (poll(&p, 1, left) <= 0)
@@ -1237,7 +1205,8 @@ cmd_stall(int argc, char **argv)
         if (r == 0 || (r < 0 && errno == ECONNRESET)) {
             close(fd);
             printf("stall: %zu bytes sent, closed by the server after "
-                   "%.1f s\n", n, nd_io_now() - start);
+                   "%.1f s\n",
+                   n, nd_io_now() - start);
             return 0;
         }
         if (r > 0)
