@@ -412,7 +412,7 @@ handle_auth(const struct nd_handler_ctx *ctx, struct nd_conn *c,
             struct nd_scratch *sc)
 {
     struct nd_scram_verifier v;
-    uint8_t secret[32];
+    uint8_t secret[ND_USERS_SECRET_LEN];
     char msg[ND_SCRAM_MSG_MAX + 1], quoted[2 * ND_USER_MAX + 8];
     const char *user;
     long len;

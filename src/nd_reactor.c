@@ -136,8 +136,20 @@ conn_make_idle(struct nd_reactor *r, struct nd_conn *c, int op)
         (void)conn_arm(r, c, op);
 }
 
-/* Best-effort refusal from the reactor, which must not block: over TLS
- * once the handshake is done, in plaintext before TLS was seen. */
+/* Best-effort send from the reactor, which must not block: over TLS once
+ * the handshake is done, in plaintext when TLS was not seen (c may be NULL
+ * before there is a connection). */
+static void
+send_nowait(struct nd_conn *c, int fd, const void *buf, size_t len)
+{
+    if (c == NULL || c->st.ssl == NULL)
+        (void)nd_io_send_nowait(fd, buf, len);
+    else if (SSL_is_init_finished(c->st.ssl) &&
+             nd_tls_write_nowait(c->st.ssl, buf, len) != (ssize_t)len)
+        c->st.broken = true; /* a torn record: no close_notify after it */
+}
+
+/* Refuses with ERROR st (msg, or the status's own text). */
 static void
 refuse(struct nd_conn *c, int fd, enum nd_status st, const char *msg)
 {
@@ -145,27 +157,15 @@ refuse(struct nd_conn *c, int fd, enum nd_status st, const char *msg)
     long len = nd_proto_error_encode(
         buf, sizeof(buf), st, msg != NULL ? msg : nd_proto_status_str(st));
 
-    if (len <= 0)
-        return;
-    if (c != NULL && c->st.ssl != NULL) {
-        if (SSL_is_init_finished(c->st.ssl) &&
-            nd_tls_write_nowait(c->st.ssl, buf, (size_t)len) != len)
-            c->st.broken = true;
-    } else {
-        (void)nd_io_send_nowait(fd, buf, (size_t)len);
-    }
+    if (len > 0)
+        send_nowait(c, fd, buf, (size_t)len);
 }
 
 /* Sends a delayed refusal (see nd_conn.late) and closes. */
 static void
 late_send(struct nd_reactor *r, struct nd_conn *c)
 {
-    if (c->st.ssl != NULL &&
-        nd_tls_write_nowait(c->st.ssl, c->late, c->late_len) !=
-            (ssize_t)c->late_len)
-        c->st.broken = true;
-    else if (c->st.ssl == NULL)
-        (void)nd_io_send_nowait(c->st.fd, c->late, c->late_len);
+    send_nowait(c, c->st.fd, c->late, c->late_len);
     conn_close(r, c);
 }
 
