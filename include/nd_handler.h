@@ -24,6 +24,7 @@
 #include "nd_scram.h"
 #include "nd_store.h"
 #include "nd_stream.h"
+#include "nd_users.h"
 
 /* Where a connection is before its requests can be read. */
 enum nd_phase {
@@ -77,6 +78,7 @@ struct nd_handler_ctx {
     const struct nd_store *store; /* borrowed, shared read-only */
     const struct nd_config *cfg;  /* borrowed: users_file, iterations */
     struct nd_guard *guard;       /* borrowed: failed logins by address */
+    struct nd_users_cache *users; /* borrowed: the parsed users file */
 };
 
 /* Releases what the login left in c (the exchange, the user's directory).

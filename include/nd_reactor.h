@@ -37,8 +37,9 @@ struct nd_reactor {
     struct nd_queue queue;
     struct nd_pool pool;
     struct nd_handler_ctx hctx;
-    struct nd_guard guard; /* per-address connections and failed logins */
-    SSL_CTX *tls;          /* borrowed; NULL when tls = "off" */
+    struct nd_guard guard;       /* per-address connections and failed logins */
+    struct nd_users_cache users; /* the users file, parsed */
+    SSL_CTX *tls;                /* borrowed; NULL when tls = "off" */
 
     pthread_mutex_t back_mu; /* guards back */
     struct nd_conn *back;    /* connections handed back by workers */

@@ -14,7 +14,7 @@
  * second or bad "@mock" line or any other line makes the whole file
  * malformed, so a damaged file refuses every login rather than some.
  *
- * The daemon only reads (nd_users_lookup); the "netdiskd user" command
+ * The daemon only reads (nd_users_cache_lookup); the "netdiskd user" command
  * writes (nd_users_update), always by writing a new file and renaming it
  * over the old one, so a reader sees either the old or the new file.
  * Nothing here logs.
@@ -22,6 +22,7 @@
 #ifndef ND_USERS_H
 #define ND_USERS_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include "nd_scram.h"
@@ -47,6 +48,29 @@
 int nd_users_lookup(const char *path, const char *name,
                     struct nd_scram_verifier *v,
                     uint8_t secret[ND_USERS_SECRET_LEN], int *line);
+
+/*
+ * The daemon's view of the users file: the parsed file, kept between
+ * logins and read again only when the file changed (another inode, size,
+ * mtime or ctime), so that a login costs one stat(2), not a parse of the
+ * whole file.  A file that failed to load is read again at every lookup.
+ */
+struct nd_users_file;
+struct nd_users_cache {
+    pthread_mutex_t mu;         /* guards file */
+    struct nd_users_file *file; /* private: the last load, or NULL */
+};
+
+/* Sets up an empty cache; destroy frees what it holds.  Not thread-safe:
+ * call before the workers start and after they stopped. */
+void nd_users_cache_init(struct nd_users_cache *c);
+void nd_users_cache_destroy(struct nd_users_cache *c);
+
+/* nd_users_lookup() through the cache: the same results, the same
+ * contract.  Thread-safe; lookups are serialised by the cache's mutex. */
+int nd_users_cache_lookup(struct nd_users_cache *c, const char *path,
+                          const char *name, struct nd_scram_verifier *v,
+                          uint8_t secret[ND_USERS_SECRET_LEN], int *line);
 
 enum nd_users_op { ND_USERS_ADD, ND_USERS_PASSWD, ND_USERS_DEL };
 

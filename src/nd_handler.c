@@ -444,7 +444,8 @@ handle_auth(const struct nd_handler_ctx *ctx, struct nd_conn *c,
     user = nd_scram_server_user(c->scram);
     /* An invalid name has no record either: it gets a mock like any
      * unknown user, so the reply never says which names exist. */
-    rc = nd_users_lookup(ctx->cfg->users_file, user, &v, secret, &line);
+    rc = nd_users_cache_lookup(ctx->users, ctx->cfg->users_file, user, &v,
+                               secret, &line);
     c->mock = rc == -ENOENT;
     if (c->mock) {
         nd_scram_verifier_mock(secret, sizeof(secret), user,

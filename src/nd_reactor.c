@@ -588,6 +588,8 @@ nd_reactor_init(struct nd_reactor *r, const struct nd_config *cfg,
     r->hctx.store = store;
     r->hctx.cfg = cfg;
     r->hctx.guard = &r->guard;
+    r->hctx.users = &r->users;
+    nd_users_cache_init(&r->users);
     list_init(&r->idle);
     list_init(&r->busy);
     list_init(&r->late);
@@ -682,5 +684,6 @@ nd_reactor_destroy(struct nd_reactor *r)
     nd_io_close(&r->wake_fd);
     nd_io_close(&r->ep);
     nd_guard_destroy(&r->guard);
+    nd_users_cache_destroy(&r->users);
     pthread_mutex_destroy(&r->back_mu);
 }

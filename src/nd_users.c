@@ -48,7 +48,8 @@ struct ufile {
     int mock_lines; /* "@mock" lines seen */
     bool has_mock;  /* the first one was good; mock holds it */
     uint8_t mock[ND_USERS_SECRET_LEN];
-    int bad; /* the first malformed line, or 0 */
+    int bad;        /* the first malformed line, or 0 */
+    struct stat st; /* the file it was read from */
 };
 
 static pthread_once_t s_secret_once = PTHREAD_ONCE_INIT;
@@ -279,6 +280,7 @@ ufile_load_fd(int fd, struct ufile *f)
     memset(f, 0, sizeof(*f));
     if (fstat(fd, &st) < 0)
         return -errno;
+    f->st = st;
     if (S_ISDIR(st.st_mode))
         return -EISDIR;
     if (!S_ISREG(st.st_mode))
@@ -321,34 +323,111 @@ find(const struct ufile *f, const char *name)
     return NULL;
 }
 
+/*
+ * Looks name up in f, which ufile_load() filled with result rc.  Fills v
+ * and secret as nd_users_lookup() promises and returns its result.
+ */
+static int
+lookup_in(const struct ufile *f, int rc, const char *name,
+          struct nd_scram_verifier *v, uint8_t secret[ND_USERS_SECRET_LEN],
+          int *line)
+{
+    const struct rec *r;
+
+    if (line != NULL)
+        *line = rc == -EINVAL ? f->bad : 0;
+    process_secret(secret);
+    if (f->has_mock && (rc == 0 || rc == -EINVAL))
+        memcpy(secret, f->mock, ND_USERS_SECRET_LEN);
+    if (rc < 0)
+        return rc;
+    /* An invalid name cannot have a record; say so without looking. */
+    r = nd_scram_user_ok(name) ? find(f, name) : NULL;
+    if (r == NULL)
+        return -ENOENT;
+    if (parse_record(f->buf + r->off, r->len, v) == 0)
+        return -EINVAL; /* cannot happen: parse_all() accepted it */
+    return 0;
+}
+
 int
 nd_users_lookup(const char *path, const char *name, struct nd_scram_verifier *v,
                 uint8_t secret[ND_USERS_SECRET_LEN], int *line)
 {
     struct ufile f;
-    const struct rec *r;
+    int rc = ufile_load(path, &f);
+
+    rc = lookup_in(&f, rc, name, v, secret, line);
+    ufile_free(&f);
+    return rc;
+}
+
+struct nd_users_file {
+    struct ufile f;
+    int rc; /* ufile_load()'s result for f */
+};
+
+void
+nd_users_cache_init(struct nd_users_cache *c)
+{
+    pthread_mutex_init(&c->mu, NULL);
+    c->file = NULL;
+}
+
+static void
+cache_drop(struct nd_users_cache *c)
+{
+    if (c->file != NULL) {
+        ufile_free(&c->file->f);
+        free(c->file);
+        c->file = NULL;
+    }
+}
+
+void
+nd_users_cache_destroy(struct nd_users_cache *c)
+{
+    cache_drop(c);
+    pthread_mutex_destroy(&c->mu);
+}
+
+/* True when st describes the very file version f was read from. */
+static bool
+same_file(const struct stat *st, const struct ufile *f)
+{
+    return st->st_dev == f->st.st_dev && st->st_ino == f->st.st_ino &&
+           st->st_size == f->st.st_size &&
+           st->st_mtim.tv_sec == f->st.st_mtim.tv_sec &&
+           st->st_mtim.tv_nsec == f->st.st_mtim.tv_nsec &&
+           st->st_ctim.tv_sec == f->st.st_ctim.tv_sec &&
+           st->st_ctim.tv_nsec == f->st.st_ctim.tv_nsec;
+}
+
+int
+nd_users_cache_lookup(struct nd_users_cache *c, const char *path,
+                      const char *name, struct nd_scram_verifier *v,
+                      uint8_t secret[ND_USERS_SECRET_LEN], int *line)
+{
+    struct stat st;
+    bool fresh = stat(path, &st) == 0;
     int rc;
 
-    if (line != NULL)
-        *line = 0;
-    process_secret(secret);
-    rc = ufile_load(path, &f);
-    if (rc == -EINVAL && line != NULL)
-        *line = f.bad;
-    if (f.has_mock && (rc == 0 || rc == -EINVAL))
-        memcpy(secret, f.mock, ND_USERS_SECRET_LEN);
-    if (rc < 0)
-        goto out;
-    /* An invalid name cannot have a record; say so without looking. */
-    r = nd_scram_user_ok(name) ? find(&f, name) : NULL;
-    if (r == NULL) {
-        rc = -ENOENT;
-        goto out;
+    pthread_mutex_lock(&c->mu);
+    /* A file that did not load is read again every time: it may have been
+     * mended, and an error must not stick. */
+    if (!fresh || c->file == NULL || c->file->rc != 0 ||
+        !same_file(&st, &c->file->f)) {
+        cache_drop(c);
+        c->file = calloc(1, sizeof(*c->file));
+        if (c->file == NULL) {
+            pthread_mutex_unlock(&c->mu);
+            process_secret(secret);
+            return -ENOMEM;
+        }
+        c->file->rc = ufile_load(path, &c->file->f);
     }
-    if (parse_record(f.buf + r->off, r->len, v) == 0)
-        rc = -EINVAL; /* cannot happen: parse_all() accepted it */
-out:
-    ufile_free(&f);
+    rc = lookup_in(&c->file->f, c->file->rc, name, v, secret, line);
+    pthread_mutex_unlock(&c->mu);
     return rc;
 }
 

@@ -833,6 +833,61 @@ START_TEST(test_concurrent_updates)
 }
 END_TEST
 
+/* The daemon's cache answers like a fresh read after every kind of change:
+ * an update (a new inode), an edit in place, a damaged file, a removal. */
+START_TEST(test_cache_follows_the_file)
+{
+    struct nd_users_cache c;
+    struct nd_scram_verifier v;
+    uint8_t secret[ND_USERS_SECRET_LEN], secret2[ND_USERS_SECRET_LEN];
+    char *text;
+    int line = -1;
+
+    nd_users_cache_init(&c);
+    ck_assert_int_eq(
+        nd_users_cache_lookup(&c, s_path, "alice", &v, secret, &line),
+        -ENOENT);
+    ck_assert_int_eq(nd_users_update(s_path, ND_USERS_ADD, "alice", &s_v1), 0);
+    ck_assert_int_eq(
+        nd_users_cache_lookup(&c, s_path, "alice", &v, secret, &line), 0);
+    ck_assert(same_verifier(&v, &s_v1));
+    /* The same answer again from the cache, secret included. */
+    ck_assert_int_eq(
+        nd_users_cache_lookup(&c, s_path, "alice", &v, secret2, &line), 0);
+    ck_assert_mem_eq(secret, secret2, sizeof(secret));
+    ck_assert_int_eq(
+        nd_users_cache_lookup(&c, s_path, "bob", &v, secret, &line), -ENOENT);
+    ck_assert_int_eq(nd_users_update(s_path, ND_USERS_ADD, "bob", &s_v2), 0);
+    ck_assert_int_eq(
+        nd_users_cache_lookup(&c, s_path, "bob", &v, secret, &line), 0);
+    ck_assert(same_verifier(&v, &s_v2));
+    ck_assert_int_eq(nd_users_update(s_path, ND_USERS_PASSWD, "alice", &s_v2),
+                     0);
+    ck_assert_int_eq(
+        nd_users_cache_lookup(&c, s_path, "alice", &v, secret, &line), 0);
+    ck_assert(same_verifier(&v, &s_v2));
+    /* Damaged in place (same inode): refused with the line, then mended. */
+    text = slurp(s_path);
+    write_str("garbage line\n");
+    ck_assert_int_eq(
+        nd_users_cache_lookup(&c, s_path, "alice", &v, secret, &line),
+        -EINVAL);
+    ck_assert_int_eq(line, 1);
+    write_str(text);
+    ck_assert_int_eq(
+        nd_users_cache_lookup(&c, s_path, "alice", &v, secret, &line), 0);
+    ck_assert_int_eq(nd_users_update(s_path, ND_USERS_DEL, "alice", NULL), 0);
+    ck_assert_int_eq(
+        nd_users_cache_lookup(&c, s_path, "alice", &v, secret, &line),
+        -ENOENT);
+    ck_assert_int_eq(unlink(s_path), 0);
+    ck_assert_int_eq(
+        nd_users_cache_lookup(&c, s_path, "bob", &v, secret, &line), -ENOENT);
+    free(text);
+    nd_users_cache_destroy(&c);
+}
+END_TEST
+
 static Suite *
 users_suite(void)
 {
@@ -858,6 +913,7 @@ users_suite(void)
     tcase_add_test(tc, test_mode_despite_umask);
     tcase_add_test(tc, test_symlink_refused);
     tcase_add_test(tc, test_concurrent_updates);
+    tcase_add_test(tc, test_cache_follows_the_file);
     suite_add_tcase(s, tc);
     return s;
 }
