@@ -319,7 +319,7 @@ main(int argc, char **argv)
                    d.cfg.root, priv.user, strerror(-rc));
             return 1;
         }
-        /* Every login reads it afresh, now as this user.  A missing file
+        /* Logins read it (again when it changed), now as this user.  A missing file
          * is not this check's business: it refuses logins on its own. */
         if (d.cfg.users_file[0] != '\0' && access(d.cfg.users_file, R_OK) < 0 &&
             errno != ENOENT) {
