@@ -37,7 +37,9 @@
  * Looks name up in the file at path, which is read afresh on every call, so
  * edits take effect at the next login.  Returns 0 with *v filled; -ENOENT
  * when the name has no record (always so for a name failing
- * nd_scram_user_ok(), and when the file does not exist); -EINVAL when the
+ * nd_scram_user_ok(), and when the file does not exist), with
+ * v->iterations set to the iteration count most records use (0 when there
+ * are none), for the caller's mock verifier; -EINVAL when the
  * file is malformed, with *line set to the first bad line (1-based; 0 when
  * the file is not a regular file); -EFBIG above ND_USERS_FILE_MAX; other
  * -errno when the file cannot be read.  In every case secret receives the

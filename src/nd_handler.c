@@ -448,8 +448,10 @@ handle_auth(const struct nd_handler_ctx *ctx, struct nd_conn *c,
                                secret, &line);
     c->mock = rc == -ENOENT;
     if (c->mock) {
-        nd_scram_verifier_mock(secret, sizeof(secret), user,
-                               ctx->cfg->scram_iterations, &v);
+        /* The count most real users have, so i= gives nothing away. */
+        nd_scram_verifier_mock(
+            secret, sizeof(secret), user,
+            v.iterations > 0 ? v.iterations : ctx->cfg->scram_iterations, &v);
     } else if (rc < 0) {
         if (rc == -EINVAL)
             nd_log(ND_LOG_ERR,

@@ -50,6 +50,7 @@ struct ufile {
     uint8_t mock[ND_USERS_SECRET_LEN];
     int bad;        /* the first malformed line, or 0 */
     struct stat st; /* the file it was read from */
+    int mock_iter;  /* the records' most common iteration count, or 0 */
 };
 
 static pthread_once_t s_secret_once = PTHREAD_ONCE_INIT;
@@ -215,13 +216,38 @@ check_duplicates(struct ufile *f)
     return 0;
 }
 
+/* How many records use each iteration count; a few distinct counts are
+ * all a file normally has, and counts beyond ITER_KINDS are not tallied. */
+#define ITER_KINDS 8
+struct iter_tally {
+    int value[ITER_KINDS];
+    long count[ITER_KINDS];
+    int n;
+};
+
+static void
+tally(struct iter_tally *t, int iterations)
+{
+    for (int i = 0; i < t->n; i++)
+        if (t->value[i] == iterations) {
+            t->count[i]++;
+            return;
+        }
+    if (t->n < ITER_KINDS) {
+        t->value[t->n] = iterations;
+        t->count[t->n++] = 1;
+    }
+}
+
 /* Checks every line of f->buf and indexes the records.  Returns 0 (then
  * f->bad tells whether the file is well formed) or -ENOMEM. */
 static int
 parse_all(struct ufile *f)
 {
+    struct nd_scram_verifier v;
+    struct iter_tally t = {0};
     size_t pos = 0, cap = 0;
-    int line = 0;
+    int line = 0, rc;
 
     while (pos < f->len) {
         const char *s = f->buf + pos, *nl;
@@ -246,9 +272,10 @@ parse_all(struct ufile *f)
                 mark_bad(f, line);
             }
             OPENSSL_cleanse(mock, sizeof(mock));
-        } else if ((nlen = parse_record(s, len, NULL)) == 0) {
+        } else if ((nlen = parse_record(s, len, &v)) == 0) {
             mark_bad(f, line);
         } else {
+            tally(&t, v.iterations);
             if (f->nrecs == cap) {
                 size_t ncap = cap == 0 ? 16 : cap * 2;
                 struct rec *nr = realloc(f->recs, ncap * sizeof(*nr));
@@ -262,7 +289,18 @@ parse_all(struct ufile *f)
         }
         pos += len + (nl != NULL ? 1 : 0);
     }
-    return check_duplicates(f);
+    OPENSSL_cleanse(&v, sizeof(v));
+    rc = check_duplicates(f);
+    /* Unknown users get this count in their CHALLENGE, so that i= does not
+     * tell them from the users whose verifiers were made like most. */
+    for (int i = 0; i < t.n; i++)
+        if (t.count[i] > t.count[0] ||
+            (t.count[i] == t.count[0] && t.value[i] > t.value[0])) {
+            t.count[0] = t.count[i];
+            t.value[0] = t.value[i];
+        }
+    f->mock_iter = t.n > 0 ? t.value[0] : 0;
+    return rc;
 }
 
 /*
@@ -336,6 +374,9 @@ lookup_in(const struct ufile *f, int rc, const char *name,
 
     if (line != NULL)
         *line = rc == -EINVAL ? f->bad : 0;
+    /* For a mock, on every path: 0 (the caller's default) when the file
+     * did not load or has no records. */
+    v->iterations = f->mock_iter;
     process_secret(secret);
     if (f->has_mock && (rc == 0 || rc == -EINVAL))
         memcpy(secret, f->mock, ND_USERS_SECRET_LEN);

@@ -833,6 +833,30 @@ START_TEST(test_concurrent_updates)
 }
 END_TEST
 
+/* An unknown user's CHALLENGE must carry the i= most real users have. */
+START_TEST(test_mock_iterations_follow_the_records)
+{
+    struct nd_scram_verifier v, hi;
+    uint8_t salt[16] = {1, 2, 3};
+
+    v.iterations = -1;
+    ck_assert_int_eq(lookup("nobody", &v, NULL, NULL), -ENOENT);
+    ck_assert_int_eq(v.iterations, 0); /* no file: the caller's default */
+    ck_assert_int_eq(nd_scram_verifier_derive("pw", 2, salt, sizeof(salt),
+                                              8192, &hi),
+                     0);
+    ck_assert_int_eq(nd_users_update(s_path, ND_USERS_ADD, "alice", &hi), 0);
+    ck_assert_int_eq(lookup("nobody", &v, NULL, NULL), -ENOENT);
+    ck_assert_int_eq(v.iterations, 8192);
+    ck_assert_int_eq(nd_users_update(s_path, ND_USERS_ADD, "bob", &s_v1), 0);
+    ck_assert_int_eq(nd_users_update(s_path, ND_USERS_ADD, "carol", &s_v2),
+                     0);
+    ck_assert_int_eq(lookup("nobody", &v, NULL, NULL), -ENOENT);
+    ck_assert_int_eq(v.iterations, s_v1.iterations);
+    ck_assert_int_eq(s_v1.iterations, s_v2.iterations);
+}
+END_TEST
+
 /* The daemon's cache answers like a fresh read after every kind of change:
  * an update (a new inode), an edit in place, a damaged file, a removal. */
 START_TEST(test_cache_follows_the_file)
@@ -914,6 +938,7 @@ users_suite(void)
     tcase_add_test(tc, test_symlink_refused);
     tcase_add_test(tc, test_concurrent_updates);
     tcase_add_test(tc, test_cache_follows_the_file);
+    tcase_add_test(tc, test_mock_iterations_follow_the_records);
     suite_add_tcase(s, tc);
     return s;
 }
