@@ -18,34 +18,35 @@
 #define ND_CONFIG_ERR_LEN 512
 
 struct nd_config {
-    char listen[64];         /* numeric IPv4 or IPv6 address */
-    int port;                /* 0 asks the kernel for a free port */
-    int workers;             /* worker threads */
-    char root[4096];         /* storage root directory */
-    int queue_capacity;      /* ready requests waiting for a worker */
-    int max_connections;     /* open client connections */
-    int idle_timeout;        /* seconds */
-    int shutdown_timeout;    /* seconds */
-    int log_level;           /* enum nd_log_level */
-    int max_per_ip;          /* open connections from one address */
+    char listen[64];      /* numeric IPv4 or IPv6 address */
+    int port;             /* 0 asks the kernel for a free port */
+    int workers;          /* worker threads */
+    char root[4096];      /* storage root directory */
+    int queue_capacity;   /* ready requests waiting for a worker */
+    int max_connections;  /* open client connections */
+    int idle_timeout;     /* seconds */
+    int shutdown_timeout; /* seconds */
+    int log_level;        /* enum nd_log_level */
+    int max_per_ip;       /* open connections from one address */
 
     /* Accounts and logins (see docs/security.md). */
-    char users_file[4096];   /* NAME:VERIFIER lines, managed by the CLI */
-    int scram_iterations;    /* PBKDF2 rounds for new verifiers */
-    int login_delay_ms;      /* delay after a failed login, doubling */
-    int login_ban_after;     /* failures from one address before a ban */
-    int login_ban_seconds;   /* length of the ban */
+    char users_file[4096]; /* NAME:VERIFIER lines, managed by the CLI */
+    int scram_iterations;  /* PBKDF2 rounds for new verifiers */
+    int login_delay_ms;    /* delay after a failed login, doubling */
+    int login_ban_after;   /* failures from one address before a ban */
+    int login_ban_seconds; /* length of the ban */
+    int login_timeout;     /* seconds from accept to a finished login */
 
     /* Transport security. */
-    int tls;                 /* enum nd_tls_mode */
-    char tls_cert[4096];     /* PEM certificate chain; "" when unset */
-    char tls_key[4096];      /* PEM private key; "" when unset */
-    int allow_plaintext;     /* bool: plaintext beyond loopback */
+    int tls;             /* enum nd_tls_mode */
+    char tls_cert[4096]; /* PEM certificate chain; "" when unset */
+    char tls_key[4096];  /* PEM private key; "" when unset */
+    int allow_plaintext; /* bool: plaintext beyond loopback */
 
     /* Privileges. */
-    char user[64];           /* account to drop to when started as root */
-    char group[64];          /* its group; "" means the user's own */
-    int allow_root;          /* bool: may serve as root */
+    char user[64];  /* account to drop to when started as root */
+    char group[64]; /* its group; "" means the user's own */
+    int allow_root; /* bool: may serve as root */
 };
 
 /* The values of the tls key. */

@@ -70,6 +70,7 @@ struct nd_conn {
     /* Reactor bookkeeping; the handler does not touch these. */
     bool busy;       /* queued or on a worker */
     double deadline; /* monotonic time the next request must be in by */
+    double login_by; /* ...and, before the login, the login be done by */
     struct nd_conn *prev, *next; /* the idle or the busy list */
     struct nd_conn *back_next;   /* the hand-back list */
 };

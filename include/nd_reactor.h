@@ -44,11 +44,13 @@ struct nd_reactor {
     pthread_mutex_t back_mu; /* guards back */
     struct nd_conn *back;    /* connections handed back by workers */
 
-    struct nd_conn idle; /* sentinel: connections awaiting a request,
-                            oldest deadline first */
-    struct nd_conn busy; /* sentinel: connections queued or on a worker */
-    struct nd_conn late; /* sentinel: refusals waiting out a login delay,
-                            earliest first */
+    struct nd_conn idle;     /* sentinel: connections awaiting a request,
+                                oldest deadline first */
+    struct nd_conn busy;     /* sentinel: connections queued or on a worker */
+    struct nd_conn late;     /* sentinel: refusals waiting out a login delay,
+                                earliest first */
+    struct nd_conn prelogin; /* sentinel: idle connections not logged in
+                                yet, earliest deadline first */
     int nconns;
     int nbusy;
 

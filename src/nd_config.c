@@ -43,15 +43,15 @@ enum key_type {
 struct key {
     const char *name;
     enum key_type type;
-    size_t offset, size;   /* where the field is in struct nd_config */
-    long long min, max;    /* the range of KEY_INT values */
-    long long def;         /* the default of KEY_INT and KEY_LEVEL keys */
-    const char *sdef;      /* the default of KEY_PATH and KEY_ADDR keys */
+    size_t offset, size; /* where the field is in struct nd_config */
+    long long min, max;  /* the range of KEY_INT values */
+    long long def;       /* the default of KEY_INT and KEY_LEVEL keys */
+    const char *sdef;    /* the default of KEY_PATH and KEY_ADDR keys */
 };
 
 /* The offset and size of a struct nd_config member, for the table. */
 #define FIELD(m)                                                               \
-    offsetof(struct nd_config, m), sizeof(((struct nd_config *) 0)->m)
+    offsetof(struct nd_config, m), sizeof(((struct nd_config *)0)->m)
 
 /* Every key; docs/configuration.md and conf/netdiskd.conf must agree. */
 static const struct key keys[] = {
@@ -67,12 +67,13 @@ static const struct key keys[] = {
     {"max_per_ip", KEY_INT, FIELD(max_per_ip), 1, 100000, 32, NULL},
     {"users_file", KEY_PATH, FIELD(users_file), 0, 0, 0,
      "/var/lib/netdisk/users"},
-    {"scram_iterations", KEY_INT, FIELD(scram_iterations), 4096, 10000000,
-     4096, NULL},
+    {"scram_iterations", KEY_INT, FIELD(scram_iterations), 4096, 10000000, 4096,
+     NULL},
     {"login_delay_ms", KEY_INT, FIELD(login_delay_ms), 0, 30000, 500, NULL},
     {"login_ban_after", KEY_INT, FIELD(login_ban_after), 1, 1000, 5, NULL},
     {"login_ban_seconds", KEY_INT, FIELD(login_ban_seconds), 0, 86400, 300,
      NULL},
+    {"login_timeout", KEY_INT, FIELD(login_timeout), 1, 3600, 30, NULL},
     {"tls", KEY_TLS, FIELD(tls), 0, 0, ND_TLS_OFF, NULL},
     {"tls_cert", KEY_STR, FIELD(tls_cert), 0, 0, 0, ""},
     {"tls_key", KEY_STR, FIELD(tls_key), 0, 0, 0, ""},
@@ -97,8 +98,9 @@ tls_parse(const char *s)
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
 /* How each libconfig value type is named in messages, by CONFIG_TYPE_*. */
-static const char *const type_names[] = {"nothing", "a group", "an integer",
-    "an integer", "a float", "a string", "a boolean", "an array", "a list"};
+static const char *const type_names[] = {"nothing",    "a group",  "an integer",
+                                         "an integer", "a float",  "a string",
+                                         "a boolean",  "an array", "a list"};
 
 /* Returns the index of the key called name (len bytes long), or -1. */
 static int
@@ -106,7 +108,7 @@ find_key(const char *name, size_t len)
 {
     for (size_t i = 0; i < NKEYS; i++)
         if (strlen(keys[i].name) == len && memcmp(keys[i].name, name, len) == 0)
-            return (int) i;
+            return (int)i;
     return -1;
 }
 
@@ -187,14 +189,14 @@ prescan(const char *text, size_t len, const char *path, long long *wide,
             p += *p != '\0';
         } else if (strncmp(p, "@include", 8) == 0) {
             return fail(err, "%s:%u: @include is not supported", path, line);
-        } else if (isalpha((unsigned char) *p) || *p == '*') {
+        } else if (isalpha((unsigned char)*p) || *p == '*') {
             size_t n = strspn(p, "abcdefghijklmnopqrstuvwxyz"
                                  "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_*");
 
             if (depth == 0)
                 key = find_key(p, n);
             p += n;
-        } else if (isdigit((unsigned char) p[*p == '-' || *p == '+'])) {
+        } else if (isdigit((unsigned char)p[*p == '-' || *p == '+'])) {
             /* An integer or a float, maybe signed. */
             int hex = p[0] == '0' && (p[1] == 'x' || p[1] == 'X');
             char *end;
@@ -218,7 +220,7 @@ prescan(const char *text, size_t len, const char *path, long long *wide,
         }
     }
     /* libconfig would silently ignore everything after a NUL byte. */
-    if ((size_t) (p - text) < len)
+    if ((size_t)(p - text) < len)
         return fail(err, "%s:%u: syntax error: NUL byte", path, line);
     return 0;
 }
@@ -231,7 +233,7 @@ apply(struct nd_config *cfg, const config_setting_t *s, const char *path,
     const char *name = config_setting_name(s), *str, *why = NULL;
     unsigned line = config_setting_source_line(s);
     int i = find_key(name, strlen(name)), type = config_setting_type(s), level;
-    char *field = (char *) cfg, quoted[80];
+    char *field = (char *)cfg, quoted[80];
     unsigned char addr[sizeof(struct in6_addr)];
     long long v;
 
@@ -242,7 +244,7 @@ apply(struct nd_config *cfg, const config_setting_t *s, const char *path,
         if (type != CONFIG_TYPE_BOOL)
             return fail(err, "%s:%u: key '%s': expected true or false, got %s",
                         path, line, name, type_names[type]);
-        *(int *) field = config_setting_get_bool(s) ? 1 : 0;
+        *(int *)field = config_setting_get_bool(s) ? 1 : 0;
         return 0;
     }
     if (keys[i].type == KEY_INT) {
@@ -255,7 +257,7 @@ apply(struct nd_config *cfg, const config_setting_t *s, const char *path,
         if (v < keys[i].min || v > keys[i].max)
             return fail(err, "%s:%u: key '%s': %lld is out of range %lld..%lld",
                         path, line, name, v, keys[i].min, keys[i].max);
-        *(int *) field = (int) v;
+        *(int *)field = (int)v;
         return 0;
     }
     if (type != CONFIG_TYPE_STRING)
@@ -279,7 +281,7 @@ apply(struct nd_config *cfg, const config_setting_t *s, const char *path,
         return fail(err, "%s:%u: key '%s': \"%s\" %s", path, line, name,
                     nd_log_quote(str, quoted, sizeof(quoted)), why);
     if (keys[i].type == KEY_LEVEL || keys[i].type == KEY_TLS)
-        *(int *) field = level;
+        *(int *)field = level;
     else
         memcpy(field, str, strlen(str) + 1);
     return 0;
@@ -290,12 +292,12 @@ nd_config_defaults(struct nd_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
     for (size_t i = 0; i < NKEYS; i++) {
-        char *field = (char *) cfg + keys[i].offset;
+        char *field = (char *)cfg + keys[i].offset;
 
         if (keys[i].sdef != NULL)
             snprintf(field, keys[i].size, "%s", keys[i].sdef);
         else
-            *(int *) field = (int) keys[i].def;
+            *(int *)field = (int)keys[i].def;
     }
 }
 
@@ -329,12 +331,12 @@ nd_config_load(struct nd_config *cfg, const char *path, char *err)
     nd_config_defaults(&tmp);
     root = config_root_setting(&lc);
     for (int i = 0; rc == 0 && i < config_setting_length(root); i++)
-        rc = apply(&tmp, config_setting_get_elem(root, (unsigned) i), path,
-                   wide, err);
+        rc = apply(&tmp, config_setting_get_elem(root, (unsigned)i), path, wide,
+                   err);
     if (rc == 0 && tmp.tls != ND_TLS_OFF &&
         (tmp.tls_cert[0] == '\0' || tmp.tls_key[0] == '\0'))
-        rc = fail(err, "%s: tls = \"%s\" needs both tls_cert and tls_key",
-                  path, tls_modes[tmp.tls]);
+        rc = fail(err, "%s: tls = \"%s\" needs both tls_cert and tls_key", path,
+                  tls_modes[tmp.tls]);
     if (rc == 0)
         *cfg = tmp; /* only a fully valid file changes cfg */
 out:

@@ -59,6 +59,21 @@ list_append(struct nd_conn *head, struct nd_conn *c)
     head->prev = c;
 }
 
+/* Inserts c into a list kept sorted by deadline, walking from its end,
+ * where a new deadline usually belongs. */
+static void
+list_insert_sorted(struct nd_conn *head, struct nd_conn *c)
+{
+    struct nd_conn *at = head->prev;
+
+    while (at != head && at->deadline > c->deadline)
+        at = at->prev;
+    c->prev = at;
+    c->next = at->next;
+    at->next->prev = c;
+    at->next = c;
+}
+
 static void
 list_remove(struct nd_conn *c)
 {
@@ -126,7 +141,15 @@ conn_make_idle(struct nd_reactor *r, struct nd_conn *c, int op)
     c->rx_err = 0;
     c->tls_want = 0;
     c->deadline = nd_io_now() + r->cfg->idle_timeout;
-    list_append(&r->idle, c);
+    if (c->authed) {
+        list_append(&r->idle, c);
+    } else {
+        /* Before the login the deadline is also bounded by login_timeout
+         * from accept, so these deadlines differ: keep them apart, sorted. */
+        if (c->login_by < c->deadline)
+            c->deadline = c->login_by;
+        list_insert_sorted(&r->prelogin, c);
+    }
     /* Bytes OpenSSL already decrypted never wake epoll: read them now.
      * The fd stays disarmed (conn_read arms it when it must wait), so no
      * event can arrive once the next frame went to a worker. */
@@ -173,16 +196,9 @@ late_send(struct nd_reactor *r, struct nd_conn *c)
 static void
 late_park(struct nd_reactor *r, struct nd_conn *c)
 {
-    struct nd_conn *at = r->late.prev;
-
     c->deadline = c->late_at;
-    /* Delays differ, so keep the list sorted by walking from the end. */
-    while (at != &r->late && at->deadline > c->deadline)
-        at = at->prev;
-    c->prev = at;
-    c->next = at->next;
-    at->next->prev = c;
-    at->next = c;
+    /* Delays differ, so the list is kept sorted. */
+    list_insert_sorted(&r->late, c);
 }
 
 static void
@@ -423,6 +439,7 @@ accept_some(struct nd_reactor *r)
         c->guarded = counted == 0;
         c->ustore.root_fd = -1;
         c->phase = r->tls != NULL ? ND_PH_DETECT : ND_PH_FRAMES;
+        c->login_by = nd_io_now() + r->cfg->login_timeout;
         memcpy(c->peer, peer, sizeof(peer));
         memcpy(c->addr, addr, sizeof(addr));
         c->prev = c->next = c;
@@ -521,6 +538,8 @@ begin_stop(struct nd_reactor *r, bool requested)
     (void)ep_ctl(r, EPOLL_CTL_DEL, r->exit_fd, 0, NULL);
     while (r->idle.next != &r->idle)
         conn_close(r, r->idle.next);
+    while (r->prelogin.next != &r->prelogin)
+        conn_close(r, r->prelogin.next);
     while (r->late.next != &r->late)
         late_send(r, r->late.next);
     nd_queue_close(&r->queue);
@@ -550,6 +569,14 @@ expire_idle(struct nd_reactor *r, double now)
                               : "idle_timeout");
         conn_close(r, c);
     }
+    while (r->prelogin.next != &r->prelogin &&
+           r->prelogin.next->deadline <= now) {
+        struct nd_conn *c = r->prelogin.next;
+
+        nd_log(ND_LOG_INFO, "peer=%s no login within %s: closing", c->peer,
+               c->deadline >= c->login_by ? "login_timeout" : "idle_timeout");
+        conn_close(r, c);
+    }
     while (r->late.next != &r->late && r->late.next->deadline <= now)
         late_send(r, r->late.next);
 }
@@ -562,6 +589,8 @@ next_timeout(const struct nd_reactor *r, double now)
 
     if (r->idle.next != &r->idle && r->idle.next->deadline < next)
         next = r->idle.next->deadline;
+    if (r->prelogin.next != &r->prelogin && r->prelogin.next->deadline < next)
+        next = r->prelogin.next->deadline;
     if (r->late.next != &r->late && r->late.next->deadline < next)
         next = r->late.next->deadline;
     if (r->stopping && !r->forced && r->stop_deadline < next)
@@ -593,6 +622,7 @@ nd_reactor_init(struct nd_reactor *r, const struct nd_config *cfg,
     list_init(&r->idle);
     list_init(&r->busy);
     list_init(&r->late);
+    list_init(&r->prelogin);
     pthread_mutex_init(&r->back_mu, NULL);
     rc = nd_guard_init(&r->guard, cfg->max_per_ip, cfg->login_delay_ms,
                        cfg->login_ban_after, cfg->login_ban_seconds);
@@ -663,6 +693,8 @@ nd_reactor_run(struct nd_reactor *r)
     take_back(r); /* anything a worker returned after the loop ended */
     while (r->idle.next != &r->idle)
         conn_close(r, r->idle.next);
+    while (r->prelogin.next != &r->prelogin)
+        conn_close(r, r->prelogin.next);
     while (r->late.next != &r->late)
         late_send(r, r->late.next);
     return rc;

@@ -470,7 +470,8 @@ START_TEST(test_shipped_config_is_the_defaults)
         "root",            "queue_capacity", "max_connections",
         "idle_timeout",    "shutdown_timeout", "log_level",
         "max_per_ip", "users_file", "scram_iterations", "login_delay_ms",
-        "login_ban_after", "login_ban_seconds", "tls", "tls_cert", "tls_key",
+        "login_ban_after", "login_ban_seconds", "login_timeout", "tls",
+        "tls_cert", "tls_key",
         "allow_plaintext", "user", "group", "allow_root"};
     struct nd_config cfg, def;
     char path[PATH_MAX], text[16384], want[64];
@@ -496,6 +497,7 @@ START_TEST(test_shipped_config_is_the_defaults)
     ck_assert_int_eq(cfg.login_delay_ms, def.login_delay_ms);
     ck_assert_int_eq(cfg.login_ban_after, def.login_ban_after);
     ck_assert_int_eq(cfg.login_ban_seconds, def.login_ban_seconds);
+    ck_assert_int_eq(cfg.login_timeout, def.login_timeout);
     ck_assert_int_eq(cfg.tls, def.tls);
     ck_assert_str_eq(cfg.tls_cert, def.tls_cert);
     ck_assert_str_eq(cfg.tls_key, def.tls_key);

@@ -169,7 +169,7 @@ check "the server nonces differ between attempts" \
 # ---- Requests before the login; a malformed PROOF -------------------------
 raw "GET after HELLO without a login: ERROR AUTH, then a close" nologin
 check "...and its message is \"log in first\"" grep -q '"log in first"' "$T/raw.out"
-NETDISK_USER= NETDISK_PASSWORD= raw \
+NETDISK_USER='' NETDISK_PASSWORD='' raw \
     "before the login a frame over 4096 bytes: ERROR TOOBIG, then a close" \
     bigframe 4097
 check_log "the daemon logs the request before the login" \
@@ -351,6 +351,37 @@ check "at most two of eight parallel guesses were checked (workers = 2)" \
 assert_eq 8 "$((checked + refused))" "every guess was either checked or refused"
 check "the refused ones were told to wait" \
     grep -l 'a login just failed; try again in' "$T"/par.*.out
+nd_stop
+
+# ---- login_timeout: no login, no connection -------------------------------
+# HELLO, then silence: closed after login_timeout (2 s), well before
+# idle_timeout (30 s), while a logged-in idle session stays open.
+nd_start 'login_timeout = 2;' 'idle_timeout = 30;'
+if nd_idle_hold 1 10; then
+    ok "a logged-in idle session is open"
+else
+    not_ok "a logged-in idle session is open: $(cat "$T/idle.err")"
+fi
+# A session that only says HELLO, held by a second raw client.
+rm -f "$T/nologin.ready" "$T/nologin.stop"
+NETDISK_USER='' NETDISK_PASSWORD='' nd_raw idle 1 10 "$T/nologin.ready" \
+    "$T/nologin.stop" >"$T/nologin.out" 2>"$T/nologin.err" &
+nologin_pid=$!
+check_log "HELLO and no login: closed after login_timeout" \
+    "no login within login_timeout: closing"
+touch "$T/nologin.stop"
+nrc=0
+wait "$nologin_pid" || nrc=$?
+assert_eq 0 "$nrc" "...the raw client ran to its end"
+check "...and saw the server close the session" \
+    grep -q '(1 closed by the server)' "$T/nologin.out"
+irc=0
+nd_idle_release || irc=$?
+if [ "$irc" -eq 0 ] && grep -q '(0 closed by the server)' "$T/idle.out"; then
+    ok "the logged-in session outlived login_timeout ($(cat "$T/idle.out"))"
+else
+    not_ok "the logged-in session outlived login_timeout: exit $irc: $(cat "$T/idle.out" "$T/idle.err")"
+fi
 nd_stop
 
 # ---- max_per_ip --------------------------------------------------------------
