@@ -108,6 +108,44 @@ give_root(const char *root, const struct nd_priv *priv)
         close(fd);
 }
 
+/*
+ * Carries out the privilege plan, then checks what the account must be able
+ * to use from now on.  Returns 0, or -1 after logging why the daemon must
+ * not serve.
+ */
+static int
+become_unprivileged(const struct daemon *d, const struct nd_priv *priv)
+{
+    char err[ND_PRIV_ERR_LEN];
+    int rc = nd_priv_drop(priv, err, sizeof(err));
+
+    if (rc < 0) {
+        nd_log(ND_LOG_ERR, "cannot drop privileges to user=%s: %s", priv->user,
+               err);
+        return -1;
+    }
+    if (!priv->drop)
+        return 0;
+    nd_log(ND_LOG_INFO, "dropped privileges to user=%s uid=%u gid=%u",
+           priv->user, (unsigned)priv->uid, (unsigned)priv->gid);
+    /* As root this always passed; now every upload depends on it. */
+    rc = nd_priv_check_writable(d->store.root_fd);
+    if (rc < 0) {
+        nd_log(ND_LOG_ERR, "storage root \"%s\" is not writable by user %s: %s",
+               d->cfg.root, priv->user, strerror(-rc));
+        return -1;
+    }
+    /* Logins read it, now as this user.  A missing file is not this
+     * check's business: it refuses logins on its own. */
+    if (d->cfg.users_file[0] != '\0' && access(d->cfg.users_file, R_OK) < 0 &&
+        errno != ENOENT) {
+        nd_log(ND_LOG_ERR, "users_file \"%s\" is not readable by user %s: %s",
+               d->cfg.users_file, priv->user, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 /* True when addr, a numeric address, is a loopback one. */
 static bool
 listen_is_loopback(const char *addr)
@@ -301,34 +339,7 @@ main(int argc, char **argv)
         nd_log(ND_LOG_WARN, "%s", pwarn);
     /* Last, once everything that needs root is open, and before the fork,
      * so that the watchdog and every pool process run unprivileged. */
-    rc = nd_priv_drop(&priv, perr, sizeof(perr));
-    if (rc < 0) {
-        nd_log(ND_LOG_ERR, "cannot drop privileges to user=%s: %s", priv.user,
-               perr);
+    if (become_unprivileged(&d, &priv) < 0)
         return 1;
-    }
-    if (priv.drop) {
-        nd_log(ND_LOG_INFO, "dropped privileges to user=%s uid=%u gid=%u",
-               priv.user, (unsigned)priv.uid, (unsigned)priv.gid);
-        /* As root this always passed; now every upload depends on it. */
-        rc = nd_priv_check_writable(d.store.root_fd);
-        if (rc < 0) {
-            nd_log(ND_LOG_ERR,
-                   "storage root \"%s\" is not writable by "
-                   "user %s: %s",
-                   d.cfg.root, priv.user, strerror(-rc));
-            return 1;
-        }
-        /* Logins read it (again when it changed), now as this user.  A missing file
-         * is not this check's business: it refuses logins on its own. */
-        if (d.cfg.users_file[0] != '\0' && access(d.cfg.users_file, R_OK) < 0 &&
-            errno != ENOENT) {
-            nd_log(ND_LOG_ERR,
-                   "users_file \"%s\" is not readable by user "
-                   "%s: %s",
-                   d.cfg.users_file, priv.user, strerror(errno));
-            return 1;
-        }
-    }
     return nd_watchdog_run(pool_main, &d);
 }
