@@ -59,8 +59,9 @@ int nd_tls_accept_step(SSL *ssl, char *err, size_t err_len);
 
 /*
  * Reads what is available, up to len bytes, on a non-blocking socket.
- * Returns a count, 0 when the peer ended the session, -EAGAIN with *want
- * set when it must wait, or -errno.
+ * Returns a count, 0 when the peer ended the session with close_notify,
+ * -EAGAIN with *want set when it must wait, or -errno (-ECONNRESET when the
+ * connection went away without close_notify).
  */
 ssize_t nd_tls_read_nowait(SSL *ssl, void *buf, size_t len, int *want);
 

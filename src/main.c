@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -83,10 +84,8 @@ raise_fd_limit(const struct nd_config *cfg)
 
 /*
  * Gives the storage root just made as root to the account the daemon will
- * run as.  Its parent may belong to that account, which could swap the new
- * directory for a symlink to a file of root's: so the directory is opened
- * without following links, checked to be the one we made, and changed
- * through its fd, never by name.
+ * run as.  The directory is opened without following links, checked to be
+ * root's, and changed through its fd, never by name.
  */
 static void
 give_root(const char *root, const struct nd_priv *priv)
@@ -144,6 +143,36 @@ become_unprivileged(const struct daemon *d, const struct nd_priv *priv)
         return -1;
     }
     return 0;
+}
+
+/*
+ * Makes the storage root when it is missing (its parent must exist), owned
+ * by the account the daemon will run as.  When that account can write the
+ * parent, the directory is made with its file system ids, so it is never
+ * root's and needs no chown (which the account could race by swapping the
+ * new directory for another); otherwise only root can touch the parent,
+ * and root's new directory is given away through its fd.  Returns true
+ * when it made the root.
+ */
+static bool
+make_root(const char *root, const struct nd_priv *priv)
+{
+    if (priv->drop) {
+        int err;
+
+        (void)setfsgid(priv->gid);
+        (void)setfsuid(priv->uid);
+        err = mkdir(root, 0700) == 0 ? 0 : errno;
+        (void)setfsuid(0);
+        (void)setfsgid(0);
+        if (err != EACCES)
+            return err == 0;
+    }
+    if (mkdir(root, 0700) < 0)
+        return false;
+    if (priv->drop)
+        give_root(root, priv);
+    return true;
 }
 
 /* True when addr, a numeric address, is a loopback one. */
@@ -313,11 +342,8 @@ main(int argc, char **argv)
     /* The root's parent must exist; the root itself is made on the first
      * start (under systemd, inside StateDirectory), owned by the account
      * the daemon will run as. */
-    if (mkdir(d.cfg.root, 0700) == 0) {
+    if (make_root(d.cfg.root, &priv))
         nd_log(ND_LOG_INFO, "created storage root \"%s\"", d.cfg.root);
-        if (priv.drop)
-            give_root(d.cfg.root, &priv);
-    }
     rc = nd_store_open(&d.store, d.cfg.root);
     if (rc < 0) {
         nd_log(ND_LOG_ERR, "cannot open storage root \"%s\": %s", d.cfg.root,

@@ -67,6 +67,7 @@ nd_guard_destroy(struct nd_guard *g)
 void
 nd_guard_addr(const char *peer, char *addr, size_t len)
 {
+    static const uint8_t nat64[12] = {0x00, 0x64, 0xff, 0x9b};
     const char *colon = strrchr(peer, ':');
     size_t n = colon != NULL ? (size_t)(colon - peer) : strlen(peer);
     struct in6_addr a6;
@@ -78,8 +79,12 @@ nd_guard_addr(const char *peer, char *addr, size_t len)
     /* "[v6]": keep the /64 prefix only. */
     memcpy(text, peer + 1, n - 2);
     text[n - 2] = '\0';
+    /* Whole addresses where a /64 says nothing about the host: loopback,
+     * mapped or translated IPv4 (64:ff9b::/96), and link-local peers, who
+     * all share fe80::/64. */
     if (inet_pton(AF_INET6, text, &a6) != 1 || IN6_IS_ADDR_LOOPBACK(&a6) ||
-        IN6_IS_ADDR_V4MAPPED(&a6))
+        IN6_IS_ADDR_V4MAPPED(&a6) || IN6_IS_ADDR_LINKLOCAL(&a6) ||
+        memcmp(a6.s6_addr, nat64, sizeof(nat64)) == 0)
         return;
     memset(a6.s6_addr + 8, 0, 8);
     if (inet_ntop(AF_INET6, &a6, text, sizeof(text)) != NULL)

@@ -462,6 +462,7 @@ handle_auth(const struct nd_handler_ctx *ctx, struct nd_conn *c,
         else
             nd_log(ND_LOG_ERR, "users_file %s: %s; login refused peer=%s",
                    ctx->cfg->users_file, strerror(-rc), c->peer);
+        OPENSSL_cleanse(secret, sizeof(secret));
         refuse_login(c, ND_E_INTERNAL, "the server cannot check logins");
         return;
     }

@@ -68,6 +68,7 @@ nd_stream_read_full(struct nd_stream *s, void *buf, size_t len)
 
         /* SSL_get_error() reads the queue: it must hold only this call's. */
         ERR_clear_error();
+        errno = 0;
         ret = SSL_read_ex(s->ssl, (char *)buf + got, len - got, &n);
 
         if (ret > 0) {
@@ -96,6 +97,7 @@ nd_stream_send_full(struct nd_stream *s, const void *buf, size_t len)
         int ret;
 
         ERR_clear_error();
+        errno = 0;
         ret = SSL_write_ex(s->ssl, (const char *)buf + done, len - done, &n);
 
         if (ret > 0) {

@@ -148,9 +148,16 @@ nowait_failure(SSL *ssl, int ret, char *err, size_t err_len)
         ERR_clear_error();
         return ND_TLS_WANT_WRITE;
     }
-    if (e == SSL_ERROR_ZERO_RETURN ||
-        (e == SSL_ERROR_SYSCALL &&
-         (saved == 0 || saved == ECONNRESET || saved == EPIPE))) {
+    /* A clean close_notify is -ENODATA; a connection that just went away
+     * is -ECONNRESET, after which no close_notify may be sent. */
+    if (e == SSL_ERROR_ZERO_RETURN) {
+        ERR_clear_error();
+        if (err != NULL)
+            snprintf(err, err_len, "peer closed the connection");
+        return -ENODATA;
+    }
+    if (e == SSL_ERROR_SYSCALL &&
+        (saved == 0 || saved == ECONNRESET || saved == EPIPE)) {
         ERR_clear_error();
         if (err != NULL)
             snprintf(err, err_len, "peer closed the connection");
@@ -173,8 +180,12 @@ nd_tls_accept_step(SSL *ssl, char *err, size_t err_len)
     int ret;
 
     ERR_clear_error();
+    errno = 0;
     ret = SSL_accept(ssl);
-    return ret == 1 ? 0 : nowait_failure(ssl, ret, err, err_len);
+    if (ret == 1)
+        return 0;
+    ret = nowait_failure(ssl, ret, err, err_len);
+    return ret == -ENODATA ? -ECONNRESET : ret;
 }
 
 ssize_t
@@ -184,6 +195,7 @@ nd_tls_read_nowait(SSL *ssl, void *buf, size_t len, int *want)
     int ret;
 
     ERR_clear_error();
+    errno = 0;
     ret = SSL_read_ex(ssl, buf, len, &n);
     if (ret > 0)
         return (ssize_t)n;
@@ -192,7 +204,7 @@ nd_tls_read_nowait(SSL *ssl, void *buf, size_t len, int *want)
         *want = ret;
         return -EAGAIN;
     }
-    return ret == -ECONNRESET ? 0 : ret;
+    return ret == -ENODATA ? 0 : ret;
 }
 
 ssize_t
@@ -202,12 +214,12 @@ nd_tls_write_nowait(SSL *ssl, const void *buf, size_t len)
     int ret;
 
     ERR_clear_error();
+    errno = 0;
     ret = SSL_write_ex(ssl, buf, len, &n);
-
     if (ret > 0)
         return (ssize_t)n;
     ret = nowait_failure(ssl, ret, NULL, 0);
-    return ret > 0 ? -EAGAIN : ret;
+    return ret > 0 ? -EAGAIN : ret == -ENODATA ? -EPIPE : ret;
 }
 
 int
@@ -248,13 +260,18 @@ nd_tls_connect(struct nd_stream *s, SSL_CTX *ctx, const char *host, char *err,
         }
     }
     for (;;) {
+        long vr;
+        int saved;
+
         ERR_clear_error();
+        errno = 0;
         ret = SSL_connect(ssl);
         if (ret == 1)
             break;
-        if (SSL_get_error(ssl, ret) == SSL_ERROR_SYSCALL && errno == EINTR)
+        saved = errno;
+        if (SSL_get_error(ssl, ret) == SSL_ERROR_SYSCALL && saved == EINTR)
             continue;
-        long vr = SSL_get_verify_result(ssl);
+        vr = SSL_get_verify_result(ssl);
 
         if (verify && vr != X509_V_OK) {
             snprintf(err, err_len, "server certificate refused: %s",
@@ -263,8 +280,11 @@ nd_tls_connect(struct nd_stream *s, SSL_CTX *ctx, const char *host, char *err,
             SSL_free(ssl);
             return -EKEYREJECTED;
         }
+        errno = saved;
         ret = nowait_failure(ssl, ret, err, err_len);
         SSL_free(ssl);
+        if (ret == -ENODATA)
+            ret = -ECONNRESET;
         /* A wait on a blocking socket is its timeout. */
         if (ret > 0) {
             snprintf(err, err_len, "TLS handshake timed out");

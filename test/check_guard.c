@@ -35,6 +35,10 @@ START_TEST(test_addr_strips_port)
     ck_assert_str_eq(a, "[2001:db8:1:2::]/64");
     nd_guard_addr("[::1]:40000", a, sizeof(a));
     ck_assert_str_eq(a, "[::1]");
+    nd_guard_addr("[fe80::1:2]:40000", a, sizeof(a));
+    ck_assert_str_eq(a, "[fe80::1:2]");
+    nd_guard_addr("[64:ff9b::c000:207]:40000", a, sizeof(a));
+    ck_assert_str_eq(a, "[64:ff9b::c000:207]");
 }
 END_TEST
 

@@ -68,11 +68,10 @@ refused() {
 # LAUNCHER, such as setpriv, when given) with its log in
 # $T/daemon.NAME.log, and waits for "listening on" and " ready".
 start() {
-    local name=$1 i
+    local name=$1
     shift
     ND_LOG=$T/daemon.$name.log
     nd_launch "$T/$name.conf" "$@"
-    say "# netdiskd pid $ND_PID on 127.0.0.1:$ND_PORT ($name)"
 }
 
 # ids PID: "uids gids [groups] CapEff CapPrm" from /proc/PID/status.
@@ -212,6 +211,22 @@ else
     not_ok "rousers: the message names the file and the user:" \
         "$(cat "$T/rousers.err")"
 fi
+
+# --- A missing root is made for nobody: in a parent nobody may write, by
+# nobody itself (nothing to chown); in a parent only root may write, by root
+# and then given to nobody. ---
+for kind in nbparent rootparent; do
+    mkdir "$T/$kind"
+    [ "$kind" = rootparent ] || chown nobody "$T/$kind"
+    PRIV_ROOT=$T/$kind/files PRIV_USERS=$T/nbetc/users conf "$kind" \
+        'user = "nobody";'
+    start "$kind"
+    check "$kind: 'created storage root' is logged" \
+        grep -q "created storage root \"$T/$kind/files\"" "$ND_LOG"
+    assert_eq "nobody 700" "$(stat -c '%U %a' "$T/$kind/files")" \
+        "$kind: the new root belongs to nobody, mode 0700"
+    nd_stop
+done
 
 # --- Not root (simulated with setpriv): another user is only a warning. ---
 if command -v setpriv >/dev/null; then
