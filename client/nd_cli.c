@@ -377,6 +377,7 @@ nd_sess_init(struct nd_sess *s, const struct nd_opts *o, const char *op,
     nd_stream_init(&s->st, -1);
     s->path = path;
     s->progress = !o->quiet && isatty(STDERR_FILENO);
+    s->verbose = o->verbose && !o->quiet;
     if (path[0] != '\0')
         snprintf(s->ctx, sizeof(s->ctx), "%s \"%s\"", op, path);
     else

@@ -42,12 +42,16 @@ enum nd_exit {
 /* Room for a local path plus a derived name and ".part". */
 #define ND_LOCAL_MAX 8192
 
+/* The settings of one run: the command line's, completed by
+ * nd_clientconf_resolve() from the environment and the config file. */
 struct nd_opts {
     const char *host;
     const char *port;
-    bool quiet;
-    const char *user;          /* -u, $NETDISK_USER, else the login name */
-    const char *password_file; /* --password-file, or NULL */
+    bool quiet;                /* -q: errors only */
+    bool verbose;              /* -v: a line per file moved */
+    const char *user;          /* -u; by default the login name */
+    const char *password_file; /* --password-file, or NULL: the variable
+                                  NETDISK_PASSWORD, else a prompt */
     bool tls;                  /* --tls */
     const char *cacert;        /* --cacert, or NULL: the system store */
     bool insecure;             /* --insecure: no certificate check */
@@ -60,6 +64,7 @@ struct nd_sess {
     char ctx[ND_PATH_MAX + 16]; /* "get \"a.txt\"", for messages */
     char msg[ND_MSG_MAX + 1];   /* the message of an ERROR reply */
     bool progress;              /* draw the progress bar */
+    bool verbose;               /* print the -v line of each file */
 };
 
 /* Prints "netdisk: " and the formatted message as one line on stderr. */

@@ -123,19 +123,29 @@ fill(char *line, size_t *len, char c, size_t n)
         line[(*len)++] = c;
 }
 
-/* Appends the label, cut to at most w bytes on a UTF-8 boundary. */
+/*
+ * Appends the label, cut to at most w bytes on a UTF-8 boundary.  A label
+ * that is too long loses its start, shown as "...", since the end of a
+ * path names the file.
+ */
 static void
 put_label(const struct nd_progress *p, char *line, size_t *len, size_t w)
 {
-    size_t n = strlen(p->label);
+    size_t n = strlen(p->label), start = 0;
 
-    if (n > w) {
+    if (n > w && w > 3) {
+        memcpy(line + *len, "...", 3);
+        *len += 3;
+        start = n - (w - 3);
+        while (start < n && ((unsigned char) p->label[start] & 0xc0) == 0x80)
+            start++;
+    } else if (n > w) {
         n = w;
         while (n > 0 && ((unsigned char) p->label[n] & 0xc0) == 0x80)
             n--;
     }
-    memcpy(line + *len, p->label, n);
-    *len += n;
+    memcpy(line + *len, p->label + start, n - start);
+    *len += n - start;
 }
 
 /* Appends " [===>    ]" of bar_w inner columns. */

@@ -5,7 +5,8 @@
  * the bytes at the far end are the bytes at this end.  The wire format is
  * nd_proto's, the I/O loops are nd_io's and nd_wire's, the session and error
  * reports are nd_cli's; this file parses the command line, sequences put, get
- * and ls, and draws progress.
+ * and ls, and draws progress.  mkdir, rm and mv (several requests over the
+ * one session) are nd_manage's.
  *
  * Helpers return 0 or -errno; the command functions report the failure in
  * one line and return the exit status that main() hands to the shell.
@@ -25,16 +26,25 @@
 #include <unistd.h>
 
 #include "nd_cli.h"
+#include "nd_clientconf.h"
 #include "nd_digest.h"
 #include "nd_io.h"
+#include "nd_manage.h"
 #include "nd_progress.h"
 #include "nd_proto.h"
+#include "nd_stat.h"
+#include "nd_verbose.h"
 #include "nd_wire.h"
 
 static const char usage_text[] =
     "Usage: netdisk [OPTIONS] put LOCAL [REMOTE]\n"
     "       netdisk [OPTIONS] get REMOTE [LOCAL]\n"
     "       netdisk [OPTIONS] ls [DIR]\n"
+    "       netdisk [OPTIONS] stat REMOTE...\n"
+    "       netdisk [OPTIONS] md5 REMOTE...\n"
+    "       netdisk [OPTIONS] mkdir [-p] DIR...\n"
+    "       netdisk [OPTIONS] rm [-r] PATH...\n"
+    "       netdisk [OPTIONS] mv FROM TO\n"
     "       netdisk --help | --version\n"
     "\n"
     "Copy files to and from a netdiskd server, or list a directory on it.\n"
@@ -49,14 +59,36 @@ static const char usage_text[] =
     "  ls [DIR]            list DIR (default: the root) sorted by name: type\n"
     "                      (f file, d directory, l link, ? other), size,\n"
     "                      modification time (UTC) and name\n"
+    "  stat REMOTE...      one line per REMOTE: type, size, modification\n"
+    "                      time (UTC), MD5 digest ('-' if not a file), name\n"
+    "  md5 REMOTE...       the MD5 digest of each file REMOTE in md5sum's\n"
+    "                      format, so 'netdisk md5 f | md5sum -c' checks a\n"
+    "                      local copy of f; stat and md5 use one session for\n"
+    "                      all REMOTEs, and a REMOTE that fails (exit 4)\n"
+    "                      does not stop the others\n"
+    "  mkdir [-p] DIR...   make each directory DIR; -p: make missing parents\n"
+    "                      too, and an existing directory DIR is no error\n"
+    "  rm [-r] PATH...     remove each file, symbolic link (never what it\n"
+    "                      points to) or empty directory PATH; -r: remove a\n"
+    "                      directory and everything below it\n"
+    "  mv FROM TO          rename FROM to TO atomically; an existing TO is\n"
+    "                      refused, and a TO ending in '/' gets FROM's base\n"
+    "                      name appended; mkdir and rm use one session for\n"
+    "                      all operands, and one that fails (exit 4) does\n"
+    "                      not stop the others\n"
     "\n"
     "Options:\n"
+    "  -c, --config FILE   read settings from FILE (default: $NETDISK_CONFIG,\n"
+    "                      else $XDG_CONFIG_HOME/netdisk/client.conf or\n"
+    "                      ~/.config/netdisk/client.conf, if it exists)\n"
     "  -H, --host HOST     server name or IPv4/IPv6 address (default:\n"
     "                      $NETDISK_HOST, else " ND_DEFAULT_HOST ")\n"
     "  -p, --port PORT     server TCP port (default: $NETDISK_PORT, "
     "else " ND_DEFAULT_PORT ")\n"
-    "  -q, --quiet         draw no progress bar (it is drawn only when\n"
-    "                      stderr is a terminal)\n"
+    "  -q, --quiet         print nothing but errors: no progress bar (it is\n"
+    "                      drawn only when stderr is a terminal)\n"
+    "  -v, --verbose       after each file put or get, print a line with its\n"
+    "                      names, size and MD5 digest on stderr\n"
     "  -u, --user USER     log in as USER (default: $NETDISK_USER, else\n"
     "                      your login name)\n"
     "      --password-file FILE\n"
@@ -72,11 +104,16 @@ static const char usage_text[] =
     "  -h, --help          show this help and exit\n"
     "  -V, --version       show the version and exit\n"
     "\n"
+    "Options win over the environment (NETDISK_HOST, NETDISK_PORT,\n"
+    "NETDISK_USER, NETDISK_PASSWORD, NETDISK_TLS=1|0, NETDISK_CACERT), which\n"
+    "wins over the config file (keys host, port, user, password_file, tls,\n"
+    "cacert, insecure, quiet, verbose), which wins over the defaults.\n"
+    "\n"
     "Exit status:\n"
     "  0  success (put and get: the MD5 digests matched)\n"
     "  1  local file error (cannot read LOCAL or the password file,\n"
     "     cannot write the destination)\n"
-    "  2  usage error\n"
+    "  2  usage error, or an unreadable or invalid config file\n"
     "  3  connection, network or protocol failure (cannot connect,\n"
     "     connection lost, malformed reply, timeout, TLS handshake\n"
     "     failed or server certificate refused)\n"
@@ -179,6 +216,8 @@ put_body(struct nd_sess *s, int fd, const char *local, uint64_t size)
 out:
     if (nd_cli_bar_take(&bar))
         nd_progress_finish(&bar, rc == ND_EXIT_OK);
+    if (rc == ND_EXIT_OK && s->verbose)
+        nd_verbose_file("put", local, s->path, size, md5);
     nd_digest_free(&d);
     free(buf);
     return rc;
@@ -346,6 +385,8 @@ get_body(struct nd_sess *s, const char *local, const char *part, uint64_t size)
     if (rc != ND_EXIT_OK)
         unlink(part);
     s_part_live = 0;
+    if (rc == ND_EXIT_OK && s->verbose)
+        nd_verbose_file("get", s->path, local, size, md5);
     return rc;
 }
 
@@ -581,8 +622,8 @@ check_port(const char *port, const char *where)
     return ND_EXIT_OK;
 }
 
-/* Fills in o from the environment and argv.  Returns -1 to go on, else
- * the exit status (--help, --version, usage errors). */
+/* Fills in o from argv, then the environment and the config file.  Returns
+ * -1 to go on, else the exit status (--help, --version, usage errors). */
 static int
 parse_opts(int argc, char **argv, struct nd_opts *o)
 {
@@ -590,6 +631,8 @@ parse_opts(int argc, char **argv, struct nd_opts *o)
         {"host", required_argument, NULL, 'H'},
         {"port", required_argument, NULL, 'p'},
         {"quiet", no_argument, NULL, 'q'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"config", required_argument, NULL, 'c'},
         {"user", required_argument, NULL, 'u'},
         {"password-file", required_argument, NULL, 'P'},
         {"tls", no_argument, NULL, 'T'},
@@ -599,31 +642,13 @@ parse_opts(int argc, char **argv, struct nd_opts *o)
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
-    const char *env_host = getenv("NETDISK_HOST");
-    const char *env_port = getenv("NETDISK_PORT");
-    const char *env_user = getenv("NETDISK_USER");
-    const char *port_from = "";
-    struct passwd *pw;
+    const char *port_from = "", *conf = NULL;
     int c;
 
-    if (env_user != NULL && env_user[0] != '\0') {
-        o->user = env_user;
-    } else if ((pw = getpwuid(geteuid())) != NULL) {
-        static char login[64];
-
-        snprintf(login, sizeof(login), "%s", pw->pw_name);
-        o->user = login;
-    }
-
-    o->host =
-        env_host != NULL && env_host[0] != '\0' ? env_host : ND_DEFAULT_HOST;
-    o->port = ND_DEFAULT_PORT;
-    if (env_port != NULL && env_port[0] != '\0') {
-        o->port = env_port;
-        port_from = " in NETDISK_PORT";
-    }
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":H:p:qu:hV", longs, NULL)) != -1) {
+    /* '+': stop at the command word, so the options after it (mkdir -p,
+     * rm -r) are the command's own, not taken for -p PORT. */
+    while ((c = getopt_long(argc, argv, "+:H:p:qvc:u:hV", longs, NULL)) != -1) {
         switch (c) {
         case 'H':
             o->host = optarg;
@@ -634,6 +659,14 @@ parse_opts(int argc, char **argv, struct nd_opts *o)
             break;
         case 'q':
             o->quiet = true;
+            o->verbose = false;
+            break;
+        case 'v':
+            o->verbose = true;
+            o->quiet = false;
+            break;
+        case 'c':
+            conf = optarg;
             break;
         case 'u':
             o->user = optarg;
@@ -667,13 +700,13 @@ parse_opts(int argc, char **argv, struct nd_opts *o)
             return nd_cli_usage("unknown option: ", argv[optind - 1]);
         }
     }
+    c = nd_clientconf_resolve(o, conf);
+    if (c >= 0)
+        return c;
     if (o->host[0] == '\0')
         return nd_cli_usage("empty host name", "");
     if (o->user == NULL || o->user[0] == '\0')
         return nd_cli_usage("no user name: use -u USER", "");
-    if ((o->cacert != NULL || o->insecure) && !o->tls)
-        return nd_cli_usage(o->insecure ? "--insecure" : "--cacert",
-                            " needs --tls");
     return check_port(o->port, port_from) == ND_EXIT_OK ? -1 : ND_EXIT_USAGE;
 }
 
@@ -709,5 +742,14 @@ main(int argc, char **argv)
             return nd_cli_usage(cmd, ": too many operands");
         return cmd_ls(&o, nargs > 0 ? args[0] : "");
     }
+    if (strcmp(cmd, "stat") == 0 || strcmp(cmd, "md5") == 0) {
+        if (nargs < 1)
+            return nd_cli_usage(cmd, ": missing REMOTE");
+        if (cmd[0] == 's')
+            return nd_stat_cmd(&o, args, nargs);
+        return nd_stat_md5_cmd(&o, args, nargs);
+    }
+    if (nd_manage_is_cmd(cmd))
+        return nd_manage_run(&o, cmd, nargs, args);
     return nd_cli_usage("unknown command: ", cmd);
 }

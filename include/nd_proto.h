@@ -48,7 +48,17 @@ enum nd_type {
     ND_T_LIST = 0x30,      /* request: u32 flags, str path */
     ND_T_ENTRIES = 0x31,   /* reply to LIST: u32 n, n * entry */
     ND_T_END = 0x32,       /* reply to LIST: u64 total entries */
+    ND_T_STAT = 0x40,      /* request: u32 flags, str path */
+    ND_T_STATINFO = 0x41,  /* reply to STAT: type, size, mtime, md5 */
+    ND_T_MKDIR = 0x50,     /* request: u32 flags, str path; bare OK */
+    ND_T_REMOVE = 0x51,    /* request: u32 flags, str path; bare OK */
+    ND_T_RENAME = 0x52,    /* request: u32 flags, str from, str to; OK */
 };
+
+/* The request flags MKDIR and REMOVE may carry; every other bit of every
+ * request's flags must be zero. */
+#define ND_MKDIR_PARENTS 0x1u    /* MKDIR: create missing parents (-p) */
+#define ND_REMOVE_RECURSIVE 0x1u /* REMOVE: a directory and all below it */
 
 /* The only digest algorithm of version 1. */
 #define ND_DIGEST_MD5 1
@@ -145,21 +155,25 @@ const char *nd_rbuf_str(struct nd_rbuf *r, size_t *n);
  * else -EBADMSG. */
 int nd_rbuf_done(const struct nd_rbuf *r);
 
-/* A decoded client request (PUT, GET or LIST). */
+/* A decoded client request (PUT, GET, LIST, STAT, MKDIR, REMOVE or
+ * RENAME). */
 struct nd_req {
     uint8_t type;
     uint32_t flags;
     uint64_t size; /* PUT only */
     size_t path_len;
-    char path[ND_PATH_MAX + 1]; /* NUL-terminated */
+    char path[ND_PATH_MAX + 1]; /* NUL-terminated; RENAME: the source */
+    size_t path2_len;
+    char path2[ND_PATH_MAX + 1]; /* RENAME: the target; else "" */
 };
 
 /*
  * Decodes the body of a request frame of the given type into req.  Returns 0,
- * -EBADMSG for a malformed body or an unknown request type, -EINVAL for
- * nonzero flags or a NUL byte inside the path, -ENAMETOOLONG for a path over
- * ND_PATH_MAX.  The path is not otherwise checked here: nd_store owns the
- * confinement rules.
+ * -EBADMSG for a malformed body or an unknown request type, -EINVAL for a
+ * flag bit the type does not define (ND_MKDIR_PARENTS, ND_REMOVE_RECURSIVE)
+ * or a NUL byte inside a path, -ENAMETOOLONG for a path over ND_PATH_MAX.
+ * The paths are not otherwise checked here: nd_store owns the confinement
+ * rules.
  */
 int nd_proto_req_decode(uint8_t type, const void *body, size_t len,
                         struct nd_req *req);
@@ -167,6 +181,14 @@ int nd_proto_req_decode(uint8_t type, const void *body, size_t len,
 /* Encodes a request frame into buf; returns its length or -EMSGSIZE. */
 long nd_proto_req_encode(void *buf, size_t cap, uint8_t type, uint64_t size,
                          const char *path);
+
+/*
+ * Encodes a MKDIR, REMOVE or RENAME request: u32 flags, str path and, for
+ * RENAME, str to (ignored, and may be NULL, for the other two).  Returns the
+ * frame length, -ENAMETOOLONG for a path over ND_PATH_MAX, or -EMSGSIZE.
+ */
+long nd_proto_fsreq_encode(void *buf, size_t cap, uint8_t type,
+                           uint32_t flags, const char *path, const char *to);
 
 /* HELLO: magic "NDSK", u16 lowest and u16 highest version spoken. */
 long nd_proto_hello_encode(void *buf, size_t cap);
@@ -239,9 +261,35 @@ int nd_proto_entries_count(const void *body, size_t len, uint32_t *n);
 int nd_proto_entries_next(const void *body, size_t len, size_t *off,
                           struct nd_entry *e);
 
+/*
+ * STATINFO (reply to STAT): u8 type (enum nd_ftype), u64 size, i64 mtime,
+ * u8 has_md5 (0 or 1), md5[16] (zeroes when has_md5 is 0).
+ */
+struct nd_statinfo {
+    uint8_t type;
+    uint64_t size;
+    int64_t mtime;
+    uint8_t has_md5;
+    uint8_t md5[ND_MD5_LEN];
+};
+
+#define ND_STATINFO_LEN (1 + 8 + 8 + 1 + ND_MD5_LEN)
+
+long nd_proto_statinfo_encode(void *buf, size_t cap,
+                              const struct nd_statinfo *si);
+/* Returns 0, or -EBADMSG for a body of another length or has_md5 > 1. */
+int nd_proto_statinfo_decode(const void *body, size_t len,
+                             struct nd_statinfo *si);
+
 /* END (after the last ENTRIES): u64 total entries sent. */
 long nd_proto_end_encode(void *buf, size_t cap, uint64_t total);
 int nd_proto_end_decode(const void *body, size_t len, uint64_t *total);
+
+/* Stores the low n bytes (1..8) of v at p, big-endian, and reads them
+ * back: the byte order of every integer on the wire, and of the stored
+ * digest records (nd_sum). */
+void nd_proto_put_be(uint8_t *p, uint64_t v, int n);
+uint64_t nd_proto_get_be(const uint8_t *p, int n);
 
 /* Encodes a frame with an empty body (READY, or a bare OK). */
 long nd_proto_empty_encode(void *buf, size_t cap, uint8_t type);

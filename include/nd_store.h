@@ -66,6 +66,16 @@ int nd_store_check_path(const char *path, bool allow_root);
 bool nd_store_reserved(const char *name);
 
 /*
+ * Opens path beneath the root with open(2) flags, confined like every
+ * operation here (openat2 with RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS, or
+ * the O_NOFOLLOW walk); "" opens the root itself.  The path is not checked
+ * lexically: callers run nd_store_check_path() first.  Returns the fd
+ * (caller owns it) or -errno (-EXDEV or -ELOOP for an escaping symlink).
+ * Thread-safe.
+ */
+int nd_store_resolve(const struct nd_store *s, const char *path, int flags);
+
+/*
  * Opens a regular file for reading.  Returns 0 with *fd (caller owns it) and
  * *st filled, or -errno: -EISDIR for a directory, -ND_ENOTREG for anything
  * else that is not a regular file, and the nd_store_check_path() errors.
@@ -79,6 +89,11 @@ struct nd_upload {
     int fd;     /* the temporary file, O_WRONLY */
     char tmp[32];
     char name[ND_NAME_MAX + 1];
+    /* Set by the caller before nd_store_commit(): the digest to record
+     * with nd_sum once the bytes are synced, or NULL for none.  After the
+     * commit, sum_err says why no record was stored (0: it was). */
+    const uint8_t *md5;
+    int sum_err;
 };
 
 /*
@@ -91,9 +106,11 @@ int nd_store_create_temp(const struct nd_store *s, const char *path,
                          struct nd_upload *up);
 
 /*
- * Makes the upload durable and visible: fdatasync the file, rename it over
- * the final name, fsync the directory.  Returns 0 or -errno; on failure the
- * temporary file is removed.  Either way up is released.
+ * Makes the upload durable and visible: fdatasync the file, record up->md5
+ * in its "user.netdisk.md5" attribute (nd_sum; a failure there only sets
+ * up->sum_err), rename it over the final name, fsync the directory.
+ * Returns 0 or -errno; on failure the temporary file is removed.  Either
+ * way up is released.
  */
 int nd_store_commit(struct nd_upload *up);
 

@@ -23,6 +23,7 @@
 #include "nd_priv.h"
 #include "nd_reactor.h"
 #include "nd_store.h"
+#include "nd_sum.h"
 #include "nd_tls.h"
 #include "nd_usercmd.h"
 #include "nd_watchdog.h"
@@ -353,6 +354,12 @@ main(int argc, char **argv)
     if (!d.store.use_openat2)
         nd_log(ND_LOG_WARN, "openat2() unavailable: confining paths with an "
                             "O_NOFOLLOW walk (symlinks are refused)");
+    if (nd_sum_probe(d.store.root_fd) == -EOPNOTSUPP)
+        nd_log(ND_LOG_WARN,
+               "storage root \"%s\": no user extended attributes (tmpfs "
+               "before Linux 6.6?): digests are not stored, every download "
+               "is hashed",
+               d.cfg.root);
     d.lfd = nd_net_listen(d.cfg.listen, d.cfg.port, 511, bound, sizeof(bound),
                           nerr, sizeof(nerr));
     if (d.lfd < 0) {

@@ -5,30 +5,22 @@
  * failure is a one-line message in the caller's buffer, and the caller
  * decides how to report it and exits with ND_EX_CONFIG.
  *
- * libconfig 1.5 converts an integer literal without an L suffix with atoi(),
- * so "port = 4294972974;" silently becomes 5678, and a read error in its
- * scanner (a directory given as the file) calls exit(2).  So the file is read
- * into memory here, a pre-pass finds the true value of any top-level literal
- * that does not fit in an int, and @include, which would escape both, is
- * refused.
+ * nd_cfgfile reads and parses the file, working around libconfig 1.5's
+ * quirks (int overflow, @include, read errors); this module checks the keys.
  */
 #include "nd_config.h"
 
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <errno.h>
 #include <libconfig.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "nd_cfgfile.h"
 #include "nd_log.h"
-
-/* A config file larger than this is surely a mistake. */
-#define MAX_FILE_SIZE (1024 * 1024)
 
 enum key_type {
     KEY_INT,   /* an int field, range-checked against min..max */
@@ -97,11 +89,6 @@ tls_parse(const char *s)
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
-/* How each libconfig value type is named in messages, by CONFIG_TYPE_*. */
-static const char *const type_names[] = {"nothing",    "a group",  "an integer",
-                                         "an integer", "a float",  "a string",
-                                         "a boolean",  "an array", "a list"};
-
 /* Returns the index of the key called name (len bytes long), or -1. */
 static int
 find_key(const char *name, size_t len)
@@ -124,107 +111,6 @@ fail(char *err, const char *fmt, ...)
     return -EINVAL;
 }
 
-/*
- * Reads the whole file into a NUL-terminated *text, which the caller frees
- * even on failure.  Returns 0, or -errno with err set: EISDIR for a
- * directory, EFBIG for a file over the limit.
- */
-static int
-read_file(const char *path, char **text, size_t *len, char *err)
-{
-    FILE *f = fopen(path, "re");
-    int rc = f == NULL ? -errno : 0;
-
-    *text = rc == 0 ? malloc(MAX_FILE_SIZE + 2) : NULL;
-    if (rc == 0 && *text == NULL)
-        rc = -ENOMEM;
-    if (rc == 0) {
-        /* Asking for a byte over the limit shows if the file exceeds it. */
-        errno = 0;
-        *len = fread(*text, 1, MAX_FILE_SIZE + 1, f);
-        if (ferror(f))
-            rc = errno != 0 ? -errno : -EIO;
-        else if (*len > MAX_FILE_SIZE)
-            rc = -EFBIG;
-        else
-            (*text)[*len] = '\0';
-    }
-    if (f != NULL)
-        fclose(f);
-    if (rc < 0)
-        snprintf(err, ND_CONFIG_ERR_LEN, "%s: cannot read: %s", path,
-                 strerror(-rc));
-    return rc;
-}
-
-/*
- * Lexes the len bytes of text by libconfig 1.5's rules, just far enough to
- * skip comments and strings, follow nesting, and see top-level names and
- * integer literals.  A literal without an L suffix that does not fit in an
- * int has its true value stored in wide[] (indexed like keys[], and never 0
- * for such a literal) under the key it follows.  Returns 0, or -EINVAL with
- * err set for @include or a NUL byte.
- */
-static int
-prescan(const char *text, size_t len, const char *path, long long *wide,
-        char *err)
-{
-    const char *p = text;
-    unsigned line = 1;
-    int depth = 0, key = -1;
-
-    while (*p != '\0') {
-        if (*p == '#' || (p[0] == '/' && p[1] == '/')) {
-            p += strcspn(p, "\n");
-        } else if (p[0] == '/' && p[1] == '*') {
-            for (p += 2; *p != '\0' && !(p[0] == '*' && p[1] == '/'); p++)
-                line += *p == '\n';
-            p += *p != '\0' ? 2 : 0;
-        } else if (*p == '"') {
-            for (p++; *p != '\0' && *p != '"'; p++) {
-                if (*p == '\\' && p[1] != '\0')
-                    p++;
-                line += *p == '\n';
-            }
-            p += *p != '\0';
-        } else if (strncmp(p, "@include", 8) == 0) {
-            return fail(err, "%s:%u: @include is not supported", path, line);
-        } else if (isalpha((unsigned char)*p) || *p == '*') {
-            size_t n = strspn(p, "abcdefghijklmnopqrstuvwxyz"
-                                 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_*");
-
-            if (depth == 0)
-                key = find_key(p, n);
-            p += n;
-        } else if (isdigit((unsigned char)p[*p == '-' || *p == '+'])) {
-            /* An integer or a float, maybe signed. */
-            int hex = p[0] == '0' && (p[1] == 'x' || p[1] == 'X');
-            char *end;
-            long long v;
-
-            /* Overflow gives LLONG_MIN or LLONG_MAX, out of range too. */
-            v = strtoll(p, &end, hex ? 16 : 10);
-            if (*end == '.' || *end == 'e' || *end == 'E') {
-                end += strspn(end, "0123456789.eE+-"); /* a float */
-            } else if (*end == 'L') {
-                end += strspn(end, "L"); /* int64: libconfig keeps it whole */
-            } else if (depth == 0 && key >= 0 && (v < INT_MIN || v > INT_MAX)) {
-                wide[key] = v;
-            }
-            p = end;
-        } else {
-            depth += *p == '{' || *p == '(' || *p == '[';
-            depth -= *p == '}' || *p == ')' || *p == ']';
-            line += *p == '\n';
-            p++;
-        }
-    }
-    /* libconfig would silently ignore everything after a NUL byte. */
-    if ((size_t)(p - text) < len)
-        return fail(err, "%s:%u: syntax error: NUL byte", path, line);
-    return 0;
-}
-
 /* Checks one top-level setting and stores it in cfg: 0 or -EINVAL. */
 static int
 apply(struct nd_config *cfg, const config_setting_t *s, const char *path,
@@ -243,14 +129,14 @@ apply(struct nd_config *cfg, const config_setting_t *s, const char *path,
     if (keys[i].type == KEY_BOOL) {
         if (type != CONFIG_TYPE_BOOL)
             return fail(err, "%s:%u: key '%s': expected true or false, got %s",
-                        path, line, name, type_names[type]);
+                        path, line, name, nd_cfgfile_type_name(type));
         *(int *)field = config_setting_get_bool(s) ? 1 : 0;
         return 0;
     }
     if (keys[i].type == KEY_INT) {
         if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64)
             return fail(err, "%s:%u: key '%s': expected an integer, got %s",
-                        path, line, name, type_names[type]);
+                        path, line, name, nd_cfgfile_type_name(type));
         v = type == CONFIG_TYPE_INT64 ? config_setting_get_int64(s)
             : wide[i] != 0            ? wide[i]
                                       : config_setting_get_int(s);
@@ -262,7 +148,7 @@ apply(struct nd_config *cfg, const config_setting_t *s, const char *path,
     }
     if (type != CONFIG_TYPE_STRING)
         return fail(err, "%s:%u: key '%s': expected a string, got %s", path,
-                    line, name, type_names[type]);
+                    line, name, nd_cfgfile_type_name(type));
     str = config_setting_get_string(s);
     level = keys[i].type == KEY_TLS ? tls_parse(str) : nd_log_level_parse(str);
     if (keys[i].type == KEY_LEVEL && level < 0)
@@ -307,27 +193,13 @@ nd_config_load(struct nd_config *cfg, const char *path, char *err)
     long long wide[NKEYS] = {0};
     struct nd_config tmp;
     config_setting_t *root;
-    char *text;
     config_t lc;
-    size_t len;
     int rc;
 
-    err[0] = '\0';
     config_init(&lc);
-    rc = read_file(path, &text, &len, err);
-    if (rc == 0)
-        rc = prescan(text, len, path, wide, err);
+    rc = nd_cfgfile_parse(&lc, path, find_key, wide, err, ND_CONFIG_ERR_LEN);
     if (rc < 0)
         goto out;
-    /* A repeated key is a parse error here: "duplicate setting name". */
-    if (config_read_string(&lc, text) != CONFIG_TRUE) {
-        const char *what = config_error_text(&lc);
-        int plain = strcmp(what, "syntax error") == 0; /* say it only once */
-
-        rc = fail(err, "%s:%d: syntax error%s%s", path, config_error_line(&lc),
-                  plain ? "" : ": ", plain ? "" : what);
-        goto out;
-    }
     nd_config_defaults(&tmp);
     root = config_root_setting(&lc);
     for (int i = 0; rc == 0 && i < config_setting_length(root); i++)
@@ -341,6 +213,5 @@ nd_config_load(struct nd_config *cfg, const char *path, char *err)
         *cfg = tmp; /* only a fully valid file changes cfg */
 out:
     config_destroy(&lc);
-    free(text);
     return rc;
 }

@@ -1,33 +1,34 @@
 /*
- * nd_handler: HELLO, PUT, GET and LIST, run synchronously on a worker.
+ * nd_handler: HELLO, PUT, GET, STAT and LIST, run synchronously on a
+ * worker; the login is nd_login's.
  *
  * Uploads are hashed as the bytes arrive and written to a temporary file;
  * only a matching trailer digest lets nd_store_commit() rename it into place.
  * Downloads are hashed chunk by chunk and sent with sendfile(2), with the
  * digest as a trailer.  Every request ends in exactly one log line.
+ * MKDIR, REMOVE and RENAME are dispatched to nd_fsreq.
  *
- * Before anything else a session logs in with SCRAM-SHA-256: AUTH carries
- * the client-first-message and gets a CHALLENGE, PROOF carries the
- * client-final-message and gets WELCOME, after which every path is
- * resolved in the user's own directory.  An unknown user is answered with a
- * made-up salt and fails exactly like a wrong password.  A failed login is
- * answered only after a delay that grows with the address's failures; the
- * reactor holds the answer, not the worker (see nd_conn.late).
+ * Before anything else a session logs in (nd_login); until it has, only
+ * AUTH and PROOF reach a handler, and every path afterwards is resolved
+ * in the user's own directory.
  */
 #include "nd_handler.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
-#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "nd_fsreq.h"
 #include "nd_io.h"
 #include "nd_log.h"
-#include "nd_users.h"
+#include "nd_login.h"
+#include "nd_sum.h"
 #include "nd_wire.h"
 
 /* The scratch buffer holds a whole control frame or one transfer chunk. */
@@ -96,6 +97,53 @@ log_xfer(const struct nd_conn *c, const struct xfer *x)
            " seconds=%.3f md5=%s result=%s",
            c->peer, x->op, nd_log_quote(x->path, path, sizeof(path)), x->bytes,
            nd_io_now() - x->t0, hex, why);
+}
+
+/* What the stored-digest check said, for the debug log. */
+static const char *
+record_state(int rc)
+{
+    switch (-rc) {
+    case 0:
+        return "trusted";
+    case ENODATA:
+        return "none";
+    case ESTALE:
+        return "stale";
+    case EBADMSG:
+        return "corrupt";
+    case EOPNOTSUPP:
+        return "unsupported";
+    default:
+        return "unreadable";
+    }
+}
+
+/*
+ * Logs, at debug level, where a digest came from (from: upload, record or
+ * hash; had: the record found before hashing) and whether a record was
+ * stored (store_err 0) or why not.  A record that cannot be stored costs
+ * only a hash on a later read, so this is never a warning.
+ */
+static void
+log_digest(const struct nd_conn *c, const char *path, const char *from,
+           const char *had, int store_err)
+{
+    char q[2 * ND_PATH_MAX + 1], why[96];
+
+    if (nd_log_max_level < ND_LOG_DEBUG)
+        return;
+    if (strcmp(from, "record") == 0)
+        snprintf(why, sizeof(why), "-");
+    else if (store_err == 0)
+        snprintf(why, sizeof(why), "yes");
+    else
+        snprintf(why, sizeof(why), "\"no: %s\"",
+                 store_err == -ESTALE   ? "the file changed while read"
+                 : store_err == -EAGAIN ? "the file changed too recently"
+                                        : strerror(-store_err));
+    nd_log(ND_LOG_DEBUG, "digest peer=%s path=\"%s\" from=%s had=%s stored=%s",
+           c->peer, nd_log_quote(path, q, sizeof(q)), from, had, why);
 }
 
 /* Replies with the status for rc; a failed send ends the session. */
@@ -217,6 +265,7 @@ handle_put(struct nd_conn *c, struct nd_scratch *sc, const struct nd_req *req)
         goto abort;
     }
     x.md5 = ours;
+    up.md5 = ours; /* nd_store_commit() records it beside the bytes */
     if (memcmp(ours, theirs, ND_MD5_LEN) != 0) {
         x.result = "digest mismatch";
         nd_wire_send_error(&c->st, ND_E_DIGEST,
@@ -230,6 +279,7 @@ handle_put(struct nd_conn *c, struct nd_scratch *sc, const struct nd_req *req)
         reply_error(c, rc);
         goto log;
     }
+    log_digest(c, req->path, "upload", "none", up.sum_err);
     send_frame(c, frame,
                nd_proto_putok_encode(frame, sizeof(frame), req->size, ours));
     goto log;
@@ -239,18 +289,26 @@ log:
     log_xfer(c, &x);
 }
 
-/* Sends size bytes of fd, hashing each chunk before sendfile moves it. */
+/*
+ * Sends size bytes of fd.  With hash set, each chunk is read and hashed
+ * before sendfile moves it.  Without, a chunk is read only when the stream
+ * encrypts in user space; zero-copy sends never bring the bytes up.
+ */
 static int
 send_body(struct nd_conn *c, struct nd_scratch *sc, int fd, uint64_t size,
-          uint64_t *sent)
+          bool hash, uint64_t *sent)
 {
+    bool copy = hash || !nd_stream_zero_copy(&c->st);
+
     while (*sent < size) {
         size_t want = size - *sent < sc->cap ? (size_t)(size - *sent) : sc->cap;
-        ssize_t n = nd_io_pread_full(fd, sc->buf, want, (off_t)*sent);
+        ssize_t n = 0;
 
+        if (copy)
+            n = nd_io_pread_full(fd, sc->buf, want, (off_t)*sent);
         if (n < 0)
             return (int)n;
-        if (nd_digest_update(&sc->md5, sc->buf, want) < 0)
+        if (hash && nd_digest_update(&sc->md5, sc->buf, want) < 0)
             return -EIO;
         n = nd_stream_send_file(&c->st, fd, (off_t)*sent, sc->buf, want);
         if (n < 0)
@@ -265,8 +323,9 @@ handle_get(struct nd_conn *c, struct nd_scratch *sc, const struct nd_req *req)
 {
     struct xfer x = {"get", req->path, 0, nd_io_now(), NULL, NULL, 0};
     uint8_t frame[64], md5[ND_MD5_LEN];
+    struct timespec since;
     struct stat st;
-    int fd = -1, rc;
+    int fd = -1, rc, rec;
 
     rc = nd_store_open_read(&c->ustore, req->path, &fd, &st);
     if (rc < 0) {
@@ -275,15 +334,20 @@ handle_get(struct nd_conn *c, struct nd_scratch *sc, const struct nd_req *req)
         reply_error(c, rc);
         goto out;
     }
+    /* A trusted record spares the hash: the bytes go out untouched and the
+     * record is the trailer.  Without one, the bytes are hashed as they go
+     * and the digest is recorded afterwards, if the file held still. */
+    rec = nd_sum_get(fd, &st, md5);
+    nd_sum_clock(&since);
     rc = send_frame(c, frame,
                     nd_proto_file_encode(frame, sizeof(frame),
                                          (uint64_t)st.st_size,
                                          st.st_mtim.tv_sec));
-    if (rc == 0)
+    if (rc == 0 && rec < 0)
         rc = nd_digest_reset(&sc->md5);
     if (rc == 0)
-        rc = send_body(c, sc, fd, (uint64_t)st.st_size, &x.bytes);
-    if (rc == 0)
+        rc = send_body(c, sc, fd, (uint64_t)st.st_size, rec < 0, &x.bytes);
+    if (rc == 0 && rec < 0)
         rc = nd_digest_final(&sc->md5, md5);
     if (rc == 0)
         rc = send_frame(c, frame,
@@ -296,6 +360,120 @@ handle_get(struct nd_conn *c, struct nd_scratch *sc, const struct nd_req *req)
         goto out;
     }
     x.md5 = md5;
+    if (rec == 0)
+        log_digest(c, req->path, "record", "trusted", 0);
+    else
+        log_digest(c, req->path, "hash", record_state(rec),
+                   rec == -EOPNOTSUPP
+                       ? rec
+                       : nd_sum_set_checked(fd, &st, &since, md5));
+out:
+    nd_io_close(&fd);
+    log_xfer(c, &x);
+}
+
+/*
+ * Resolves path by GET's rules, except that "" (the user's directory) and
+ * one trailing '/' are allowed, as for LIST, and fstats what it names.  A
+ * symlink that stays inside the user's directory is followed, as GET
+ * follows it; the walk without openat2 opens a final link itself, which is
+ * refused like GET refuses it.  Returns 0 or -errno.
+ */
+static int
+stat_path(const struct nd_store *s, const char *path, struct stat *st)
+{
+    char p[ND_PATH_MAX + 1];
+    size_t len = strlen(path);
+    bool slash = len > 0 && path[len - 1] == '/';
+    int fd, rc = nd_store_check_path(path, true);
+
+    if (rc < 0)
+        return rc;
+    memcpy(p, path, len + 1);
+    if (slash)
+        p[len - 1] = '\0';
+    fd = nd_store_resolve(s, p, O_PATH | O_CLOEXEC);
+    if (fd < 0)
+        return fd;
+    rc = fstat(fd, st) < 0 ? -errno : 0;
+    nd_io_close(&fd);
+    if (rc == 0 && S_ISLNK(st->st_mode))
+        rc = -ELOOP;
+    if (rc == 0 && slash && !S_ISDIR(st->st_mode))
+        rc = -ENOTDIR;
+    return rc;
+}
+
+/*
+ * Ends a long hash early when the client is gone, or when the reactor shut
+ * the socket down to stop the daemon: both make a peek see EOF.  Bytes the
+ * client pipelined (the next request) are left for the reactor.
+ */
+static int
+peer_gone(void *arg)
+{
+    const struct nd_conn *c = arg;
+    char b;
+    ssize_t n = recv(c->st.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+
+    if (n == 0)
+        return -ECONNRESET;
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+        return -errno;
+    return 0;
+}
+
+/*
+ * STAT: the type, size and mtime of a path and, for a regular file, its
+ * digest: the trusted record, or else the file is hashed here (it may take
+ * a while for a large file) and the result recorded.
+ */
+static void
+handle_stat(struct nd_conn *c, struct nd_scratch *sc, const struct nd_req *req)
+{
+    struct xfer x = {"stat", req->path, 0, nd_io_now(), NULL, NULL, 0};
+    struct nd_statinfo si = {0};
+    struct nd_sum_work w = {&sc->md5, sc->buf, sc->cap, peer_gone, c};
+    enum nd_sum_how how = ND_SUM_RECORD;
+    uint8_t frame[64];
+    struct stat st;
+    int fd = -1, rc, rec = 0, store_err = 0;
+
+    rc = stat_path(&c->ustore, req->path, &st);
+    if (rc == 0 && S_ISREG(st.st_mode)) {
+        rc = nd_store_open_read(&c->ustore, req->path, &fd, &st);
+        if (rc == 0)
+            rec = nd_sum_get(fd, &st, si.md5);
+        if (rc == 0 && rec < 0) {
+            rc = nd_sum_ensure(fd, &st, &w, si.md5, &how, &store_err, &x.bytes);
+            if (rc == -ECONNRESET)
+                c->close_after = true; /* nobody is left to answer */
+            if (rc < 0)
+                x.result = "hash failed";
+        }
+    }
+    if (rc < 0) {
+        x.result = x.result != NULL ? x.result : "refused";
+        x.err = rc;
+        if (rc == -EAGAIN)
+            nd_wire_send_error(&c->st, ND_E_IO,
+                               "the file kept changing while it was hashed");
+        else if (!c->close_after)
+            reply_error(c, rc);
+        goto out;
+    }
+    si.type = S_ISREG(st.st_mode)   ? ND_FT_FILE
+              : S_ISDIR(st.st_mode) ? ND_FT_DIR
+                                    : ND_FT_OTHER;
+    si.size = (uint64_t)st.st_size;
+    si.mtime = st.st_mtim.tv_sec;
+    if (fd >= 0) {
+        si.has_md5 = 1;
+        x.md5 = si.md5;
+        log_digest(c, req->path, how == ND_SUM_RECORD ? "record" : "hash",
+                   record_state(rec), store_err);
+    }
+    send_frame(c, frame, nd_proto_statinfo_encode(frame, sizeof(frame), &si));
 out:
     nd_io_close(&fd);
     log_xfer(c, &x);
@@ -361,189 +539,6 @@ nd_handler_conn_free(struct nd_conn *c)
     nd_store_close(&c->ustore);
 }
 
-/* Ends the session with an ERROR, for refusals during the login. */
-static void
-refuse_login(struct nd_conn *c, enum nd_status st, const char *msg)
-{
-    nd_wire_send_error(&c->st, st, msg);
-    c->close_after = true;
-}
-
-/*
- * Refuses the login when the address must first wait out a failed login's
- * delay or a ban.  Checked at AUTH and again at PROOF, so that sessions
- * opened in parallel cannot have their guesses checked all at once.
- * Returns true when it refused (and set close_after).
- */
-static bool
-login_must_wait(const struct nd_handler_ctx *ctx, struct nd_conn *c,
-                const char *step)
-{
-    char msg[128];
-    bool banned;
-    int left = nd_guard_wait(ctx->guard, c->addr, nd_io_now(), &banned);
-
-    if (left == 0)
-        return false;
-    nd_log(banned ? ND_LOG_WARN : ND_LOG_INFO,
-           "login refused at %s peer=%s: %s for %d s", step, c->peer,
-           banned ? "address banned" : "waiting after a failed login", left);
-    snprintf(msg, sizeof(msg), "%s; try again in %d seconds",
-             banned ? "too many failed logins" : "a login just failed", left);
-    refuse_login(c, ND_E_BANNED, msg);
-    return true;
-}
-
-/* Writes a user name for the log: quoted when it is a valid name, else
- * only its length, so a hostile name cannot forge log text. */
-static const char *
-user_for_log(const char *user, char *out, size_t cap)
-{
-    if (nd_scram_user_ok(user))
-        snprintf(out, cap, "\"%s\"", user);
-    else
-        snprintf(out, cap, "(invalid, %zu bytes)", strlen(user));
-    return out;
-}
-
-/* AUTH: looks the user up and sends the challenge. */
-static void
-handle_auth(const struct nd_handler_ctx *ctx, struct nd_conn *c,
-            struct nd_scratch *sc)
-{
-    struct nd_scram_verifier v;
-    uint8_t secret[ND_USERS_SECRET_LEN];
-    char msg[ND_SCRAM_MSG_MAX + 1], quoted[2 * ND_USER_MAX + 8];
-    const char *user;
-    long len;
-    int rc, line = 0;
-
-    if (login_must_wait(ctx, c, "AUTH"))
-        return;
-    if (c->hdr.len > ND_SCRAM_MSG_MAX) {
-        nd_log(ND_LOG_INFO, "peer=%s AUTH of %u bytes refused", c->peer,
-               c->hdr.len);
-        refuse_login(c, ND_E_TOOBIG, "AUTH message too long");
-        return;
-    }
-    c->scram = calloc(1, sizeof(*c->scram));
-    if (c->scram == NULL) {
-        refuse_login(c, ND_E_INTERNAL, nd_proto_status_str(ND_E_INTERNAL));
-        return;
-    }
-    rc = nd_scram_server_start(c->scram, (const char *)c->body, c->hdr.len);
-    if (rc < 0) {
-        nd_log(ND_LOG_INFO, "peer=%s malformed AUTH: %s", c->peer,
-               rc == -ENOTSUP ? "channel binding or authzid requested"
-                              : strerror(-rc));
-        refuse_login(c, ND_E_PROTO,
-                     rc == -ENOTSUP ? "channel binding is not supported"
-                                    : "malformed SCRAM client-first-message");
-        return;
-    }
-    user = nd_scram_server_user(c->scram);
-    /* An invalid name has no record either: it gets a mock like any
-     * unknown user, so the reply never says which names exist. */
-    rc = nd_users_cache_lookup(ctx->users, ctx->cfg->users_file, user, &v,
-                               secret, &line);
-    c->mock = rc == -ENOENT;
-    if (c->mock) {
-        /* The count most real users have, so i= gives nothing away. */
-        nd_scram_verifier_mock(
-            secret, sizeof(secret), user,
-            v.iterations > 0 ? v.iterations : ctx->cfg->scram_iterations, &v);
-    } else if (rc < 0) {
-        if (rc == -EINVAL)
-            nd_log(ND_LOG_ERR,
-                   "users_file %s:%d: malformed record; login "
-                   "refused peer=%s user=%s",
-                   ctx->cfg->users_file, line, c->peer,
-                   user_for_log(user, quoted, sizeof(quoted)));
-        else
-            nd_log(ND_LOG_ERR, "users_file %s: %s; login refused peer=%s",
-                   ctx->cfg->users_file, strerror(-rc), c->peer);
-        OPENSSL_cleanse(secret, sizeof(secret));
-        refuse_login(c, ND_E_INTERNAL, "the server cannot check logins");
-        return;
-    }
-    rc = nd_scram_server_challenge(c->scram, &v, NULL, msg, sizeof(msg));
-    OPENSSL_cleanse(&v, sizeof(v));
-    OPENSSL_cleanse(secret, sizeof(secret));
-    if (rc < 0) {
-        nd_log(ND_LOG_ERR, "peer=%s cannot make a SCRAM challenge: %s", c->peer,
-               strerror(-rc));
-        refuse_login(c, ND_E_INTERNAL, nd_proto_status_str(ND_E_INTERNAL));
-        return;
-    }
-    len =
-        nd_proto_raw_encode(sc->buf, sc->cap, ND_T_CHALLENGE, msg, (size_t)rc);
-    send_frame(c, sc->buf, len);
-}
-
-/* PROOF: checks it; logs the user in or fails after a delay. */
-static void
-handle_proof(const struct nd_handler_ctx *ctx, struct nd_conn *c,
-             struct nd_scratch *sc)
-{
-    char out[ND_SCRAM_MSG_MAX + 1], quoted[2 * ND_USER_MAX + 8];
-    const char *user = nd_scram_server_user(c->scram), *why;
-    double delay;
-    int rc = -EINVAL, failures, ban;
-    long len;
-
-    user_for_log(user, quoted, sizeof(quoted));
-    if (login_must_wait(ctx, c, "PROOF"))
-        return;
-    if (c->hdr.len <= ND_SCRAM_MSG_MAX)
-        rc = nd_scram_server_finish(c->scram, (const char *)c->body, c->hdr.len,
-                                    out, sizeof(out));
-    if (rc >= 0 && !c->mock) {
-        struct nd_store us;
-        int orc;
-
-        snprintf(c->user, sizeof(c->user), "%s", user);
-        orc = nd_store_open_user(ctx->store, c->user, &us);
-        if (orc < 0) {
-            nd_log(ND_LOG_ERR,
-                   "login peer=%s user=%s: cannot open the "
-                   "user's directory: %s",
-                   c->peer, quoted, strerror(-orc));
-            refuse_login(c, ND_E_IO, "cannot open your directory");
-            return;
-        }
-        nd_scram_server_clear(c->scram);
-        free(c->scram);
-        c->scram = NULL;
-        c->ustore = us;
-        c->authed = true;
-        nd_log(ND_LOG_INFO, "login peer=%s user=%s result=ok", c->peer, quoted);
-        len = nd_proto_raw_encode(sc->buf, sc->cap, ND_T_WELCOME, out,
-                                  (size_t)rc);
-        send_frame(c, sc->buf, len);
-        return;
-    }
-    why = c->mock         ? "unknown user"
-          : rc == -EACCES ? "wrong password"
-          : rc >= 0       ? "unknown user"
-                          : "malformed proof";
-    delay = nd_guard_fail(ctx->guard, c->addr, nd_io_now(), &failures, &ban);
-    if (ban > 0)
-        nd_log(ND_LOG_WARN,
-               "login failed peer=%s user=%s reason=\"%s\" failures=%d; "
-               "address banned for %d s",
-               c->peer, quoted, why, failures, ban);
-    else
-        nd_log(ND_LOG_WARN,
-               "login failed peer=%s user=%s reason=\"%s\" failures=%d",
-               c->peer, quoted, why, failures);
-    /* One answer for every failure, so none tells which it was. */
-    len = nd_proto_error_encode(c->late, sizeof(c->late), ND_E_AUTH,
-                                nd_proto_status_str(ND_E_AUTH));
-    c->late_len = len > 0 ? (size_t)len : 0;
-    c->late_at = nd_io_now() + delay;
-    c->close_after = true;
-}
-
 static void
 handle_hello(struct nd_conn *c)
 {
@@ -588,13 +583,13 @@ nd_handler_run(const struct nd_handler_ctx *ctx, struct nd_conn *c,
     }
     if (!c->authed) {
         if (c->hdr.type == ND_T_AUTH && c->scram == NULL) {
-            handle_auth(ctx, c, sc);
+            nd_login_auth(ctx, c, sc);
         } else if (c->hdr.type == ND_T_PROOF && c->scram != NULL) {
-            handle_proof(ctx, c, sc);
+            nd_login_proof(ctx, c, sc);
         } else {
             nd_log(ND_LOG_INFO, "peer=%s sent %s before logging in: closing",
                    c->peer, nd_proto_type_name(c->hdr.type));
-            refuse_login(c, ND_E_AUTH, "log in first");
+            nd_login_refuse(c, ND_E_AUTH, "log in first");
         }
         return;
     }
@@ -618,6 +613,14 @@ nd_handler_run(const struct nd_handler_ctx *ctx, struct nd_conn *c,
         break;
     case ND_T_GET:
         handle_get(c, sc, &req);
+        break;
+    case ND_T_STAT:
+        handle_stat(c, sc, &req);
+        break;
+    case ND_T_MKDIR:
+    case ND_T_REMOVE:
+    case ND_T_RENAME:
+        nd_fsreq_handle(c, &req);
         break;
     default:
         handle_list(c, sc, &req);

@@ -8,8 +8,8 @@
 #include <errno.h>
 #include <string.h>
 
-static void
-put_be(uint8_t *p, uint64_t v, int n)
+void
+nd_proto_put_be(uint8_t *p, uint64_t v, int n)
 {
     for (int i = n - 1; i >= 0; i--) {
         p[i] = (uint8_t)v;
@@ -17,8 +17,8 @@ put_be(uint8_t *p, uint64_t v, int n)
     }
 }
 
-static uint64_t
-get_be(const uint8_t *p, int n)
+uint64_t
+nd_proto_get_be(const uint8_t *p, int n)
 {
     uint64_t v = 0;
 
@@ -30,10 +30,10 @@ get_be(const uint8_t *p, int n)
 int
 nd_proto_hdr_decode(const uint8_t buf[ND_HDR_LEN], struct nd_hdr *h)
 {
-    h->len = (uint32_t)get_be(buf, 4);
+    h->len = (uint32_t)nd_proto_get_be(buf, 4);
     h->version = buf[4];
     h->type = buf[5];
-    h->flags = (uint16_t)get_be(buf + 6, 2);
+    h->flags = (uint16_t)nd_proto_get_be(buf + 6, 2);
     if (h->version != ND_PROTO_VERSION)
         return -EPROTONOSUPPORT;
     if (h->len > ND_FRAME_MAX)
@@ -82,7 +82,7 @@ wbuf_int(struct nd_wbuf *w, uint64_t v, int n)
     uint8_t *at = wbuf_room(w, (size_t)n);
 
     if (at != NULL)
-        put_be(at, v, n);
+        nd_proto_put_be(at, v, n);
 }
 
 void
@@ -135,7 +135,7 @@ nd_wbuf_finish(struct nd_wbuf *w)
 {
     if (w->err != 0)
         return w->err;
-    put_be(w->p, w->len - ND_HDR_LEN, 4);
+    nd_proto_put_be(w->p, w->len - ND_HDR_LEN, 4);
     return (long)w->len;
 }
 
@@ -170,7 +170,7 @@ rbuf_int(struct nd_rbuf *r, int n)
 {
     const uint8_t *at = rbuf_take(r, (size_t)n);
 
-    return at != NULL ? get_be(at, n) : 0;
+    return at != NULL ? nd_proto_get_be(at, n) : 0;
 }
 
 uint8_t
@@ -226,34 +226,66 @@ nd_rbuf_done(const struct nd_rbuf *r)
     return 0;
 }
 
+/* The flag bits a request type defines; every other bit must be zero. */
+static uint32_t
+req_flags_allowed(uint8_t type)
+{
+    switch (type) {
+    case ND_T_MKDIR:
+        return ND_MKDIR_PARENTS;
+    case ND_T_REMOVE:
+        return ND_REMOVE_RECURSIVE;
+    default:
+        return 0;
+    }
+}
+
+/* Copies a request's path string of n bytes NUL-terminated into out (room
+ * for ND_PATH_MAX + 1).  Returns 0, -ENAMETOOLONG or -EINVAL (a NUL). */
+static int
+req_path(const char *s, size_t n, char *out, size_t *out_len)
+{
+    if (n > ND_PATH_MAX)
+        return -ENAMETOOLONG;
+    if (n > 0 && memchr(s, '\0', n) != NULL)
+        return -EINVAL;
+    if (n > 0)
+        memcpy(out, s, n);
+    out[n] = '\0';
+    *out_len = n;
+    return 0;
+}
+
 int
 nd_proto_req_decode(uint8_t type, const void *body, size_t len,
                     struct nd_req *req)
 {
     struct nd_rbuf r;
-    const char *path;
-    size_t n;
+    const char *path, *to = NULL;
+    size_t n, to_n = 0;
+    int rc;
 
-    if (type != ND_T_PUT && type != ND_T_GET && type != ND_T_LIST)
+    if (type != ND_T_PUT && type != ND_T_GET && type != ND_T_LIST &&
+        type != ND_T_MKDIR && type != ND_T_REMOVE && type != ND_T_RENAME &&
+        type != ND_T_STAT)
         return -EBADMSG;
     nd_rbuf_init(&r, body, len);
     req->type = type;
     req->flags = nd_rbuf_u32(&r);
     req->size = type == ND_T_PUT ? nd_rbuf_u64(&r) : 0;
     path = nd_rbuf_str(&r, &n);
+    if (type == ND_T_RENAME)
+        to = nd_rbuf_str(&r, &to_n);
     if (nd_rbuf_done(&r) < 0)
         return -EBADMSG;
-    if (req->flags != 0)
+    if ((req->flags & ~req_flags_allowed(type)) != 0)
         return -EINVAL;
-    if (n > ND_PATH_MAX)
-        return -ENAMETOOLONG;
-    if (n > 0 && memchr(path, '\0', n) != NULL)
-        return -EINVAL;
-    if (n > 0)
-        memcpy(req->path, path, n);
-    req->path[n] = '\0';
-    req->path_len = n;
-    return 0;
+    req->path2[0] = '\0';
+    req->path2_len = 0;
+    rc = req_path(path, n, req->path, &req->path_len);
+    if (rc == 0 && to != NULL)
+        rc = req_path(to, to_n, req->path2, &req->path2_len);
+    return rc;
 }
 
 long
@@ -270,6 +302,24 @@ nd_proto_req_encode(void *buf, size_t cap, uint8_t type, uint64_t size,
     if (type == ND_T_PUT)
         nd_wbuf_u64(&w, size);
     nd_wbuf_str(&w, path, n);
+    return nd_wbuf_finish(&w);
+}
+
+long
+nd_proto_fsreq_encode(void *buf, size_t cap, uint8_t type, uint32_t flags,
+                      const char *path, const char *to)
+{
+    struct nd_wbuf w;
+    size_t n = strlen(path);
+    size_t to_n = type == ND_T_RENAME && to != NULL ? strlen(to) : 0;
+
+    if (n > ND_PATH_MAX || to_n > ND_PATH_MAX)
+        return -ENAMETOOLONG;
+    nd_wbuf_init(&w, buf, cap, type);
+    nd_wbuf_u32(&w, flags);
+    nd_wbuf_str(&w, path, n);
+    if (type == ND_T_RENAME)
+        nd_wbuf_str(&w, to != NULL ? to : "", to_n);
     return nd_wbuf_finish(&w);
 }
 
@@ -439,7 +489,7 @@ long
 nd_proto_entries_finish(struct nd_wbuf *w, uint32_t n)
 {
     if (w->err == 0 && w->len >= ND_HDR_LEN + 4)
-        put_be(w->p + ND_HDR_LEN, n, 4);
+        nd_proto_put_be(w->p + ND_HDR_LEN, n, 4);
     return nd_wbuf_finish(w);
 }
 
@@ -448,7 +498,7 @@ nd_proto_entries_count(const void *body, size_t len, uint32_t *n)
 {
     if (len < 4)
         return -EBADMSG;
-    *n = (uint32_t)get_be(body, 4);
+    *n = (uint32_t)nd_proto_get_be(body, 4);
     return 0;
 }
 
@@ -477,6 +527,37 @@ nd_proto_entries_next(const void *body, size_t len, size_t *off,
     e->name[n] = '\0';
     e->name_len = n;
     *off = r.off;
+    return 0;
+}
+
+long
+nd_proto_statinfo_encode(void *buf, size_t cap, const struct nd_statinfo *si)
+{
+    static const uint8_t none[ND_MD5_LEN];
+    struct nd_wbuf w;
+
+    nd_wbuf_init(&w, buf, cap, ND_T_STATINFO);
+    nd_wbuf_u8(&w, si->type);
+    nd_wbuf_u64(&w, si->size);
+    nd_wbuf_u64(&w, (uint64_t)si->mtime);
+    nd_wbuf_u8(&w, si->has_md5 ? 1 : 0);
+    nd_wbuf_bytes(&w, si->has_md5 ? si->md5 : none, ND_MD5_LEN);
+    return nd_wbuf_finish(&w);
+}
+
+int
+nd_proto_statinfo_decode(const void *body, size_t len, struct nd_statinfo *si)
+{
+    struct nd_rbuf r;
+
+    nd_rbuf_init(&r, body, len);
+    si->type = nd_rbuf_u8(&r);
+    si->size = nd_rbuf_u64(&r);
+    si->mtime = (int64_t)nd_rbuf_u64(&r);
+    si->has_md5 = nd_rbuf_u8(&r);
+    nd_rbuf_bytes(&r, si->md5, ND_MD5_LEN);
+    if (nd_rbuf_done(&r) < 0 || si->has_md5 > 1)
+        return -EBADMSG;
     return 0;
 }
 
@@ -652,6 +733,16 @@ nd_proto_type_name(uint8_t type)
         return "ENTRIES";
     case ND_T_END:
         return "END";
+    case ND_T_STAT:
+        return "STAT";
+    case ND_T_STATINFO:
+        return "STATINFO";
+    case ND_T_MKDIR:
+        return "MKDIR";
+    case ND_T_REMOVE:
+        return "REMOVE";
+    case ND_T_RENAME:
+        return "RENAME";
     default:
         return "?";
     }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "nd_io.h"
+#include "nd_sum.h"
 
 /* Deeper trees than this are not swept; it bounds the fds the walk holds. */
 #define SWEEP_DEPTH_MAX 128
@@ -179,6 +180,12 @@ resolve(const struct nd_store *s, const char *path, int flags)
 }
 
 int
+nd_store_resolve(const struct nd_store *s, const char *path, int flags)
+{
+    return resolve(s, path, flags);
+}
+
+int
 nd_store_open_read(const struct nd_store *s, const char *path, int *fd,
                    struct stat *st)
 {
@@ -271,6 +278,8 @@ nd_store_create_temp(const struct nd_store *s, const char *path,
 
     up->dir_fd = up->fd = -1;
     up->tmp[0] = '\0';
+    up->md5 = NULL;
+    up->sum_err = 0;
     if (rc < 0)
         return rc;
     rc = open_parent(s, path, up->name);
@@ -322,8 +331,16 @@ nd_store_commit(struct nd_upload *up)
 {
     int rc = 0;
 
-    if (fdatasync(up->fd) < 0 ||
-        renameat(up->dir_fd, up->tmp, up->dir_fd, up->name) < 0) {
+    if (fdatasync(up->fd) < 0) {
+        rc = -errno;
+        nd_store_abort(up);
+        return rc;
+    }
+    /* After the last write, so the record names the final mtime; before
+     * the rename, so the file is never visible without it. */
+    if (up->md5 != NULL)
+        up->sum_err = nd_sum_set(up->fd, NULL, up->md5);
+    if (renameat(up->dir_fd, up->tmp, up->dir_fd, up->name) < 0) {
         rc = -errno;
         nd_store_abort(up);
         return rc;

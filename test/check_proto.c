@@ -290,6 +290,97 @@ START_TEST(test_putok_end_empty)
 }
 END_TEST
 
+/* STAT has GET's body: u32 flags, str path; "" names the root. */
+START_TEST(test_stat_req)
+{
+    static struct nd_req req;
+    const uint8_t *b;
+    size_t len;
+    long n;
+
+    n = nd_proto_req_encode(frame, sizeof(frame), ND_T_STAT, 99, "d/f.txt");
+    b = body_of(frame, n, ND_T_STAT);
+    len = (size_t)n - ND_HDR_LEN;
+    ck_assert_uint_eq(len, 4 + 2 + 7);
+    ck_assert_int_eq(nd_proto_req_decode(ND_T_STAT, b, len, &req), 0);
+    ck_assert_uint_eq(req.type, ND_T_STAT);
+    ck_assert_uint_eq(req.size, 0);
+    ck_assert_str_eq(req.path, "d/f.txt");
+    for (size_t cut = 0; cut < len; cut++)
+        ck_assert_int_eq(nd_proto_req_decode(ND_T_STAT, b, cut, &req),
+                         -EBADMSG);
+
+    n = nd_proto_req_encode(frame, sizeof(frame), ND_T_STAT, 0, "");
+    b = body_of(frame, n, ND_T_STAT);
+    ck_assert_int_eq(
+        nd_proto_req_decode(ND_T_STAT, b, (size_t)n - ND_HDR_LEN, &req), 0);
+    ck_assert_str_eq(req.path, "");
+
+    /* A PUT body (with its size) is not a STAT body; flags must be 0. */
+    n = nd_proto_req_encode(frame, sizeof(frame), ND_T_PUT, 1, "a");
+    b = body_of(frame, n, ND_T_PUT);
+    ck_assert_int_eq(
+        nd_proto_req_decode(ND_T_STAT, b, (size_t)n - ND_HDR_LEN, &req),
+        -EBADMSG);
+    n = nd_proto_req_encode(frame, sizeof(frame), ND_T_STAT, 0, "a");
+    frame[ND_HDR_LEN + 3] = 1;
+    ck_assert_int_eq(nd_proto_req_decode(ND_T_STAT, frame + ND_HDR_LEN,
+                                         (size_t)n - ND_HDR_LEN, &req),
+                     -EINVAL);
+    ck_assert_str_eq(nd_proto_type_name(ND_T_STAT), "STAT");
+    ck_assert_str_eq(nd_proto_type_name(ND_T_STATINFO), "STATINFO");
+}
+END_TEST
+
+START_TEST(test_statinfo)
+{
+    static const uint8_t zero[ND_MD5_LEN];
+    struct nd_statinfo in = {.type = ND_FT_FILE,
+                             .size = (1ull << 33) + 5,
+                             .mtime = -7,
+                             .has_md5 = 1},
+                       out;
+    uint8_t body[ND_STATINFO_LEN + 1];
+    const uint8_t *b;
+    long n;
+
+    memset(in.md5, 0xC3, ND_MD5_LEN);
+    n = nd_proto_statinfo_encode(frame, sizeof(frame), &in);
+    ck_assert_int_eq(n, ND_HDR_LEN + ND_STATINFO_LEN);
+    b = body_of(frame, n, ND_T_STATINFO);
+    ck_assert_int_eq(nd_proto_statinfo_decode(b, ND_STATINFO_LEN, &out), 0);
+    ck_assert_uint_eq(out.type, ND_FT_FILE);
+    ck_assert_uint_eq(out.size, in.size);
+    ck_assert_int_eq(out.mtime, -7);
+    ck_assert_uint_eq(out.has_md5, 1);
+    ck_assert_mem_eq(out.md5, in.md5, ND_MD5_LEN);
+    ck_assert_int_eq(nd_proto_statinfo_decode(b, ND_STATINFO_LEN - 1, &out),
+                     -EBADMSG);
+    memcpy(body, b, ND_STATINFO_LEN);
+    body[ND_STATINFO_LEN] = 0;
+    ck_assert_int_eq(nd_proto_statinfo_decode(body, sizeof(body), &out),
+                     -EBADMSG);
+
+    /* A directory: no digest, and zeroes where it would be. */
+    in.type = ND_FT_DIR;
+    in.has_md5 = 0;
+    n = nd_proto_statinfo_encode(frame, sizeof(frame), &in);
+    b = body_of(frame, n, ND_T_STATINFO);
+    ck_assert_mem_eq(b + 18, zero, ND_MD5_LEN);
+    ck_assert_int_eq(nd_proto_statinfo_decode(b, ND_STATINFO_LEN, &out), 0);
+    ck_assert_uint_eq(out.type, ND_FT_DIR);
+    ck_assert_uint_eq(out.has_md5, 0);
+
+    /* has_md5 is a boolean on the wire. */
+    memcpy(body, b, ND_STATINFO_LEN);
+    body[17] = 2;
+    ck_assert_int_eq(nd_proto_statinfo_decode(body, ND_STATINFO_LEN, &out),
+                     -EBADMSG);
+    ck_assert_int_eq(nd_proto_statinfo_encode(frame, ND_HDR_LEN + 10, &in),
+                     -EMSGSIZE);
+}
+END_TEST
+
 /* Encodes a request body by hand, so that flags and paths can be wrong. */
 static size_t
 req_body(uint8_t *buf, uint8_t type, uint32_t flags, uint64_t size,
@@ -395,6 +486,155 @@ START_TEST(test_req_unknown_type)
     for (size_t i = 0; i < sizeof(others); i++)
         ck_assert_int_eq(nd_proto_req_decode(others[i], body, len, &req),
                          -EBADMSG);
+}
+END_TEST
+
+/* MKDIR, REMOVE and RENAME: the loop index picks the type. */
+static const uint8_t fsreq_types[] = {ND_T_MKDIR, ND_T_REMOVE, ND_T_RENAME};
+
+START_TEST(test_fsreq_roundtrip)
+{
+    uint8_t type = fsreq_types[_i];
+    uint32_t flag = type == ND_T_MKDIR    ? ND_MKDIR_PARENTS
+                    : type == ND_T_REMOVE ? ND_REMOVE_RECURSIVE
+                                          : 0;
+    static struct nd_req req;
+    long n = nd_proto_fsreq_encode(frame, sizeof(frame), type, flag, "a/b",
+                                   "c/d.txt");
+    const uint8_t *b = body_of(frame, n, type);
+    size_t len = (size_t) n - ND_HDR_LEN;
+
+    /* u32 flags, str path, and for RENAME str to. */
+    ck_assert_uint_eq(len, 4 + 2 + 3 + (type == ND_T_RENAME ? 2 + 7 : 0));
+    memset(&req, 'x', sizeof(req));
+    ck_assert_int_eq(nd_proto_req_decode(type, b, len, &req), 0);
+    ck_assert_uint_eq(req.type, type);
+    ck_assert_uint_eq(req.flags, flag);
+    ck_assert_uint_eq(req.size, 0);
+    ck_assert_str_eq(req.path, "a/b");
+    ck_assert_uint_eq(req.path_len, 3);
+    ck_assert_str_eq(req.path2, type == ND_T_RENAME ? "c/d.txt" : "");
+    ck_assert_uint_eq(req.path2_len, type == ND_T_RENAME ? 7 : 0);
+
+    /* Every proper prefix is truncated, and a byte left over is refused. */
+    for (size_t cut = 0; cut < len; cut++)
+        ck_assert_int_eq(nd_proto_req_decode(type, b, cut, &req), -EBADMSG);
+    memcpy(frame + n, "!", 1);
+    ck_assert_int_eq(nd_proto_req_decode(type, b, len + 1, &req), -EBADMSG);
+    /* RENAME's body is not a one-path request, nor the other way round. */
+    ck_assert_int_eq(nd_proto_req_decode(type == ND_T_RENAME ? ND_T_REMOVE
+                                                              : ND_T_RENAME,
+                                         b, len, &req),
+                     -EBADMSG);
+
+    /* Without the flag, and a bare request of every type decodes too. */
+    n = nd_proto_fsreq_encode(frame, sizeof(frame), type, 0, "x", "y");
+    b = body_of(frame, n, type);
+    ck_assert_int_eq(nd_proto_req_decode(type, b, (size_t) n - ND_HDR_LEN,
+                                         &req),
+                     0);
+    ck_assert_uint_eq(req.flags, 0);
+}
+END_TEST
+
+START_TEST(test_fsreq_flags)
+{
+    static uint8_t body[BUF_MAX];
+    static struct nd_req req;
+    size_t len;
+
+    /* Each type accepts exactly its documented bits. */
+    len = req_body(body, ND_T_MKDIR, ND_MKDIR_PARENTS, 0, "d", 1);
+    ck_assert_int_eq(nd_proto_req_decode(ND_T_MKDIR, body, len, &req), 0);
+    ck_assert_uint_eq(req.flags, ND_MKDIR_PARENTS);
+    len = req_body(body, ND_T_REMOVE, ND_REMOVE_RECURSIVE, 0, "d", 1);
+    ck_assert_int_eq(nd_proto_req_decode(ND_T_REMOVE, body, len, &req), 0);
+    ck_assert_uint_eq(req.flags, ND_REMOVE_RECURSIVE);
+    for (uint32_t bit = 1; bit != 0; bit <<= 1) {
+        if (bit != ND_MKDIR_PARENTS) {
+            len = req_body(body, ND_T_MKDIR, bit | ND_MKDIR_PARENTS, 0, "d",
+                           1);
+            ck_assert_int_eq(nd_proto_req_decode(ND_T_MKDIR, body, len, &req),
+                             -EINVAL);
+        }
+        if (bit != ND_REMOVE_RECURSIVE) {
+            len = req_body(body, ND_T_REMOVE, bit, 0, "d", 1);
+            ck_assert_int_eq(
+                nd_proto_req_decode(ND_T_REMOVE, body, len, &req), -EINVAL);
+        }
+    }
+    /* RENAME and the older requests take no flags at all. */
+    ck_assert_int_eq(nd_proto_fsreq_encode(body, BUF_MAX, ND_T_RENAME, 1, "a",
+                                           "b"),
+                     ND_HDR_LEN + 4 + 3 + 3);
+    ck_assert_int_eq(nd_proto_req_decode(ND_T_RENAME, body + ND_HDR_LEN,
+                                         4 + 3 + 3, &req),
+                     -EINVAL);
+    len = req_body(body, ND_T_GET, ND_REMOVE_RECURSIVE, 0, "d", 1);
+    ck_assert_int_eq(nd_proto_req_decode(ND_T_GET, body, len, &req), -EINVAL);
+    len = req_body(body, ND_T_LIST, ND_MKDIR_PARENTS, 0, "d", 1);
+    ck_assert_int_eq(nd_proto_req_decode(ND_T_LIST, body, len, &req), -EINVAL);
+}
+END_TEST
+
+/* RENAME's second path has the limits of the first. */
+START_TEST(test_fsreq_rename_paths)
+{
+    static char path[ND_PATH_MAX + 2];
+    static struct nd_req req;
+    long n;
+
+    memset(path, 'p', sizeof(path) - 1);
+    path[ND_PATH_MAX] = '\0';
+    n = nd_proto_fsreq_encode(frame, sizeof(frame), ND_T_RENAME, 0, path,
+                              path);
+    ck_assert_int_gt(n, 0);
+    ck_assert_int_eq(nd_proto_req_decode(ND_T_RENAME, frame + ND_HDR_LEN,
+                                         (size_t) n - ND_HDR_LEN, &req),
+                     0);
+    ck_assert_uint_eq(req.path_len, ND_PATH_MAX);
+    ck_assert_uint_eq(req.path2_len, ND_PATH_MAX);
+    ck_assert_uint_eq(strlen(req.path2), ND_PATH_MAX);
+    path[ND_PATH_MAX] = 'p';
+    ck_assert_int_eq(nd_proto_fsreq_encode(frame, sizeof(frame), ND_T_RENAME,
+                                           0, "a", path),
+                     -ENAMETOOLONG);
+    ck_assert_int_eq(nd_proto_fsreq_encode(frame, sizeof(frame), ND_T_MKDIR,
+                                           0, path, NULL),
+                     -ENAMETOOLONG);
+    /* An empty target is a valid encoding: nd_store refuses it later. */
+    n = nd_proto_fsreq_encode(frame, sizeof(frame), ND_T_RENAME, 0, "a", "");
+    ck_assert_int_eq(nd_proto_req_decode(ND_T_RENAME, frame + ND_HDR_LEN,
+                                         (size_t) n - ND_HDR_LEN, &req),
+                     0);
+    ck_assert_str_eq(req.path2, "");
+
+    /* Hand-made bodies: a NUL or an over-long count in the target. */
+    {
+        static uint8_t body[BUF_MAX];
+        struct nd_wbuf w;
+        size_t len;
+
+        nd_wbuf_init(&w, body, BUF_MAX, ND_T_RENAME);
+        nd_wbuf_u32(&w, 0);
+        nd_wbuf_str(&w, "a", 1);
+        nd_wbuf_str(&w, "b\0c", 3);
+        len = (size_t) nd_wbuf_finish(&w) - ND_HDR_LEN;
+        ck_assert_int_eq(nd_proto_req_decode(ND_T_RENAME, body + ND_HDR_LEN,
+                                             len, &req),
+                         -EINVAL);
+        nd_wbuf_init(&w, body, BUF_MAX, ND_T_RENAME);
+        nd_wbuf_u32(&w, 0);
+        nd_wbuf_str(&w, "a", 1);
+        nd_wbuf_str(&w, path, ND_PATH_MAX + 1);
+        len = (size_t) nd_wbuf_finish(&w) - ND_HDR_LEN;
+        ck_assert_int_eq(nd_proto_req_decode(ND_T_RENAME, body + ND_HDR_LEN,
+                                             len, &req),
+                         -ENAMETOOLONG);
+    }
+    ck_assert_str_eq(nd_proto_type_name(ND_T_MKDIR), "MKDIR");
+    ck_assert_str_eq(nd_proto_type_name(ND_T_REMOVE), "REMOVE");
+    ck_assert_str_eq(nd_proto_type_name(ND_T_RENAME), "RENAME");
 }
 END_TEST
 
@@ -772,6 +1012,8 @@ proto_suite(void)
     tcase_add_test(codec, test_digest_frame);
     tcase_add_test(codec, test_file_frame);
     tcase_add_test(codec, test_putok_end_empty);
+    tcase_add_test(codec, test_stat_req);
+    tcase_add_test(codec, test_statinfo);
     tcase_add_test(codec, test_status_from_errno);
     tcase_add_test(codec, test_status_str_and_names);
     tcase_add_test(codec, test_status_names_match_doc);
@@ -780,6 +1022,9 @@ proto_suite(void)
     tcase_add_loop_test(req, test_req_roundtrip, 0, 3);
     tcase_add_loop_test(req, test_req_paths, 0, 3);
     tcase_add_test(req, test_req_unknown_type);
+    tcase_add_loop_test(req, test_fsreq_roundtrip, 0, 3);
+    tcase_add_test(req, test_fsreq_flags);
+    tcase_add_test(req, test_fsreq_rename_paths);
     suite_add_tcase(s, req);
 
     tcase_add_test(ent, test_entries_roundtrip);

@@ -32,6 +32,10 @@ ND_USERS=$T/users
 ROOT=$DROOT/$ND_USER
 mkdir -p "$ROOT"
 export NETDISK_USER=$ND_USER NETDISK_PASSWORD=$ND_PASSWORD
+# The client must not pick up the settings of whoever runs the tests: no
+# ~/.config/netdisk/client.conf, no NETDISK_* variables but the two above.
+export XDG_CONFIG_HOME=$T/xdg
+unset NETDISK_CONFIG NETDISK_HOST NETDISK_PORT NETDISK_TLS NETDISK_CACERT
 ND_PASS=0
 ND_FAIL=0
 ND_DONE=0

@@ -1,0 +1,219 @@
+/*
+ * nd_manage: mkdir, rm and mv on the server.  Parses the command's own
+ * options, normalizes the operands, then runs one request per operand over
+ * a single session.  Success is silent, like mkdir(1), rm(1) and mv(1).
+ */
+#include "nd_manage.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "nd_wire.h"
+
+/* One command: its request type and its single option letter. */
+struct manage_cmd {
+    const char *name;
+    uint8_t type;
+    char opt;         /* the short option, or 0 */
+    const char *lopt; /* its long form, or NULL */
+    uint32_t flag;    /* the request flag the option sets */
+    const char *what; /* the operand's name in usage errors */
+};
+
+static const struct manage_cmd s_cmds[] = {
+    {"mkdir", ND_T_MKDIR, 'p', "--parents", ND_MKDIR_PARENTS, "DIR"},
+    {"rm", ND_T_REMOVE, 'r', "--recursive", ND_REMOVE_RECURSIVE, "PATH"},
+    {"mv", ND_T_RENAME, 0, NULL, 0, "FROM and TO"},
+};
+
+static const struct manage_cmd *
+find_cmd(const char *name)
+{
+    for (size_t i = 0; i < sizeof(s_cmds) / sizeof(s_cmds[0]); i++)
+        if (strcmp(s_cmds[i].name, name) == 0)
+            return &s_cmds[i];
+    return NULL;
+}
+
+bool
+nd_manage_is_cmd(const char *cmd)
+{
+    return find_cmd(cmd) != NULL;
+}
+
+/* Drops trailing slashes ("dir/" names dir), keeping at least one byte so
+ * that "/" stays an absolute path for the server to refuse. */
+static void
+trim_slashes(char *path)
+{
+    size_t n = strlen(path);
+
+    while (n > 1 && path[n - 1] == '/')
+        path[--n] = '\0';
+}
+
+/*
+ * Splits argv into the option flags and the operands, which are moved to
+ * the front of argv; options may come anywhere before "--".  Returns the
+ * number of operands, or -1 after reporting a usage error.
+ */
+static int
+parse_args(const struct manage_cmd *mc, int argc, char **argv, uint32_t *flags)
+{
+    bool options = true;
+    int n = 0;
+
+    *flags = 0;
+    for (int i = 0; i < argc; i++) {
+        char *a = argv[i];
+
+        if (options && strcmp(a, "--") == 0) {
+            options = false;
+        } else if (options && a[0] == '-' && a[1] == '-' && mc->lopt != NULL &&
+                   strcmp(a, mc->lopt) == 0) {
+            *flags |= mc->flag;
+        } else if (options && a[0] == '-' && a[1] != '\0') {
+            /* A cluster such as -r or -rr; "-" alone is an operand. */
+            for (const char *p = a + 1; *p != '\0'; p++) {
+                char opt[3] = {'-', *p, '\0'};
+
+                if (*p != mc->opt || mc->opt == 0 || a[1] == '-') {
+                    char what[32];
+
+                    snprintf(what, sizeof(what),
+                             "%s: unknown option: ", mc->name);
+                    nd_cli_usage(what, a[1] == '-' ? a : opt);
+                    return -1;
+                }
+            }
+            *flags |= mc->flag;
+        } else {
+            argv[n++] = a;
+        }
+    }
+    return n;
+}
+
+/*
+ * Checks and normalizes the operands before anything is sent: mv's TO
+ * ending in '/' gets FROM's last component appended (into that directory,
+ * as put does).  Returns 0, or -1 after reporting a usage error.
+ */
+static int
+prepare(const struct manage_cmd *mc, int n, char **ops, char *to_buf,
+        size_t to_cap)
+{
+    if (n == 0 || (mc->type == ND_T_RENAME && n == 1)) {
+        char what[64];
+
+        snprintf(what, sizeof(what), "%s: missing %s", mc->name,
+                 n == 0 ? mc->what : "TO");
+        nd_cli_usage(what, "");
+        return -1;
+    }
+    if (mc->type == ND_T_RENAME && n > 2) {
+        nd_cli_usage(mc->name, ": too many operands");
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        size_t len = strlen(ops[i]);
+
+        if (mc->type == ND_T_RENAME && i == 1 && len > 0 &&
+            ops[1][len - 1] == '/') {
+            const char *base = strrchr(ops[0], '/');
+
+            base = base != NULL ? base + 1 : ops[0];
+            snprintf(to_buf, to_cap, "%s%s", ops[1], base);
+            ops[1] = to_buf;
+        } else {
+            trim_slashes(ops[i]);
+        }
+        if (strlen(ops[i]) > ND_PATH_MAX) {
+            nd_cli_usage(mc->name, ": remote path longer than 4095 bytes");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* True for the statuses after which the server closes the session. */
+static bool
+closes_session(int st)
+{
+    return st == ND_E_PROTO || st == ND_E_VERSION || st == ND_E_TOOBIG ||
+           st == ND_E_BUSY || st == ND_E_SHUTDOWN || st == ND_E_AUTH ||
+           st == ND_E_BANNED || st == ND_E_PLAINTEXT;
+}
+
+/*
+ * Sends one request and reads its bare OK.  Returns an exit status, having
+ * reported any failure; *fatal says whether the session is over.
+ */
+static int
+one_request(struct nd_sess *s, const struct manage_cmd *mc, uint32_t flags,
+            const char *path, const char *to, bool *fatal)
+{
+    static uint8_t frame[ND_HDR_LEN + 8 + 2 * ND_PATH_MAX];
+    uint8_t body[ND_REPLY_MAX];
+    size_t len;
+    int rc;
+
+    s->path = path;
+    s->msg[0] = '\0';
+    if (to != NULL)
+        snprintf(s->ctx, sizeof(s->ctx), "%s \"%s\" \"%s\"", mc->name, path,
+                 to);
+    else
+        snprintf(s->ctx, sizeof(s->ctx), "%s \"%s\"", mc->name, path);
+    rc = nd_wire_send(
+        &s->st, frame,
+        nd_proto_fsreq_encode(frame, sizeof(frame), mc->type, flags, path, to));
+    if (rc < 0) {
+        *fatal = true;
+        return nd_cli_fail_send(s, rc);
+    }
+    rc = nd_wire_expect(&s->st, ND_T_OK, body, sizeof(body), &len, s->msg,
+                        sizeof(s->msg));
+    if (rc == 0 && len != 0)
+        rc = -EBADMSG; /* these requests get a bare OK */
+    if (rc == 0)
+        return ND_EXIT_OK;
+    *fatal = rc < 0 || closes_session(rc);
+    return nd_cli_fail_wire(s, rc);
+}
+
+int
+nd_manage_run(const struct nd_opts *o, const char *cmd, int argc, char **argv)
+{
+    static char to_buf[ND_PATH_MAX + ND_NAME_MAX + 2];
+    const struct manage_cmd *mc = find_cmd(cmd);
+    struct nd_sess s;
+    uint32_t flags;
+    bool fatal = false;
+    int n, rc, status = ND_EXIT_OK;
+
+    n = parse_args(mc, argc, argv, &flags);
+    if (n < 0 || prepare(mc, n, argv, to_buf, sizeof(to_buf)) < 0)
+        return ND_EXIT_USAGE;
+    rc = nd_sess_init(&s, o, cmd, argv[0]);
+    if (rc == ND_EXIT_OK)
+        rc = nd_sess_open(o, &s);
+    if (rc != ND_EXIT_OK) {
+        nd_sess_close(&s);
+        return rc;
+    }
+    if (mc->type == ND_T_RENAME) {
+        status = one_request(&s, mc, flags, argv[0], argv[1], &fatal);
+    } else {
+        for (int i = 0; i < n && !fatal; i++) {
+            rc = one_request(&s, mc, flags, argv[i], NULL, &fatal);
+            /* A refusal of one operand does not stop the others; a lost
+             * session does, and its status wins. */
+            if (rc != ND_EXIT_OK && (fatal || status == ND_EXIT_OK))
+                status = rc;
+        }
+    }
+    nd_sess_close(&s);
+    return status;
+}

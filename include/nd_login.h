@@ -1,0 +1,27 @@
+/*
+ * nd_login: AUTH and PROOF, the SCRAM-SHA-256 login of a session, run on a
+ * worker like the other handlers (see nd_handler.h).  On success c->authed
+ * is set, c->user names the user and c->ustore is the user's directory;
+ * on any failure the session ends (c->close_after), the answer to a wrong
+ * proof after a delay held by the reactor (c->late).  Each function owns c
+ * for the call, as a handler does, and logs one line per outcome.
+ */
+#ifndef ND_LOGIN_H
+#define ND_LOGIN_H
+
+#include "nd_handler.h"
+
+/* AUTH (the frame in c): checks the address may try, looks the user up
+ * (or makes a mock), and sends CHALLENGE. */
+void nd_login_auth(const struct nd_handler_ctx *ctx, struct nd_conn *c,
+                   struct nd_scratch *sc);
+
+/* PROOF (the frame in c): checks the address may try, then the proof;
+ * sends WELCOME, or leaves ERROR AUTH for the reactor to send late. */
+void nd_login_proof(const struct nd_handler_ctx *ctx, struct nd_conn *c,
+                    struct nd_scratch *sc);
+
+/* Ends the session with ERROR st and msg, now. */
+void nd_login_refuse(struct nd_conn *c, enum nd_status st, const char *msg);
+
+#endif
