@@ -368,6 +368,35 @@ nd_sess_request(struct nd_sess *s, uint8_t type, uint64_t size)
     return rc == 0 ? ND_EXIT_OK : nd_cli_fail_send(s, rc);
 }
 
+bool
+nd_cli_session_ends(int status)
+{
+    switch (status) {
+    case ND_E_PROTO:
+    case ND_E_VERSION:
+    case ND_E_TOOBIG:
+    case ND_E_BUSY:
+    case ND_E_SHUTDOWN:
+    case ND_E_AUTH:
+    case ND_E_BANNED:
+    case ND_E_PLAINTEXT:
+        return true;
+    default:
+        return false;
+    }
+}
+
+void
+nd_sess_target(struct nd_sess *s, const char *op, const char *path)
+{
+    s->path = path;
+    s->msg[0] = '\0';
+    if (path[0] != '\0')
+        snprintf(s->ctx, sizeof(s->ctx), "%s \"%s\"", op, path);
+    else
+        snprintf(s->ctx, sizeof(s->ctx), "%s", op);
+}
+
 /* Prepares a session for op on a remote path.  Returns an exit status. */
 int
 nd_sess_init(struct nd_sess *s, const struct nd_opts *o, const char *op,
@@ -378,10 +407,7 @@ nd_sess_init(struct nd_sess *s, const struct nd_opts *o, const char *op,
     s->path = path;
     s->progress = !o->quiet && isatty(STDERR_FILENO);
     s->verbose = o->verbose && !o->quiet;
-    if (path[0] != '\0')
-        snprintf(s->ctx, sizeof(s->ctx), "%s \"%s\"", op, path);
-    else
-        snprintf(s->ctx, sizeof(s->ctx), "%s", op);
+    nd_sess_target(s, op, path);
     if (strlen(path) > ND_PATH_MAX)
         return nd_cli_usage(op, ": remote path longer than 4095 bytes");
     return ND_EXIT_OK;

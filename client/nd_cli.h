@@ -90,6 +90,14 @@ int nd_cli_fail_wire(struct nd_sess *s, int rc);
  * closing.  Returns an exit status. */
 int nd_cli_fail_send(struct nd_sess *s, int rc);
 
+/* True for the ERROR statuses after which the server closes the session,
+ * so that no further request can follow. */
+bool nd_cli_session_ends(int status);
+
+/* Points s at the next request of a multi-request session: op on path
+ * (which must outlive the request), for the messages; clears s->msg. */
+void nd_sess_target(struct nd_sess *s, const char *op, const char *path);
+
 /* Prepares a session for op on a remote path.  Returns an exit status. */
 int nd_sess_init(struct nd_sess *s, const struct nd_opts *o, const char *op,
                  const char *path);

@@ -137,15 +137,6 @@ prepare(const struct manage_cmd *mc, int n, char **ops, char *to_buf,
     return 0;
 }
 
-/* True for the statuses after which the server closes the session. */
-static bool
-closes_session(int st)
-{
-    return st == ND_E_PROTO || st == ND_E_VERSION || st == ND_E_TOOBIG ||
-           st == ND_E_BUSY || st == ND_E_SHUTDOWN || st == ND_E_AUTH ||
-           st == ND_E_BANNED || st == ND_E_PLAINTEXT;
-}
-
 /*
  * Sends one request and reads its bare OK.  Returns an exit status, having
  * reported any failure; *fatal says whether the session is over.
@@ -179,7 +170,7 @@ one_request(struct nd_sess *s, const struct manage_cmd *mc, uint32_t flags,
         rc = -EBADMSG; /* these requests get a bare OK */
     if (rc == 0)
         return ND_EXIT_OK;
-    *fatal = rc < 0 || closes_session(rc);
+    *fatal = rc < 0 || nd_cli_session_ends(rc);
     return nd_cli_fail_wire(s, rc);
 }
 

@@ -6,6 +6,7 @@
  */
 #include "nd_progress.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -25,9 +26,19 @@ void
 nd_progress_start(struct nd_progress *p, const char *label, uint64_t total,
                   bool enabled)
 {
+    nd_progress_start_batch(p, label, total, enabled, NULL);
+}
+
+void
+nd_progress_start_batch(struct nd_progress *p, const char *label,
+                        uint64_t total, bool enabled,
+                        const struct nd_progress_batch *b)
+{
     size_t i;
 
     memset(p, 0, sizeof(*p));
+    if (b != NULL && b->files > 1)
+        p->batch = *b;
     /* The label may be a remote name: keep control bytes off the terminal. */
     for (i = 0; label[i] != '\0' && i < ND_PROGRESS_LABEL_MAX; i++) {
         unsigned char c = (unsigned char) label[i];
@@ -72,6 +83,43 @@ human(double v, char *out, size_t cap)
     snprintf(out, cap, "%.1f %s", v, units[u]);
 }
 
+/* The smallest integer not below x, for 0 <= x < 2^63. */
+static double
+round_up(double x)
+{
+    double i = (double) (uint64_t) x;
+
+    return i < x ? i + 1 : i;
+}
+
+void
+nd_human_size(uint64_t v, char *out, size_t cap)
+{
+    static const char units[] = "KMGTPE";
+    double x = (double)v;
+    size_t u = 0;
+
+    if (v < 1024) {
+        snprintf(out, cap, "%" PRIu64, v);
+        return;
+    }
+    x /= 1024;
+    for (;;) {
+        /* Round up as ls -h does: 1025 bytes is "1.1K", never "1.0K". */
+        double r = x < 10 ? round_up(x * 10) / 10 : round_up(x);
+
+        if (r < 1024 || u + 1 >= sizeof(units) - 1) {
+            if (r < 10)
+                snprintf(out, cap, "%.1f%c", r, units[u]);
+            else
+                snprintf(out, cap, "%.0f%c", r, units[u]);
+            return;
+        }
+        x /= 1024;
+        u++;
+    }
+}
+
 /* Formats seconds as mm:ss or h:mm:ss; "--:--" when unknown or huge. */
 static void
 clock_str(double secs, char *out, size_t cap)
@@ -112,6 +160,22 @@ stats_str(const struct nd_progress *p, bool final, char *out, size_t cap)
     n = snprintf(out, cap, "%3u%% %10s %10s/s %8s %3s",
                  (unsigned) (frac * 100.0), done, speed, when,
                  final ? "" : "ETA");
+    if (n > 0 && (size_t) n < cap && p->batch.files > 1) {
+        /* The batch: files finished of all, bytes moved of all. */
+        const struct nd_progress_batch *b = &p->batch;
+        char all[16], of[16];
+        unsigned files = b->done_files + (final && p->done >= p->total);
+        int m;
+
+        nd_human_size(b->bytes_before + p->done, all, sizeof(all));
+        if (b->bytes_total > 0)
+            nd_human_size(b->bytes_total, of, sizeof(of));
+        else
+            snprintf(of, sizeof(of), "?");
+        m = snprintf(out + n, cap - (size_t) n, " [%u/%u %s/%s]", files,
+                     b->files, all, of);
+        n = m < 0 ? n : n + m;
+    }
     return n < 0 ? 0 : ((size_t) n < cap ? (size_t) n : cap - 1);
 }
 

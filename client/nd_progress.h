@@ -12,12 +12,25 @@
 #define ND_PROGRESS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Longest label kept, in bytes; longer labels are cut. */
 #define ND_PROGRESS_LABEL_MAX 256
 
+/*
+ * Where one file stands in a transfer of several: the bar then adds the
+ * files finished and the bytes of the whole batch to its numbers.
+ */
+struct nd_progress_batch {
+    unsigned files;        /* files in the batch; 0 or 1: a single file */
+    unsigned done_files;   /* files finished before this one */
+    uint64_t bytes_before; /* bytes moved by those files */
+    uint64_t bytes_total;  /* bytes of the whole batch, 0 if not known */
+};
+
 struct nd_progress {
+    struct nd_progress_batch batch;
     char label[ND_PROGRESS_LABEL_MAX + 1]; /* scrubbed of control bytes */
     uint64_t total;
     uint64_t done;
@@ -33,6 +46,18 @@ struct nd_progress {
  */
 void nd_progress_start(struct nd_progress *p, const char *label, uint64_t total,
                        bool enabled);
+
+/* As nd_progress_start(), for one file of the batch b (copied; NULL: a
+ * single file). */
+void nd_progress_start_batch(struct nd_progress *p, const char *label,
+                             uint64_t total, bool enabled,
+                             const struct nd_progress_batch *b);
+
+/*
+ * Formats a byte count as `ls -lh` does, in powers of 1024: "512", "1.5K",
+ * "12K", "1.0M"; rounded up, one decimal below 10.  Needs 8 bytes.
+ */
+void nd_human_size(uint64_t v, char *out, size_t cap);
 
 /* Records that done bytes of total have moved; redraws when at least a
  * tenth of a second passed since the last redraw, or when done == total. */

@@ -23,25 +23,6 @@
  */
 #define STAT_TIMEOUT_S (6 * 3600)
 
-/* ERROR statuses after which the server closes the session. */
-static bool
-session_ends(int status)
-{
-    switch (status) {
-    case ND_E_PROTO:
-    case ND_E_VERSION:
-    case ND_E_TOOBIG:
-    case ND_E_BUSY:
-    case ND_E_SHUTDOWN:
-    case ND_E_AUTH:
-    case ND_E_BANNED:
-    case ND_E_PLAINTEXT:
-        return true;
-    default:
-        return false;
-    }
-}
-
 /*
  * Sends STAT for path and reads the STATINFO into si.  Returns an exit
  * status, having reported any failure; *fatal is set when the session
@@ -74,7 +55,7 @@ query(struct nd_sess *s, const char *op, const char *path,
         rc = -EBADMSG;
     if (rc == 0)
         return ND_EXIT_OK;
-    *fatal = rc < 0 || session_ends(rc);
+    *fatal = rc < 0 || nd_cli_session_ends(rc);
     return nd_cli_fail_wire(s, rc);
 }
 

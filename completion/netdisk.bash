@@ -1,7 +1,8 @@
 # bash completion for netdisk(1)                          -*- shell-script -*-
 #
 # Completes the subcommands, the global options (before the subcommand, as
-# the client takes them), the subcommands' own options (mkdir -p, rm -r),
+# the client takes them), the subcommands' own options (ls -l -R,
+# mkdir -p, rm -r),
 # local file names where the client reads or writes a local file (put's
 # LOCAL, get's LOCAL, --config, --password-file, --cacert) and host names
 # after -H.  Remote paths are not completed: that
@@ -21,6 +22,7 @@ _netdisk_short_opts='-c -H -p -q -v -u -h -V'
 # Prints the options of subcommand $1, which come after it.
 _netdisk_cmd_opts() {
     case $1 in
+    ls) echo -l -R ;;
     mkdir) echo -p ;;
     rm) echo -r ;;
     esac
@@ -129,7 +131,8 @@ _netdisk() {
         _netdisk_files "$cur"
         ;;
     get)
-        # get REMOTE [LOCAL]: LOCAL is a file or a directory here.
+        # get REMOTE [LOCAL] or get REMOTE... LOCAL_DIR: after the first
+        # operand, any may be the last, a local file or directory.
         if ((nargs >= 1)); then
             _netdisk_files "$cur"
         fi
