@@ -36,12 +36,7 @@ query(struct nd_sess *s, const char *op, const char *path,
     size_t len;
     int rc;
 
-    s->path = path;
-    s->msg[0] = '\0';
-    if (path[0] != '\0')
-        snprintf(s->ctx, sizeof(s->ctx), "%s \"%s\"", op, path);
-    else
-        snprintf(s->ctx, sizeof(s->ctx), "%s", op);
+    nd_sess_target(s, op, path);
     rc = nd_sess_request(s, ND_T_STAT, 0);
     if (rc != ND_EXIT_OK) {
         *fatal = true;
