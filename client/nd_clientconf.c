@@ -371,8 +371,16 @@ nd_clientconf_resolve(struct nd_opts *o, const char *conf)
         o->tls = rc > 0 ? tls_env : s_conf[K_TLS].set && s_conf[K_TLS].on;
     }
     o->cacert = first(o->cacert, env_str("NETDISK_CACERT"), conf_str(K_CACERT));
-    if (!o->insecure)
-        o->insecure = s_conf[K_INSECURE].set && s_conf[K_INSECURE].on;
+    if (!o->insecure && s_conf[K_INSECURE].set && s_conf[K_INSECURE].on) {
+        /* A CA named for this command must never be overruled in silence
+         * by a file that turns checking off. */
+        if (o->cacert != NULL && o->cacert != conf_str(K_CACERT)) {
+            nd_cli_err("a CA file is given but the config file says insecure "
+                       "= true: remove one (try 'netdisk --help')");
+            return ND_EXIT_USAGE;
+        }
+        o->insecure = true;
+    }
     if (!o->quiet && !o->verbose) {
         o->quiet = s_conf[K_QUIET].set && s_conf[K_QUIET].on;
         o->verbose = s_conf[K_VERBOSE].set && s_conf[K_VERBOSE].on;

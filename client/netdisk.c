@@ -232,6 +232,34 @@ parse_opts(int argc, char **argv, struct nd_opts *o)
     return check_port(o->port, port_from) == ND_EXIT_OK ? -1 : ND_EXIT_USAGE;
 }
 
+/*
+ * put, get, stat and md5 have no options of their own.  An operand that
+ * looks like one is refused rather than taken for a name: "put f --tls"
+ * must not upload in plaintext to a file called "--tls".  The global
+ * options go before the command; "--" lets a name start with '-'.
+ * Returns -1 to go on (with "--" removed), else the exit status.
+ */
+static int
+plain_operands(const char *cmd, int *n, char **args)
+{
+    for (int i = 0; i < *n; i++) {
+        if (strcmp(args[i], "--") == 0) {
+            memmove(&args[i], &args[i + 1],
+                    (size_t)(*n - i - 1) * sizeof(*args));
+            (*n)--;
+            return -1;
+        }
+        if (args[i][0] == '-' && args[i][1] != '\0') {
+            nd_cli_err("%s: unknown option %s: options go before the "
+                       "command, and -- before a name that starts with '-' "
+                       "(try 'netdisk --help')",
+                       cmd, args[i]);
+            return ND_EXIT_USAGE;
+        }
+    }
+    return -1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -249,6 +277,12 @@ main(int argc, char **argv)
     cmd = argv[optind];
     args = argv + optind + 1;
     nargs = argc - optind - 1;
+    if (strcmp(cmd, "put") == 0 || strcmp(cmd, "get") == 0 ||
+        strcmp(cmd, "stat") == 0 || strcmp(cmd, "md5") == 0) {
+        rc = plain_operands(cmd, &nargs, args);
+        if (rc >= 0)
+            return rc;
+    }
     if (strcmp(cmd, "put") == 0 || strcmp(cmd, "get") == 0) {
         if (nargs < 1)
             return nd_cli_usage(cmd, cmd[0] == 'p' ? ": missing LOCAL"

@@ -263,5 +263,16 @@ else
     say "# script(1) is missing: the progress bar checks are skipped"
 fi
 
+# A CA named for this command is never overruled in silence by a file
+# that says insecure = true.
+printf 'insecure = true;\n' >"$T/insecure.conf"
+ND_WHAT="--cacert with a file saying insecure = true: exit 2" \
+    assert_exit 2 ndc --config "$T/insecure.conf" --tls --cacert /dev/null ls
+check "...naming the contradiction" grep -q 'insecure = true' "$ND_ERR"
+ND_WHAT="NETDISK_CACERT with a file saying insecure = true: exit 2" \
+    assert_exit 2 env NETDISK_CACERT=/dev/null \
+    "$ND_BIN/netdisk" --config "$T/insecure.conf" --tls -H 127.0.0.1 \
+    -p "$ND_PORT" ls
+
 nd_stop
 nd_done

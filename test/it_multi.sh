@@ -142,6 +142,20 @@ same "$T/in/b" "$T/named" "get REMOTE LOCAL still names the file"
 (cd "$T/out2" && nd get up/c) || not_ok "get REMOTE alone failed"
 same "$T/in/c" "$T/out2/c" "get REMOTE alone still names it after REMOTE"
 
+# A global option after the command word is refused, never taken for a
+# name ("put f --tls" must not upload in plaintext to "--tls"); "--" lets a
+# name start with '-'.
+ND_WHAT="put LOCAL --tls: exit 2" assert_exit 2 nd put "$T/in/b" --tls
+check "...saying options go before the command" \
+    grep -q 'options go before the command' "$ND_ERR"
+check "...and nothing named --tls was stored" test ! -e "$ROOT/--tls"
+ND_WHAT="get REMOTE -q: exit 2" assert_exit 2 nd get up/b -q
+cp "$T/in/b" "$T/-dash"
+ND_WHAT="put -- -dash: a name starting with '-' after --" \
+    assert_exit 0 sh -c "cd '$T' && exec \"\$@\"" sh \
+    timeout -k 5 60 "$ND_BIN/netdisk" -q -H 127.0.0.1 -p "$ND_PORT" put -- -dash
+same "$T/in/b" "$ROOT/-dash" "...stored under its own name"
+
 # The progress bar on a terminal: the file name and the batch's total.
 if command -v script >/dev/null 2>&1; then
     rm -rf "$T/out" && mkdir "$T/out"
