@@ -45,7 +45,7 @@ lookup_buf_start(int name)
 {
     long hint = sysconf(name);
 
-    return hint > 0 && hint < LOOKUP_BUF_MAX ? (size_t) hint : 4096;
+    return hint > 0 && hint < LOOKUP_BUF_MAX ? (size_t)hint : 4096;
 }
 
 /*
@@ -56,51 +56,57 @@ lookup_buf_start(int name)
 static bool
 lookup_not_found(int rc)
 {
-    return rc == 0 || rc == ENOENT || rc == ESRCH || rc == EBADF ||
-           rc == EPERM;
+    return rc == 0 || rc == ENOENT || rc == ESRCH || rc == EBADF || rc == EPERM;
 }
 
-/* Looks up a user.  Returns 0 with *uid and *gid (the primary group),
- * -ENOENT when there is no such user, or -errno when the lookup failed. */
+/* What a lookup found: the ids of a user, or the gid of a group. */
+struct ids {
+    uid_t uid;
+    gid_t gid;
+};
+
+/* One getpwnam_r() or getgrnam_r() into buf: 0 found, ENOENT-like not
+ * found (see lookup_not_found()), or an errno such as ERANGE. */
+typedef int (*lookup_fn)(const char *name, char *buf, size_t len,
+                         struct ids *out, bool *found);
+
 static int
-lookup_user(const char *name, uid_t *uid, gid_t *gid)
+get_user(const char *name, char *buf, size_t len, struct ids *out, bool *found)
 {
     struct passwd pw, *res = NULL;
-    size_t len = lookup_buf_start(_SC_GETPW_R_SIZE_MAX);
-    char *buf = NULL, *nbuf;
-    int rc;
+    int rc = getpwnam_r(name, &pw, buf, len, &res);
 
-    for (;;) {
-        nbuf = realloc(buf, len);
-        if (nbuf == NULL) {
-            free(buf);
-            return -ENOMEM;
-        }
-        buf = nbuf;
-        rc = getpwnam_r(name, &pw, buf, len, &res);
-        if (rc != ERANGE || len >= LOOKUP_BUF_MAX)
-            break;
-        len *= 2;
+    *found = res != NULL;
+    if (*found) {
+        out->uid = pw.pw_uid;
+        out->gid = pw.pw_gid;
     }
-    if (res != NULL) {
-        *uid = pw.pw_uid;
-        *gid = pw.pw_gid;
-        rc = 0;
-    } else {
-        rc = lookup_not_found(rc) ? -ENOENT : -rc;
-    }
-    free(buf);
     return rc;
 }
 
-/* Looks up a group.  Returns 0 with *gid, -ENOENT when there is no such
- * group, or -errno when the lookup failed. */
 static int
-lookup_group(const char *name, gid_t *gid)
+get_group(const char *name, char *buf, size_t len, struct ids *out, bool *found)
 {
     struct group gr, *res = NULL;
-    size_t len = lookup_buf_start(_SC_GETGR_R_SIZE_MAX);
+    int rc = getgrnam_r(name, &gr, buf, len, &res);
+
+    *found = res != NULL;
+    if (*found)
+        out->gid = gr.gr_gid;
+    return rc;
+}
+
+/*
+ * Runs fn with a buffer that grows while the entry does not fit (ERANGE),
+ * up to LOOKUP_BUF_MAX.  Returns 0 with *out filled, -ENOENT when there is
+ * no such name, or -errno when the lookup failed.
+ */
+static int
+lookup(lookup_fn fn, int sc, const char *name, struct ids *out)
+{
+    size_t len = lookup_buf_start(sc);
     char *buf = NULL, *nbuf;
+    bool found = false;
     int rc;
 
     for (;;) {
@@ -110,25 +116,48 @@ lookup_group(const char *name, gid_t *gid)
             return -ENOMEM;
         }
         buf = nbuf;
-        rc = getgrnam_r(name, &gr, buf, len, &res);
+        rc = fn(name, buf, len, out, &found);
         if (rc != ERANGE || len >= LOOKUP_BUF_MAX)
             break;
         len *= 2;
     }
-    if (res != NULL) {
-        *gid = gr.gr_gid;
-        rc = 0;
-    } else {
-        rc = lookup_not_found(rc) ? -ENOENT : -rc;
-    }
     free(buf);
+    if (found)
+        return 0;
+    return lookup_not_found(rc) ? -ENOENT : -rc;
+}
+
+/* Looks up a user: 0 with *uid and *gid (the primary group), -ENOENT, or
+ * -errno. */
+static int
+lookup_user(const char *name, uid_t *uid, gid_t *gid)
+{
+    struct ids ids;
+    int rc = lookup(get_user, _SC_GETPW_R_SIZE_MAX, name, &ids);
+
+    if (rc == 0) {
+        *uid = ids.uid;
+        *gid = ids.gid;
+    }
+    return rc;
+}
+
+/* Looks up a group: 0 with *gid, -ENOENT, or -errno. */
+static int
+lookup_group(const char *name, gid_t *gid)
+{
+    struct ids ids;
+    int rc = lookup(get_group, _SC_GETGR_R_SIZE_MAX, name, &ids);
+
+    if (rc == 0)
+        *gid = ids.gid;
     return rc;
 }
 
 int
-nd_priv_plan(const char *user, const char *group, bool allow_root,
-             uid_t euid, struct nd_priv *p, char *err, size_t err_len,
-             char *warn, size_t warn_len)
+nd_priv_plan(const char *user, const char *group, bool allow_root, uid_t euid,
+             struct nd_priv *p, char *err, size_t err_len, char *warn,
+             size_t warn_len)
 {
     bool has_user = user != NULL && user[0] != '\0';
     bool has_group = group != NULL && group[0] != '\0';
@@ -154,7 +183,8 @@ nd_priv_plan(const char *user, const char *group, bool allow_root,
         if (rc == -ENOENT && euid != 0) {
             fail(warn, warn_len, 0,
                  "user = %s ignored: not started as root (and no such user "
-                 "here)", user);
+                 "here)",
+                 user);
             return 0;
         }
         if (rc == -ENOENT)
@@ -168,8 +198,8 @@ nd_priv_plan(const char *user, const char *group, bool allow_root,
     if (has_group) {
         rc = lookup_group(group, &gid);
         if (rc == -ENOENT)
-            return fail(err, err_len, rc,
-                        "key 'group': no such group \"%s\"", group);
+            return fail(err, err_len, rc, "key 'group': no such group \"%s\"",
+                        group);
         if (rc < 0)
             return fail(err, err_len, rc,
                         "key 'group': cannot look up group \"%s\": %s", group,
@@ -183,8 +213,8 @@ nd_priv_plan(const char *user, const char *group, bool allow_root,
             fail(warn, warn_len, 0, "user = %s ignored: not started as root",
                  user);
         else if (has_group && gid != getegid())
-            fail(warn, warn_len, 0,
-                 "group = %s ignored: not started as root", group);
+            fail(warn, warn_len, 0, "group = %s ignored: not started as root",
+                 group);
         return 0;
     }
     if (has_user && uid != 0 && gid == 0 && !allow_root)
@@ -205,7 +235,8 @@ nd_priv_plan(const char *user, const char *group, bool allow_root,
             return fail(err, err_len, -EPERM,
                         "refusing to serve as root: user = \"%s\" is uid 0; "
                         "name an unprivileged account or set "
-                        "allow_root = true", user);
+                        "allow_root = true",
+                        user);
         return fail(err, err_len, -EPERM,
                     "refusing to serve as root: set user = \"...\" to an "
                     "unprivileged account to drop to, or allow_root = true");
@@ -248,16 +279,14 @@ verify_drop(const struct nd_priv *p, char *err, size_t err_len)
         return fail(err, err_len, -errno, "getresuid(): %s", strerror(errno));
     if (ru != p->uid || eu != p->uid || su != p->uid)
         return fail(err, err_len, -EPERM,
-                    "uids are %u/%u/%u after the drop, not %u",
-                    (unsigned) ru, (unsigned) eu, (unsigned) su,
-                    (unsigned) p->uid);
+                    "uids are %u/%u/%u after the drop, not %u", (unsigned)ru,
+                    (unsigned)eu, (unsigned)su, (unsigned)p->uid);
     if (getresgid(&rg, &eg, &sg) < 0)
         return fail(err, err_len, -errno, "getresgid(): %s", strerror(errno));
     if (rg != p->gid || eg != p->gid || sg != p->gid)
         return fail(err, err_len, -EPERM,
-                    "gids are %u/%u/%u after the drop, not %u",
-                    (unsigned) rg, (unsigned) eg, (unsigned) sg,
-                    (unsigned) p->gid);
+                    "gids are %u/%u/%u after the drop, not %u", (unsigned)rg,
+                    (unsigned)eg, (unsigned)sg, (unsigned)p->gid);
     n = getgroups(0, NULL);
     if (n < 0)
         return fail(err, err_len, -errno, "getgroups(): %s", strerror(errno));
@@ -271,7 +300,7 @@ verify_drop(const struct nd_priv *p, char *err, size_t err_len)
         if (groups[0] != p->gid)
             return fail(err, err_len, -EPERM,
                         "supplementary group %u is left after the drop",
-                        (unsigned) groups[0]);
+                        (unsigned)groups[0]);
     }
     rc = caps_empty(&empty);
     if (rc < 0)
@@ -311,13 +340,13 @@ nd_priv_drop(const struct nd_priv *p, char *err, size_t err_len)
      * the account's other groups, so least privilege says it gets none. */
     if (setgroups(1, &p->gid) < 0)
         return fail(err, err_len, -errno, "setgroups() to gid %u: %s",
-                    (unsigned) p->gid, strerror(errno));
+                    (unsigned)p->gid, strerror(errno));
     if (setresgid(p->gid, p->gid, p->gid) < 0)
         return fail(err, err_len, -errno, "setresgid() to gid %u: %s",
-                    (unsigned) p->gid, strerror(errno));
+                    (unsigned)p->gid, strerror(errno));
     if (setresuid(p->uid, p->uid, p->uid) < 0)
         return fail(err, err_len, -errno, "setresuid() to uid %u: %s",
-                    (unsigned) p->uid, strerror(errno));
+                    (unsigned)p->uid, strerror(errno));
     /* The kernel has now cleared the dumpable flag; it stays cleared (see
      * nd_priv.h). */
     return verify_drop(p, err, err_len);
