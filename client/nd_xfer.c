@@ -516,13 +516,23 @@ nd_xfer_get(const struct nd_opts *o, int n, char **args)
         return fail_local("get", args[0], ENOMEM);
     x.batch.files = (unsigned)files;
     for (int i = 0; rc == ND_EXIT_OK && i < files; i++) {
+        char *name = local[2 * i], *part = local[2 * i + 1];
+        size_t len;
+
         rc = nd_sess_init(&x.s, o, "get", args[i]);
         if (rc == ND_EXIT_OK)
-            rc = get_local_name(args[i], dest, local[2 * i], sizeof(*local));
-        if (rc == ND_EXIT_OK &&
-            snprintf(local[2 * i + 1], sizeof(*local), "%s.part",
-                     local[2 * i]) >= (int)sizeof(*local))
-            rc = fail_local("cannot create", local[2 * i], ENAMETOOLONG);
+            rc = get_local_name(args[i], dest, name, sizeof(*local));
+        if (rc != ND_EXIT_OK)
+            break;
+        /* name and part are distinct rows: copy, not snprintf from one
+         * row of the array into another, which compilers flag. */
+        len = strlen(name);
+        if (len + sizeof(".part") > sizeof(*local)) {
+            rc = fail_local("cannot create", name, ENAMETOOLONG);
+            break;
+        }
+        memcpy(part, name, len);
+        memcpy(part + len, ".part", sizeof(".part"));
     }
     if (rc == ND_EXIT_OK) {
         nd_sess_init(&x.s, o, "get", args[0]);
