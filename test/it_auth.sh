@@ -13,20 +13,6 @@
 mkdir "$T/in" "$T/out"
 PEER='peer=127\.0\.0\.1:[0-9][0-9]*'
 
-# has_log PATTERN: the current daemon's log has a line matching PATTERN
-# (an extended regular expression).
-has_log() { grep -Eq -- "$1" "$ND_LOG"; }
-
-# check_log WHAT PATTERN: has_log as a check, waiting a little, since the
-# log line may be written just after the client saw the reply.
-check_log() {
-    if wait_for 5 has_log "$2"; then
-        ok "$1"
-    else
-        not_ok "$1: no line matching /$2/ in the daemon log"
-        grep -E 'login|AUTH|before' "$ND_LOG" | tail -n 8 | sed 's/^/#   /'
-    fi
-}
 
 # lacks -F|-E PATTERN FILE: FILE has no line matching PATTERN.
 lacks() { ! grep -q "$1" -- "$2" "$3"; }

@@ -29,16 +29,6 @@ one_line() {
 # lacks PATTERN FILE: FILE has no line matching PATTERN.
 lacks() { ! grep -q -- "$1" "$2"; }
 
-# has_log PATTERN / check_log WHAT PATTERN: as in it_auth.sh.
-has_log() { grep -Eq -- "$1" "$ND_LOG"; }
-check_log() {
-    if wait_for 5 has_log "$2"; then
-        ok "$1"
-    else
-        not_ok "$1: no line matching /$2/ in the daemon log"
-        tail -n 8 "$ND_LOG" | sed 's/^/#   /'
-    fi
-}
 
 # quiet CMD...: CMD with its output discarded.
 quiet() { "$@" >/dev/null 2>&1; }

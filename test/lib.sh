@@ -332,6 +332,21 @@ nd_idle_release() {
     return "$rc"
 }
 
+# has_log PATTERN: the current daemon's log has a line matching PATTERN
+# (an extended regular expression).
+has_log() { grep -Eq -- "$1" "$ND_LOG"; }
+
+# check_log WHAT PATTERN: has_log as a check, waiting up to 5 s, since the
+# log line may be written just after the client saw the reply.
+check_log() {
+    if wait_for 5 has_log "$2"; then
+        ok "$1"
+    else
+        not_ok "$1: no line matching /$2/ in the daemon log"
+        tail -n 8 "$ND_LOG" | sed 's/^/#   /'
+    fi
+}
+
 # A loopback TCP port nothing listens on (connect is refused).
 nd_free_port() {
     local p i
