@@ -16,7 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +27,7 @@
 #include "nd_io.h"
 #include "nd_progress.h"
 #include "nd_proto.h"
+#include "nd_resume.h"
 #include "nd_verbose.h"
 #include "nd_wire.h"
 
@@ -39,10 +40,6 @@ struct xfer {
     bool fatal; /* the session can carry no further request */
     bool more;  /* another file follows the current one */
 };
-
-/* The .part file of a running get, removed if a signal ends us. */
-static const char *volatile s_part;
-static volatile sig_atomic_t s_part_live;
 
 /* The last component of path, ignoring trailing slashes, into out. */
 static void
@@ -104,29 +101,72 @@ batch_done(struct xfer *x, uint64_t size)
     x->batch.bytes_before += size;
 }
 
+/* Prints a note on stderr, unless -q. */
+static void __attribute__((format(printf, 2, 3)))
+note(const struct xfer *x, const char *fmt, ...)
+{
+    char line[ND_LOCAL_MAX + 256];
+    va_list ap;
+
+    if (x->o->quiet)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    nd_cli_err("%s", line);
+}
+
+/* Hashes the first n bytes of the local file fd (read from its current
+ * position).  Returns 0 or -errno; -EIO when the file is shorter. */
+static int
+hash_local(int fd, uint64_t n, struct nd_digest *d, uint8_t *buf)
+{
+    while (n > 0) {
+        size_t want = n < ND_IO_CHUNK ? (size_t)n : ND_IO_CHUNK;
+        ssize_t got = nd_io_read_full(fd, buf, want);
+
+        if (got < 0)
+            return (int)got;
+        if ((size_t)got < want)
+            return -EIO;
+        if (nd_digest_update(d, buf, want) < 0)
+            return -EIO;
+        n -= want;
+    }
+    return 0;
+}
+
 /*
- * Sends size bytes of fd, then the trailer, and checks that the OK reply
- * names the same size and digest.  Returns an exit status; a failure
- * before the trailer was sent ends the session (the server then discards
- * the partial file).
+ * Sends the bytes of fd from offset (the server already holds those
+ * before it, which are read and hashed here, not sent) up to size, then
+ * the trailer, and checks that the OK reply names the same size and
+ * digest.  Returns an exit status; a failure before the trailer was sent
+ * ends the session (the server then keeps what it has for a resume).
  */
 static int
-put_body(struct xfer *x, int fd, const char *local, uint64_t size)
+put_body(struct xfer *x, int fd, const char *local, uint64_t size,
+         uint64_t offset)
 {
     struct nd_sess *s = &x->s;
     struct nd_digest d = {0};
     struct nd_progress bar;
     uint8_t *buf = malloc(ND_IO_CHUNK), md5[ND_MD5_LEN], got[ND_MD5_LEN];
     uint8_t body[ND_REPLY_MAX];
-    uint64_t done = 0, got_size;
+    uint64_t done = offset, got_size;
     size_t len;
     int rc;
 
-    nd_progress_start_batch(&bar, local, size, s->progress, &x->batch);
+    nd_progress_start_batch(&bar, local, size - offset, s->progress,
+                            &x->batch);
     nd_cli_bar_set(&bar);
     x->fatal = true;
     if (buf == NULL || nd_digest_init(&d) < 0) {
         rc = fail_local("put", local, ENOMEM);
+        goto out;
+    }
+    if (lseek(fd, 0, SEEK_SET) < 0 ||
+        (rc = hash_local(fd, offset, &d, buf)) < 0) {
+        rc = fail_local("cannot read", local, errno != 0 ? errno : EIO);
         goto out;
     }
     while (done < size) {
@@ -149,7 +189,7 @@ put_body(struct xfer *x, int fd, const char *local, uint64_t size)
             goto out;
         }
         done += want;
-        nd_progress_update(&bar, done);
+        nd_progress_update(&bar, done - offset);
     }
     if (nd_digest_final(&d, md5) < 0) {
         rc = fail_local("put", local, EIO);
@@ -186,13 +226,42 @@ out:
     return rc;
 }
 
+/*
+ * Asks to put st's file as the session's target, resumable, with its
+ * mtime; waits for READY.  Returns an exit status, with *offset the bytes
+ * the server already holds.
+ */
+static int
+put_request(struct xfer *x, const struct stat *st, uint64_t *offset)
+{
+    uint8_t frame[ND_HDR_LEN + 32 + ND_PATH_MAX], body[ND_REPLY_MAX];
+    size_t len;
+    int rc = nd_wire_send(
+        &x->s.st, frame,
+        nd_proto_put_encode(frame, sizeof(frame), ND_PUT_MTIME | ND_PUT_RESUME,
+                            (uint64_t)st->st_size, x->s.path,
+                            st->st_mtim.tv_sec, (uint32_t)st->st_mtim.tv_nsec));
+
+    if (rc < 0) {
+        x->fatal = true;
+        return nd_cli_fail_send(&x->s, rc);
+    }
+    rc = expect(x, ND_T_READY, body, &len);
+    if (rc == ND_EXIT_OK && (nd_proto_ready_decode(body, len, offset) < 0 ||
+                             *offset > (uint64_t)st->st_size)) {
+        x->fatal = true;
+        rc = nd_cli_fail_wire(&x->s, -EBADMSG);
+    }
+    return rc;
+}
+
 /* Uploads the regular file local as remote.  Returns an exit status. */
 static int
 put_one(struct xfer *x, const char *local, const char *remote)
 {
-    uint8_t body[ND_REPLY_MAX];
+    char h1[8], h2[8];
     struct stat st;
-    size_t len;
+    uint64_t offset = 0;
     int fd, rc = ND_EXIT_OK;
 
     /* O_NONBLOCK keeps open() of a FIFO from waiting for a writer; it is
@@ -215,92 +284,89 @@ put_one(struct xfer *x, const char *local, const char *remote)
     }
     if (rc == ND_EXIT_OK)
         rc = ensure_open(x);
-    if (rc == ND_EXIT_OK) {
+    if (rc == ND_EXIT_OK)
         nd_sess_target(&x->s, "put", remote);
-        rc = nd_sess_request(&x->s, ND_T_PUT, (uint64_t)st.st_size);
-        x->fatal = rc != ND_EXIT_OK;
+    /* A resumed upload that does not verify (the local file changed in a
+     * way its size and mtime do not show) was dropped by the server: one
+     * more try sends the whole file. */
+    for (int attempt = 0; rc == ND_EXIT_OK && attempt < 2; attempt++) {
+        rc = put_request(x, &st, &offset);
+        if (rc != ND_EXIT_OK)
+            break;
+        if (offset > 0) {
+            nd_human_size(offset, h1, sizeof(h1));
+            nd_human_size((uint64_t)st.st_size, h2, sizeof(h2));
+            note(x, "%s: resuming: the server holds %s of %s", x->s.ctx, h1,
+                 h2);
+        }
+        rc = put_body(x, fd, local, (uint64_t)st.st_size, offset);
+        if (rc != ND_EXIT_DIGEST || offset == 0 || x->fatal)
+            break;
+        note(x, "%s: the resumed upload did not verify; sending all of it",
+             x->s.ctx);
+        rc = ND_EXIT_OK;
     }
-    if (rc == ND_EXIT_OK)
-        rc = expect(x, ND_T_READY, body, &len);
-    if (rc == ND_EXIT_OK)
-        rc = put_body(x, fd, local, (uint64_t)st.st_size);
     nd_io_close(&fd);
     batch_done(x, rc == ND_EXIT_OK ? (uint64_t)st.st_size : 0);
     return rc;
 }
 
-/* Removes the .part file of an interrupted get, then dies of the signal. */
-static void
-on_signal(int sig)
-{
-    if (s_part_live)
-        unlink(s_part);
-    raise(sig); /* SA_RESETHAND made this the default action */
-}
-
-static void
-catch_signals(void)
-{
-    struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESETHAND};
-
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-}
-
 /*
- * Receives size file bytes into fd (or nowhere, for fd < 0), hashing them.
- * After a local write error the rest is still read when another file
- * follows, so that the session stays usable.  Returns an exit status.
+ * Receives n file bytes into fd (or nowhere, for fd < 0), hashing them
+ * into d; *done counts those written.  After a local write error the rest
+ * is still read when another file follows, so that the session stays
+ * usable.  Returns an exit status.
  */
 static int
-get_bytes(struct xfer *x, int fd, const char *part, uint64_t size,
-          uint8_t md5[ND_MD5_LEN])
+get_bytes(struct xfer *x, int fd, const char *part, uint64_t n,
+          struct nd_digest *d, uint64_t *done)
 {
     struct nd_sess *s = &x->s;
-    struct nd_digest d = {0};
     struct nd_progress bar;
     uint8_t *buf = malloc(ND_IO_CHUNK);
-    uint64_t done = 0;
+    uint64_t moved = 0;
     int rc = ND_EXIT_OK;
 
-    if (buf == NULL || nd_digest_init(&d) < 0) {
-        free(buf);
+    if (buf == NULL) {
         x->fatal = true;
         return fail_local("get", part, ENOMEM);
     }
-    nd_progress_start_batch(&bar, s->path, size, s->progress && fd >= 0,
+    nd_progress_start_batch(&bar, s->path, n, s->progress && fd >= 0,
                             &x->batch);
     nd_cli_bar_set(&bar);
-    while (done < size && !x->fatal) {
-        size_t want = size - done < ND_IO_CHUNK ? size - done : ND_IO_CHUNK;
-        ssize_t n = nd_stream_read_full(&s->st, buf, want);
+    while (moved < n && !x->fatal) {
+        size_t want = n - moved < ND_IO_CHUNK ? n - moved : ND_IO_CHUNK;
+        ssize_t r = nd_stream_read_full(&s->st, buf, want);
 
-        if (n < 0) {
-            rc = nd_cli_fail_wire(s, (int)n);
+        /* Whatever arrived is kept: a resume starts after it. */
+        if (r > 0 && rc == ND_EXIT_OK && fd >= 0) {
+            ssize_t w = nd_digest_update(d, buf, (size_t)r) < 0
+                            ? -EIO
+                            : nd_io_write_full(fd, buf, (size_t)r);
+
+            if (w < 0) {
+                rc = fail_local("cannot write", part, (int)-w);
+                x->fatal = !x->more;
+            } else {
+                *done += (uint64_t)r;
+            }
+        }
+        if (r < 0) {
+            rc = nd_cli_fail_wire(s, (int)r);
             x->fatal = true;
-        } else if ((size_t)n < want) {
+        } else if ((size_t)r < want) {
             nd_cli_err("%s: connection lost after %" PRIu64 " of %" PRIu64
                        " bytes",
-                       s->ctx, done + (uint64_t)n, size);
+                       s->ctx, moved + (uint64_t)r, n);
             rc = ND_EXIT_NET;
             x->fatal = true;
-        } else if (rc == ND_EXIT_OK && fd >= 0 &&
-                   ((n = nd_digest_update(&d, buf, want)) < 0 ||
-                    (n = nd_io_write_full(fd, buf, want)) < 0)) {
-            rc = fail_local("cannot write", part, (int)-n);
-            x->fatal = !x->more;
         } else {
-            done += want;
-            nd_progress_update(&bar, done);
+            moved += want;
+            nd_progress_update(&bar, moved);
         }
     }
-    if (rc == ND_EXIT_OK && fd >= 0 && nd_digest_final(&d, md5) < 0)
-        rc = fail_local("get", part, EIO);
     if (nd_cli_bar_take(&bar))
         nd_progress_finish(&bar, rc == ND_EXIT_OK);
-    nd_digest_free(&d);
     free(buf);
     return rc;
 }
@@ -331,45 +397,148 @@ get_trailer(struct xfer *x, const uint8_t *md5)
     return ND_EXIT_OK;
 }
 
-/* Receives the file announced by FILE into part and renames it to local
- * when the digest matches; on any failure part is removed. */
+/* Opens part for the bytes from fi->offset on: created empty for a fresh
+ * start, else opened and its first offset bytes hashed into d.  Returns
+ * the fd or -errno. */
 static int
-get_body(struct xfer *x, const char *local, const char *part, uint64_t size)
+open_part(const char *part, const struct nd_fileinfo *fi, struct nd_digest *d)
 {
-    uint8_t md5[ND_MD5_LEN];
+    uint8_t *buf;
     int fd, rc;
 
-    s_part = part;
-    s_part_live = 1;
-    fd = open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (fd < 0) {
-        s_part_live = 0;
-        rc = fail_local("cannot create", part, errno);
+    if (fi->offset == 0)
+        return open(part,
+                    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+                    0666);
+    fd = open(part, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return -errno;
+    buf = malloc(ND_IO_CHUNK);
+    rc = buf == NULL ? -ENOMEM : hash_local(fd, fi->offset, d, buf);
+    free(buf);
+    /* Anything past the offset is dropped: the server sends it again. */
+    if (rc == 0 && ftruncate(fd, (off_t)fi->offset) < 0)
+        rc = -errno;
+    if (rc < 0) {
+        close(fd);
+        return rc;
+    }
+    return fd;
+}
+
+/*
+ * Receives the file announced by fi into part and renames it to local, with
+ * the remote mtime, when the digest of the whole file matches.  A mismatch
+ * removes part and its state; an interruption keeps both for a resume.
+ */
+static int
+get_body(struct xfer *x, const char *local, const char *part,
+         const char *origin, const struct nd_fileinfo *fi)
+{
+    struct timespec times[2] = {{0, UTIME_OMIT},
+                                {fi->mtime_sec, (long)fi->mtime_nsec}};
+    struct nd_digest d = {0};
+    uint8_t md5[ND_MD5_LEN];
+    uint64_t done = 0;
+    char h1[8], h2[8];
+    int fd = -1, rc;
+
+    if (nd_digest_init(&d) < 0) {
+        x->fatal = true;
+        return fail_local("get", part, ENOMEM);
+    }
+    /* The state first: a part without one is never resumed. */
+    rc = nd_resume_save(part, origin, fi);
+    if (rc == 0)
+        fd = open_part(part, fi, &d);
+    if (rc < 0 || fd < 0) {
+        rc = fail_local("cannot create", part, rc < 0 ? -rc : -fd);
+        nd_digest_free(&d);
         /* Read the file into nothing, so the next one can follow. */
         if (!x->more) {
             x->fatal = true;
-        } else if (get_bytes(x, -1, part, size, md5) == ND_EXIT_OK &&
+        } else if (get_bytes(x, -1, part, fi->size - fi->offset, &d, &done) ==
+                       ND_EXIT_OK &&
                    !x->fatal) {
             (void)get_trailer(x, NULL);
         }
         return rc;
     }
-    rc = get_bytes(x, fd, part, size, md5);
+    rc = get_bytes(x, fd, part, fi->size - fi->offset, &d, &done);
+    if (rc == ND_EXIT_OK && nd_digest_final(&d, md5) < 0)
+        rc = fail_local("get", part, EIO);
     if (!x->fatal) {
         int trc = get_trailer(x, rc == ND_EXIT_OK ? md5 : NULL);
 
         rc = rc == ND_EXIT_OK ? trc : rc;
     }
+    if (rc == ND_EXIT_OK && futimens(fd, times) < 0)
+        rc = fail_local("cannot set the mtime of", part, errno);
     /* close() is where a file system may report a deferred write error. */
     if (close(fd) < 0 && errno != EINTR && rc == ND_EXIT_OK)
         rc = fail_local("cannot write", part, errno);
     if (rc == ND_EXIT_OK && rename(part, local) < 0)
         rc = fail_local("cannot rename to", local, errno);
-    if (rc != ND_EXIT_OK)
-        unlink(part);
-    s_part_live = 0;
+    if (rc == ND_EXIT_OK || rc == ND_EXIT_DIGEST ||
+        fi->offset + done == 0) {
+        if (rc != ND_EXIT_OK)
+            unlink(part);
+        nd_resume_drop(part);
+    } else {
+        nd_human_size(fi->offset + done, h1, sizeof(h1));
+        nd_human_size(fi->size, h2, sizeof(h2));
+        note(x, "%s: kept %s of %s in \"%s\"; the same get resumes it",
+             x->s.ctx, h1, h2, part);
+    }
+    nd_digest_free(&d);
     if (rc == ND_EXIT_OK && x->s.verbose)
-        nd_verbose_file("get", x->s.path, local, size, md5);
+        nd_verbose_file("get", x->s.path, local, fi->size, md5);
+    return rc;
+}
+
+/* Where the bytes of a get come from, for the resume state. */
+static void
+origin_of(const struct xfer *x, const char *remote, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s@%s:%s:%s", x->o->user, x->o->host, x->o->port,
+             remote);
+}
+
+/*
+ * Sends GET for the session's target, ranged after the bytes part holds
+ * when its state names this very file, and reads FILE into fi.  Returns an
+ * exit status; *ranged tells whether a range was asked for.
+ */
+static int
+get_request(struct xfer *x, const char *part, const char *origin, bool resume,
+            struct nd_fileinfo *fi, bool *ranged)
+{
+    uint8_t frame[ND_HDR_LEN + 64 + ND_PATH_MAX], body[ND_REPLY_MAX];
+    struct nd_fileinfo rg;
+    struct stat st;
+    size_t len;
+    int rc;
+
+    *ranged = resume && stat(part, &st) == 0 && S_ISREG(st.st_mode) &&
+              nd_resume_load(part, origin, &rg) == 0 &&
+              (uint64_t)st.st_size <= rg.size;
+    if (*ranged)
+        rg.offset = (uint64_t)st.st_size;
+    rc = nd_wire_send(&x->s.st, frame,
+                      nd_proto_get_encode(frame, sizeof(frame), x->s.path,
+                                          *ranged ? &rg : NULL));
+    if (rc < 0) {
+        x->fatal = true;
+        return nd_cli_fail_send(&x->s, rc);
+    }
+    rc = expect(x, ND_T_FILE, body, &len);
+    if (rc == ND_EXIT_OK && (nd_proto_file_decode(body, len, fi) < 0 ||
+                             (!*ranged && fi->offset != 0) ||
+                             (*ranged && fi->offset != 0 &&
+                              fi->offset != rg.offset))) {
+        x->fatal = true;
+        rc = nd_cli_fail_wire(&x->s, -EBADMSG);
+    }
     return rc;
 }
 
@@ -377,29 +546,39 @@ get_body(struct xfer *x, const char *local, const char *part, uint64_t size)
 static int
 get_one(struct xfer *x, const char *remote, const char *local, const char *part)
 {
-    uint8_t body[ND_REPLY_MAX];
-    uint64_t size = 0;
-    int64_t mtime;
-    size_t len;
+    struct nd_fileinfo fi = {0};
+    char origin[ND_ORIGIN_MAX], h1[8], h2[8];
+    bool ranged = false;
     int rc = ensure_open(x);
 
-    if (rc == ND_EXIT_OK) {
+    origin_of(x, remote, origin, sizeof(origin));
+    if (rc == ND_EXIT_OK)
         nd_sess_target(&x->s, "get", remote);
-        rc = nd_sess_request(&x->s, ND_T_GET, 0);
-        x->fatal = rc != ND_EXIT_OK;
+    /* A resumed file that does not verify (the part was damaged, or the
+     * remote file changed in a way its size and mtime do not show) is
+     * fetched once more, whole. */
+    for (int attempt = 0; rc == ND_EXIT_OK && attempt < 2; attempt++) {
+        rc = get_request(x, part, origin, attempt == 0, &fi, &ranged);
+        if (rc != ND_EXIT_OK)
+            break;
+        if (ranged && fi.offset == 0) {
+            note(x, "%s: the remote file changed since the interrupted get; "
+                    "starting over",
+                 x->s.ctx);
+        } else if (fi.offset > 0) {
+            nd_human_size(fi.offset, h1, sizeof(h1));
+            nd_human_size(fi.size, h2, sizeof(h2));
+            note(x, "%s: resuming after %s of %s", x->s.ctx, h1, h2);
+        }
+        /* Only now, with the file known to exist, is anything created. */
+        rc = get_body(x, local, part, origin, &fi);
+        if (rc != ND_EXIT_DIGEST || fi.offset == 0 || x->fatal)
+            break;
+        note(x, "%s: the resumed file did not verify; getting all of it",
+             x->s.ctx);
+        rc = ND_EXIT_OK;
     }
-    if (rc == ND_EXIT_OK)
-        rc = expect(x, ND_T_FILE, body, &len);
-    if (rc == ND_EXIT_OK &&
-        (nd_proto_file_decode(body, len, &size, &mtime) < 0 ||
-         size > INT64_MAX)) {
-        x->fatal = true;
-        rc = nd_cli_fail_wire(&x->s, -EBADMSG);
-    }
-    /* Only now, with the file known to exist, is anything created here. */
-    if (rc == ND_EXIT_OK)
-        rc = get_body(x, local, part, size);
-    batch_done(x, size);
+    batch_done(x, fi.size);
     return rc;
 }
 
@@ -534,10 +713,8 @@ nd_xfer_get(const struct nd_opts *o, int n, char **args)
         memcpy(part, name, len);
         memcpy(part + len, ".part", sizeof(".part"));
     }
-    if (rc == ND_EXIT_OK) {
+    if (rc == ND_EXIT_OK)
         nd_sess_init(&x.s, o, "get", args[0]);
-        catch_signals();
-    }
     for (int i = 0; rc == ND_EXIT_OK && i < files && !x.fatal; i++) {
         x.more = i + 1 < files;
         worst_of(&worst, get_one(&x, args[i], local[2 * i], local[2 * i + 1]));
@@ -545,4 +722,91 @@ nd_xfer_get(const struct nd_opts *o, int n, char **args)
     nd_sess_close(&x.s);
     free(local);
     return rc != ND_EXIT_OK ? rc : worst;
+}
+
+/*
+ * The run as another module drives it (nd_tree's put -r and get -r): the
+ * same session, batch and per-file put_one()/get_one() as above, one file
+ * at a time, with the caller's own requests (MKDIR, LIST, STAT) in
+ * between over the same session.
+ */
+struct nd_xfer {
+    struct xfer x;
+};
+
+struct nd_xfer *
+nd_xfer_new(const struct nd_opts *o, const char *op)
+{
+    struct nd_xfer *t = calloc(1, sizeof(*t));
+
+    if (t == NULL)
+        return NULL;
+    t->x.o = o;
+    /* The path is only a placeholder: every request names its own. */
+    (void)nd_sess_init(&t->x.s, o, op, "");
+    return t;
+}
+
+void
+nd_xfer_batch(struct nd_xfer *t, unsigned files, uint64_t bytes)
+{
+    t->x.batch.files = files;
+    t->x.batch.bytes_total = bytes;
+}
+
+int
+nd_xfer_open(struct nd_xfer *t)
+{
+    return ensure_open(&t->x);
+}
+
+struct nd_sess *
+nd_xfer_sess(struct nd_xfer *t)
+{
+    return &t->x.s;
+}
+
+bool
+nd_xfer_usable(const struct nd_xfer *t)
+{
+    return !t->x.fatal;
+}
+
+void
+nd_xfer_lost(struct nd_xfer *t)
+{
+    t->x.fatal = true;
+}
+
+int
+nd_xfer_put_file(struct nd_xfer *t, const char *local, const char *remote)
+{
+    /* Another request may follow any file of a tree. */
+    t->x.more = true;
+    return put_one(&t->x, local, remote);
+}
+
+int
+nd_xfer_get_file(struct nd_xfer *t, const char *remote, const char *local)
+{
+    char part[ND_LOCAL_MAX];
+    size_t len = strlen(local);
+
+    if (len + sizeof(".part") > sizeof(part)) {
+        batch_done(&t->x, 0);
+        return fail_local("cannot create", local, ENAMETOOLONG);
+    }
+    memcpy(part, local, len);
+    memcpy(part + len, ".part", sizeof(".part"));
+    t->x.more = true;
+    return get_one(&t->x, remote, local, part);
+}
+
+void
+nd_xfer_free(struct nd_xfer *t)
+{
+    if (t == NULL)
+        return;
+    nd_sess_close(&t->x.s);
+    free(t);
 }

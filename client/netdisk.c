@@ -3,8 +3,9 @@
  * (TLS,) HELLO, login, the command's requests, close.  The wire format is
  * nd_proto's, the session and error reports are nd_cli's; this file parses
  * the command line and hands the command to its module: put and get to
- * nd_xfer, ls to nd_ls, stat and md5 to nd_stat, mkdir, rm and mv to
- * nd_manage.  Each returns the exit status that main() hands to the shell.
+ * nd_xfer (with -r to nd_tree), ls to nd_ls, stat and md5 to nd_stat,
+ * mkdir, rm and mv to nd_manage.  Each returns the exit status that main()
+ * hands to the shell.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -20,13 +21,15 @@
 #include "nd_manage.h"
 #include "nd_proto.h"
 #include "nd_stat.h"
+#include "nd_tree.h"
 #include "nd_xfer.h"
 
 static const char usage_text[] =
-    "Usage: netdisk [OPTIONS] put LOCAL [REMOTE]\n"
-    "       netdisk [OPTIONS] put LOCAL... REMOTE_DIR/\n"
-    "       netdisk [OPTIONS] get REMOTE [LOCAL]\n"
-    "       netdisk [OPTIONS] get REMOTE... LOCAL_DIR\n"
+    "Usage: netdisk [OPTIONS] put [-r] LOCAL [REMOTE]\n"
+    "       netdisk [OPTIONS] put [-r] LOCAL... REMOTE_DIR/\n"
+    "       netdisk [OPTIONS] put -r LOCAL... [REMOTE]\n"
+    "       netdisk [OPTIONS] get [-r] REMOTE [LOCAL]\n"
+    "       netdisk [OPTIONS] get [-r] REMOTE... LOCAL_DIR\n"
     "       netdisk [OPTIONS] ls [-l] [-R] [DIR]\n"
     "       netdisk [OPTIONS] stat REMOTE...\n"
     "       netdisk [OPTIONS] md5 REMOTE...\n"
@@ -55,6 +58,25 @@ static const char usage_text[] =
     "                      stop the others (unless the connection is lost),\n"
     "                      and the exit status is the highest of the\n"
     "                      failures\n"
+    "  put -r LOCAL... [REMOTE]\n"
+    "                      upload each directory LOCAL with everything\n"
+    "                      below it (other LOCALs as without -r): one LOCAL\n"
+    "                      and a REMOTE not ending in '/' make the tree's\n"
+    "                      contents land at REMOTE (made if missing); else\n"
+    "                      each goes to REMOTE/ (default: the root) under\n"
+    "                      its base name; directories are made on the\n"
+    "                      server, empty ones too, and files keep their\n"
+    "                      mtimes (directories do not)\n"
+    "  get -r REMOTE... [LOCAL]\n"
+    "                      download each remote directory REMOTE with\n"
+    "                      everything below it (files as without -r): to\n"
+    "                      ./BASE, to LOCAL/BASE if LOCAL is an existing\n"
+    "                      directory, else to LOCAL (made); several REMOTEs\n"
+    "                      need an existing directory LOCAL; files and\n"
+    "                      directories keep their mtimes; put -r and get\n"
+    "                      -r log in once, skip symbolic links and special\n"
+    "                      files with a note, and copy at most 256 levels\n"
+    "                      deep\n"
     "  ls [-l] [-R] [DIR]  list DIR (default: the root) sorted by name: type\n"
     "                      (f file, d directory, l link, ? other), size,\n"
     "                      modification time (UTC) and name; -l: sizes as\n"
@@ -233,11 +255,12 @@ parse_opts(int argc, char **argv, struct nd_opts *o)
 }
 
 /*
- * put, get, stat and md5 have no options of their own.  An operand that
- * looks like one is refused rather than taken for a name: "put f --tls"
- * must not upload in plaintext to a file called "--tls".  The global
- * options go before the command; "--" lets a name start with '-'.
- * Returns -1 to go on (with "--" removed), else the exit status.
+ * stat and md5 have no options of their own, put and get only -r (taken
+ * out before this runs).  An operand that looks like one is refused
+ * rather than taken for a name: "put f --tls" must not upload in
+ * plaintext to a file called "--tls".  The global options go before the
+ * command; "--" lets a name start with '-'.  Returns -1 to go on (with
+ * "--" removed), else the exit status.
  */
 static int
 plain_operands(const char *cmd, int *n, char **args)
@@ -265,6 +288,7 @@ main(int argc, char **argv)
 {
     struct nd_opts o = {0};
     const char *cmd;
+    bool recursive = false;
     int rc, nargs;
     char **args;
 
@@ -277,6 +301,10 @@ main(int argc, char **argv)
     cmd = argv[optind];
     args = argv + optind + 1;
     nargs = argc - optind - 1;
+    /* -r is put's and get's only option; anything else that looks like
+     * one is still refused below. */
+    if (strcmp(cmd, "put") == 0 || strcmp(cmd, "get") == 0)
+        recursive = nd_tree_take_flag(&nargs, args);
     if (strcmp(cmd, "put") == 0 || strcmp(cmd, "get") == 0 ||
         strcmp(cmd, "stat") == 0 || strcmp(cmd, "md5") == 0) {
         rc = plain_operands(cmd, &nargs, args);
@@ -287,6 +315,9 @@ main(int argc, char **argv)
         if (nargs < 1)
             return nd_cli_usage(cmd, cmd[0] == 'p' ? ": missing LOCAL"
                                                    : ": missing REMOTE");
+        if (recursive)
+            return cmd[0] == 'p' ? nd_tree_put(&o, nargs, args)
+                                 : nd_tree_get(&o, nargs, args);
         if (cmd[0] == 'p')
             return nd_xfer_put(&o, nargs, args);
         return nd_xfer_get(&o, nargs, args);

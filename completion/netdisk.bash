@@ -1,8 +1,8 @@
 # bash completion for netdisk(1)                          -*- shell-script -*-
 #
 # Completes the subcommands, the global options (before the subcommand, as
-# the client takes them), the subcommands' own options (ls -l -R,
-# mkdir -p, rm -r),
+# the client takes them), the subcommands' own options (put -r, get -r,
+# ls -l -R, mkdir -p, rm -r),
 # local file names where the client reads or writes a local file (put's
 # LOCAL, get's LOCAL, --config, --password-file, --cacert) and host names
 # after -H.  Remote paths are not completed: that
@@ -22,6 +22,7 @@ _netdisk_short_opts='-c -H -p -q -v -u -h -V'
 # Prints the options of subcommand $1, which come after it.
 _netdisk_cmd_opts() {
     case $1 in
+    put | get) echo -r ;;
     ls) echo -l -R ;;
     mkdir) echo -p ;;
     rm) echo -r ;;

@@ -26,6 +26,7 @@ struct nd_config {
     int max_connections;  /* open client connections */
     int idle_timeout;     /* seconds */
     int shutdown_timeout; /* seconds */
+    int partial_ttl;      /* seconds an interrupted upload is kept; 0: none */
     int log_level;        /* enum nd_log_level */
     int max_per_ip;       /* open connections from one address */
 

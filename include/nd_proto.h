@@ -41,10 +41,10 @@ enum nd_type {
     ND_T_CHALLENGE = 0x06, /* reply to AUTH: SCRAM server-first-message */
     ND_T_PROOF = 0x07,     /* request: SCRAM client-final-message */
     ND_T_WELCOME = 0x08,   /* reply to PROOF: SCRAM server-final-message */
-    ND_T_PUT = 0x10,       /* request: u32 flags, u64 size, str path */
-    ND_T_READY = 0x11,     /* reply to PUT: send the bytes now */
-    ND_T_GET = 0x20,       /* request: u32 flags, str path */
-    ND_T_FILE = 0x21,      /* reply to GET: u64 size, i64 mtime */
+    ND_T_PUT = 0x10,       /* request: u32 flags, u64 size, str path [mtime] */
+    ND_T_READY = 0x11,     /* reply to PUT: u64 offset; send the rest now */
+    ND_T_GET = 0x20,       /* request: u32 flags, str path [range] */
+    ND_T_FILE = 0x21,      /* reply to GET: struct nd_fileinfo */
     ND_T_LIST = 0x30,      /* request: u32 flags, str path */
     ND_T_ENTRIES = 0x31,   /* reply to LIST: u32 n, n * entry */
     ND_T_END = 0x32,       /* reply to LIST: u64 total entries */
@@ -55,10 +55,13 @@ enum nd_type {
     ND_T_RENAME = 0x52,    /* request: u32 flags, str from, str to; OK */
 };
 
-/* The request flags MKDIR and REMOVE may carry; every other bit of every
- * request's flags must be zero. */
+/* The request flags PUT, GET, MKDIR and REMOVE may carry; every other bit
+ * of every request's flags must be zero. */
 #define ND_MKDIR_PARENTS 0x1u    /* MKDIR: create missing parents (-p) */
 #define ND_REMOVE_RECURSIVE 0x1u /* REMOVE: a directory and all below it */
+#define ND_PUT_MTIME 0x1u        /* PUT: i64 sec, u32 nsec follow the path */
+#define ND_PUT_RESUME 0x2u       /* PUT: continue a partial (needs MTIME) */
+#define ND_GET_RANGE 0x1u        /* GET: offset and validators follow */
 
 /* The only digest algorithm of version 1. */
 #define ND_DIGEST_MD5 1
@@ -155,12 +158,30 @@ const char *nd_rbuf_str(struct nd_rbuf *r, size_t *n);
  * else -EBADMSG. */
 int nd_rbuf_done(const struct nd_rbuf *r);
 
+/*
+ * What a FILE reply says about a file, and what a ranged GET sends back to
+ * ask for the rest of it: the size, the modification time, where the bytes
+ * that follow start, and the digest when the server has a trusted one
+ * before sending (has_md5 1; zeroes and 0 otherwise).
+ */
+struct nd_fileinfo {
+    uint64_t size;
+    int64_t mtime_sec;
+    uint32_t mtime_nsec; /* below 1e9 */
+    uint64_t offset;     /* at most size */
+    uint8_t has_md5;     /* 0 or 1 */
+    uint8_t md5[ND_MD5_LEN];
+};
+
 /* A decoded client request (PUT, GET, LIST, STAT, MKDIR, REMOVE or
  * RENAME). */
 struct nd_req {
     uint8_t type;
     uint32_t flags;
-    uint64_t size; /* PUT only */
+    uint64_t size;         /* PUT only */
+    int64_t mtime_sec;     /* PUT with ND_PUT_MTIME: the file's mtime */
+    uint32_t mtime_nsec;   /* below 1e9 */
+    struct nd_fileinfo rg; /* GET with ND_GET_RANGE: offset, validators */
     size_t path_len;
     char path[ND_PATH_MAX + 1]; /* NUL-terminated; RENAME: the source */
     size_t path2_len;
@@ -170,17 +191,36 @@ struct nd_req {
 /*
  * Decodes the body of a request frame of the given type into req.  Returns 0,
  * -EBADMSG for a malformed body or an unknown request type, -EINVAL for a
- * flag bit the type does not define (ND_MKDIR_PARENTS, ND_REMOVE_RECURSIVE)
- * or a NUL byte inside a path, -ENAMETOOLONG for a path over ND_PATH_MAX.
+ * flag bit the type does not define, ND_PUT_RESUME without ND_PUT_MTIME,
+ * an mtime_nsec over 999999999, a range offset beyond its size, or a NUL
+ * byte inside a path, -ENAMETOOLONG for a path over ND_PATH_MAX.
  * The paths are not otherwise checked here: nd_store owns the confinement
  * rules.
  */
 int nd_proto_req_decode(uint8_t type, const void *body, size_t len,
                         struct nd_req *req);
 
-/* Encodes a request frame into buf; returns its length or -EMSGSIZE. */
+/* Encodes a request frame with flags 0 into buf; returns its length or
+ * -EMSGSIZE. */
 long nd_proto_req_encode(void *buf, size_t cap, uint8_t type, uint64_t size,
                          const char *path);
+
+/*
+ * Encodes a PUT of size bytes to path.  flags may hold ND_PUT_MTIME (then
+ * sec and nsec are sent) and ND_PUT_RESUME.  Returns the frame length,
+ * -ENAMETOOLONG, or -EMSGSIZE.
+ */
+long nd_proto_put_encode(void *buf, size_t cap, uint32_t flags, uint64_t size,
+                         const char *path, int64_t sec, uint32_t nsec);
+
+/*
+ * Encodes a GET of path: of the whole file when rg is NULL, else with
+ * ND_GET_RANGE, asking for the bytes from rg->offset on if the file still
+ * has rg's size, mtime and (when rg->has_md5) digest.  Returns the frame
+ * length, -ENAMETOOLONG, or -EMSGSIZE.
+ */
+long nd_proto_get_encode(void *buf, size_t cap, const char *path,
+                         const struct nd_fileinfo *rg);
 
 /*
  * Encodes a MKDIR, REMOVE or RENAME request: u32 flags, str path and, for
@@ -213,10 +253,21 @@ long nd_proto_digest_encode(void *buf, size_t cap,
 int nd_proto_digest_decode(const void *body, size_t len,
                            uint8_t md5[ND_MD5_LEN]);
 
-/* FILE (reply to GET): u64 size, i64 mtime (seconds since the epoch). */
-long nd_proto_file_encode(void *buf, size_t cap, uint64_t size, int64_t mtime);
-int nd_proto_file_decode(const void *body, size_t len, uint64_t *size,
-                         int64_t *mtime);
+/*
+ * FILE (reply to GET): u64 size, i64 mtime_sec, u32 mtime_nsec, u64 offset,
+ * u8 has_md5, md5[16].  Decoding returns 0, or -EBADMSG for a body of
+ * another length, has_md5 over 1, nsec over 999999999, size over
+ * INT64_MAX or an offset beyond the size.
+ */
+#define ND_FILEINFO_LEN (8 + 8 + 4 + 8 + 1 + ND_MD5_LEN)
+long nd_proto_file_encode(void *buf, size_t cap, const struct nd_fileinfo *fi);
+int nd_proto_file_decode(const void *body, size_t len, struct nd_fileinfo *fi);
+
+/* READY (reply to PUT): u64 offset, the bytes the server already holds
+ * from an interrupted upload (0 without ND_PUT_RESUME).  The client sends
+ * the file from there on. */
+long nd_proto_ready_encode(void *buf, size_t cap, uint64_t offset);
+int nd_proto_ready_decode(const void *body, size_t len, uint64_t *offset);
 
 /* OK reply to PUT: u64 size stored, md5[16] of what was stored. */
 long nd_proto_putok_encode(void *buf, size_t cap, uint64_t size,
@@ -255,7 +306,7 @@ long nd_proto_entries_finish(struct nd_wbuf *w, uint32_t n);
 /*
  * Walks an ENTRIES body: call with *off = 0 after reading the count with
  * nd_proto_entries_count(); each call decodes the next entry.  Returns 0 or
- * -EBADMSG (also for a name with NUL, '/', or over ND_NAME_MAX).
+ * -EBADMSG (also for a name with NUL, '/', over ND_NAME_MAX, "." or "..").
  */
 int nd_proto_entries_count(const void *body, size_t len, uint32_t *n);
 int nd_proto_entries_next(const void *body, size_t len, size_t *off,
@@ -291,7 +342,7 @@ int nd_proto_end_decode(const void *body, size_t len, uint64_t *total);
 void nd_proto_put_be(uint8_t *p, uint64_t v, int n);
 uint64_t nd_proto_get_be(const uint8_t *p, int n);
 
-/* Encodes a frame with an empty body (READY, or a bare OK). */
+/* Encodes a frame with an empty body (a bare OK). */
 long nd_proto_empty_encode(void *buf, size_t cap, uint8_t type);
 
 /* Encodes a frame whose body is len opaque bytes: the SCRAM messages of

@@ -83,12 +83,22 @@ int nd_store_resolve(const struct nd_store *s, const char *path, int flags);
 int nd_store_open_read(const struct nd_store *s, const char *path, int *fd,
                        struct stat *st);
 
-/* An upload in progress: both fds belong to it until commit or abort. */
+/* An upload in progress: its fds belong to it until commit, abort or
+ * suspend. */
 struct nd_upload {
-    int dir_fd; /* the target directory, O_RDONLY|O_DIRECTORY */
-    int fd;     /* the temporary file, O_WRONLY */
-    char tmp[32];
+    int dir_fd;     /* the target directory, O_RDONLY|O_DIRECTORY */
+    int fd;         /* the temporary file, O_WRONLY or O_RDWR */
+    int tmp_dir_fd; /* where tmp is when not in dir_fd (nd_partial), or -1 */
+    char tmp[48];
     char name[ND_NAME_MAX + 1];
+    /* A resumable upload (nd_partial): nd_store_suspend() keeps the file
+     * when keep is set; offset is how many bytes it held when opened. */
+    bool keep;
+    uint64_t offset;
+    /* Set by the caller before nd_store_commit(): the mtime to give the
+     * file (times[1]; times[0] is UTIME_OMIT) when set_mtime is true. */
+    bool set_mtime;
+    struct timespec times[2];
     /* Set by the caller before nd_store_commit(): the digest to record
      * with nd_sum once the bytes are synced, or NULL for none.  After the
      * commit, sum_err says why no record was stored (0: it was). */
@@ -106,6 +116,18 @@ int nd_store_create_temp(const struct nd_store *s, const char *path,
                          struct nd_upload *up);
 
 /*
+ * The two halves of nd_store_create_temp(), for nd_partial.  _init checks
+ * path, opens (making missing parents) the directory of its final name into
+ * up->dir_fd and refuses a directory there; on success the caller owns
+ * up->dir_fd, on failure up holds nothing.  _temp creates the temporary
+ * file in up->dir_fd; on failure only up->fd and up->tmp are unset.  Both
+ * return 0 or -errno.
+ */
+int nd_store_upload_init(const struct nd_store *s, const char *path,
+                         struct nd_upload *up);
+int nd_store_upload_temp(struct nd_upload *up);
+
+/*
  * Makes the upload durable and visible: fdatasync the file, record up->md5
  * in its "user.netdisk.md5" attribute (nd_sum; a failure there only sets
  * up->sum_err), rename it over the final name, fsync the directory.
@@ -116,6 +138,10 @@ int nd_store_commit(struct nd_upload *up);
 
 /* Removes the temporary file and releases up.  Safe on a released up. */
 void nd_store_abort(struct nd_upload *up);
+
+/* Ends an interrupted upload: a resumable one (up->keep) keeps its file
+ * for the next PUT of the same file; any other is aborted.  Releases up. */
+void nd_store_suspend(struct nd_upload *up);
 
 /* A directory being listed. */
 struct nd_dir {
@@ -134,7 +160,8 @@ void nd_store_dir_close(struct nd_dir *d);
 
 /*
  * Removes every reserved (".netdisk-*") regular file in the tree, the
- * leftovers of uploads that a crash interrupted.  Does not follow symlinks.
+ * leftovers of uploads that a crash interrupted.  Does not follow symlinks
+ * and does not enter reserved directories (nd_partial sweeps its own).
  * Returns the number removed, or -errno when the walk failed.
  */
 long nd_store_sweep(const struct nd_store *s);

@@ -24,6 +24,7 @@
 #include "nd_reactor.h"
 #include "nd_store.h"
 #include "nd_sum.h"
+#include "nd_sweep.h"
 #include "nd_tls.h"
 #include "nd_usercmd.h"
 #include "nd_watchdog.h"
@@ -231,6 +232,7 @@ pool_main(void *arg, int exit_fd)
 {
     struct daemon *d = arg;
     struct nd_reactor r;
+    struct nd_sweep sweep;
     long swept;
     int rc;
 
@@ -249,11 +251,18 @@ pool_main(void *arg, int exit_fd)
         nd_reactor_destroy(&r);
         return 1;
     }
+    rc = nd_sweep_start(&sweep, &d->store, d->cfg.partial_ttl);
+    if (rc < 0) {
+        nd_log(ND_LOG_ERR, "cannot start the sweeper: %s", strerror(-rc));
+        nd_reactor_destroy(&r);
+        return 1;
+    }
     nd_notify("READY=1");
     nd_log(ND_LOG_INFO, "ready: %d workers, queue %d, max_connections %d",
            d->cfg.workers, d->cfg.queue_capacity, d->cfg.max_connections);
     rc = nd_reactor_run(&r);
     nd_reactor_destroy(&r);
+    nd_sweep_stop(&sweep);
     nd_store_close(&d->store);
     nd_log(ND_LOG_INFO, "pool process stopped");
     return rc < 0 ? 1 : 0;

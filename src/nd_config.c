@@ -55,6 +55,7 @@ static const struct key keys[] = {
     {"max_connections", KEY_INT, FIELD(max_connections), 1, 100000, 1024, NULL},
     {"idle_timeout", KEY_INT, FIELD(idle_timeout), 1, 86400, 300, NULL},
     {"shutdown_timeout", KEY_INT, FIELD(shutdown_timeout), 0, 3600, 30, NULL},
+    {"partial_ttl", KEY_INT, FIELD(partial_ttl), 0, 2592000, 86400, NULL},
     {"log_level", KEY_LEVEL, FIELD(log_level), 0, 0, ND_LOG_INFO, NULL},
     {"max_per_ip", KEY_INT, FIELD(max_per_ip), 1, 100000, 32, NULL},
     {"users_file", KEY_PATH, FIELD(users_file), 0, 0, 0,

@@ -28,6 +28,7 @@
 #include "nd_io.h"
 #include "nd_log.h"
 #include "nd_login.h"
+#include "nd_partial.h"
 #include "nd_sum.h"
 #include "nd_wire.h"
 
@@ -45,6 +46,7 @@ struct xfer {
     const uint8_t *md5; /* NULL when no digest was agreed */
     const char *result; /* NULL: "ok" */
     int err;            /* -errno behind result, or 0 */
+    uint64_t from;      /* a resumed transfer's first byte, else 0 */
 };
 
 void *
@@ -93,10 +95,10 @@ log_xfer(const struct nd_conn *c, const struct xfer *x)
     else
         snprintf(why, sizeof(why), "\"%s\"", x->result);
     nd_log(x->result == NULL ? ND_LOG_INFO : ND_LOG_WARN,
-           "transfer peer=%s op=%s path=\"%s\" bytes=%" PRIu64
+           "transfer peer=%s op=%s path=\"%s\" from=%" PRIu64 " bytes=%" PRIu64
            " seconds=%.3f md5=%s result=%s",
-           c->peer, x->op, nd_log_quote(x->path, path, sizeof(path)), x->bytes,
-           nd_io_now() - x->t0, hex, why);
+           c->peer, x->op, nd_log_quote(x->path, path, sizeof(path)), x->from,
+           x->bytes, nd_io_now() - x->t0, hex, why);
 }
 
 /* What the stored-digest check said, for the debug log. */
@@ -183,16 +185,18 @@ recv_body(struct nd_conn *c, struct nd_scratch *sc, struct nd_upload *up,
 
         if (n < 0)
             return (int)n;
-        if ((size_t)n < want)
-            return -ECONNRESET;
-        if (nd_digest_update(&sc->md5, sc->buf, want) < 0)
+        /* A short read is the end of the connection; what came before it
+         * is still written, so that a resumable upload keeps it. */
+        if (nd_digest_update(&sc->md5, sc->buf, (size_t)n) < 0)
             return -EIO;
-        if (*werr == 0) {
-            ssize_t w = nd_io_write_full(up->fd, sc->buf, want);
+        if (*werr == 0 && n > 0) {
+            ssize_t w = nd_io_write_full(up->fd, sc->buf, (size_t)n);
             if (w < 0)
                 *werr = (int)w;
         }
-        *got += want;
+        *got += (uint64_t)n;
+        if ((size_t)n < want)
+            return -ECONNRESET;
     }
     return 0;
 }
@@ -212,12 +216,57 @@ recv_trailer(struct nd_conn *c, uint8_t md5[ND_MD5_LEN])
     return nd_proto_digest_decode(body, h.len, md5);
 }
 
+/*
+ * Hashes the first n bytes of fd into the scratch digest: the part of a
+ * file that an earlier, interrupted transfer already moved.  Returns 0 or
+ * -errno (-EIO when the file is shorter than n).
+ */
+static int
+hash_prefix(struct nd_scratch *sc, int fd, uint64_t n)
+{
+    for (uint64_t at = 0; at < n;) {
+        size_t want = n - at < sc->cap ? (size_t)(n - at) : sc->cap;
+        ssize_t got = nd_io_pread_full(fd, sc->buf, want, (off_t)at);
+
+        if (got < 0)
+            return (int)got;
+        if ((size_t)got < want || nd_digest_update(&sc->md5, sc->buf, want))
+            return -EIO;
+        at += want;
+    }
+    return 0;
+}
+
+/* Opens the upload a PUT asks for: a resumable one when it asks and the
+ * server keeps partials, else a plain temporary file. */
+static int
+open_upload(const struct nd_handler_ctx *ctx, struct nd_conn *c,
+            const struct nd_req *req, struct nd_upload *up)
+{
+    int rc;
+
+    if ((req->flags & ND_PUT_RESUME) != 0 && ctx->cfg->partial_ttl > 0)
+        rc = nd_partial_open(&c->ustore, req->path, req->size, req->mtime_sec,
+                             req->mtime_nsec, up);
+    else
+        rc = nd_store_create_temp(&c->ustore, req->path, up);
+    if (rc == 0 && (req->flags & ND_PUT_MTIME) != 0) {
+        up->set_mtime = true;
+        up->times[0].tv_nsec = UTIME_OMIT;
+        up->times[1].tv_sec = (time_t)req->mtime_sec;
+        up->times[1].tv_nsec = (long)req->mtime_nsec;
+    }
+    return rc;
+}
+
 static void
-handle_put(struct nd_conn *c, struct nd_scratch *sc, const struct nd_req *req)
+handle_put(const struct nd_handler_ctx *ctx, struct nd_conn *c,
+           struct nd_scratch *sc, const struct nd_req *req)
 {
     uint8_t frame[64], ours[ND_MD5_LEN], theirs[ND_MD5_LEN];
-    struct xfer x = {"put", req->path, 0, nd_io_now(), NULL, NULL, 0};
+    struct xfer x = {"put", req->path, 0, nd_io_now(), NULL, NULL, 0, 0};
     struct nd_upload up;
+    uint64_t at = 0;
     int rc, werr = 0;
 
     if (req->size > (uint64_t)INT64_MAX) {
@@ -225,7 +274,7 @@ handle_put(struct nd_conn *c, struct nd_scratch *sc, const struct nd_req *req)
         reply_error(c, -EINVAL);
         goto log;
     }
-    rc = nd_store_create_temp(&c->ustore, req->path, &up);
+    rc = open_upload(ctx, c, req, &up);
     if (rc < 0) {
         x.result = "refused";
         x.err = rc;
@@ -233,13 +282,18 @@ handle_put(struct nd_conn *c, struct nd_scratch *sc, const struct nd_req *req)
         goto log;
     }
     if (send_frame(c, frame,
-                   nd_proto_empty_encode(frame, sizeof(frame), ND_T_READY)) <
+                   nd_proto_ready_encode(frame, sizeof(frame), up.offset)) <
             0 ||
         nd_digest_reset(&sc->md5) < 0) {
         x.result = "cannot send READY";
-        goto abort;
+        goto suspend;
     }
-    rc = recv_body(c, sc, &up, req->size, &x.bytes, &werr);
+    /* The digest covers the whole file: the bytes kept from the last
+     * attempt are hashed again while the client hashes its own copy. */
+    at = x.from = up.offset;
+    werr = hash_prefix(sc, up.fd, up.offset);
+    rc = recv_body(c, sc, &up, req->size, &at, &werr);
+    x.bytes = at - up.offset;
     if (rc == 0)
         rc = recv_trailer(c, theirs);
     if (rc < 0) {
@@ -248,12 +302,21 @@ handle_put(struct nd_conn *c, struct nd_scratch *sc, const struct nd_req *req)
         bool refused =
             rc == -EBADMSG || rc == -EMSGSIZE || rc == -EPROTONOSUPPORT;
 
-        x.result = refused ? "bad trailer" : "connection lost";
+        if (refused)
+            x.result = "bad trailer";
+        else if (up.keep && werr == 0 && at > 0)
+            x.result = "connection lost; partial kept for resume";
+        else
+            x.result = "connection lost";
         x.err = rc;
         c->close_after = true;
-        if (refused)
+        if (refused) {
             reply_error(c, rc);
-        goto abort;
+            goto abort;
+        }
+        if (werr != 0 || at == 0)
+            goto abort;
+        goto suspend;
     }
     if (nd_digest_final(&sc->md5, ours) < 0) {
         werr = werr != 0 ? werr : -EIO;
@@ -283,6 +346,9 @@ handle_put(struct nd_conn *c, struct nd_scratch *sc, const struct nd_req *req)
     send_frame(c, frame,
                nd_proto_putok_encode(frame, sizeof(frame), req->size, ours));
     goto log;
+suspend:
+    nd_store_suspend(&up);
+    goto log;
 abort:
     nd_store_abort(&up);
 log:
@@ -290,41 +356,61 @@ log:
 }
 
 /*
- * Sends size bytes of fd.  With hash set, each chunk is read and hashed
- * before sendfile moves it.  Without, a chunk is read only when the stream
- * encrypts in user space; zero-copy sends never bring the bytes up.
+ * Sends the bytes of fd from *at up to end.  With hash set, each chunk is
+ * read and hashed before sendfile moves it.  Without, a chunk is read only
+ * when the stream encrypts in user space; zero-copy sends never bring the
+ * bytes up.
  */
 static int
-send_body(struct nd_conn *c, struct nd_scratch *sc, int fd, uint64_t size,
-          bool hash, uint64_t *sent)
+send_body(struct nd_conn *c, struct nd_scratch *sc, int fd, uint64_t *at,
+          uint64_t end, bool hash)
 {
     bool copy = hash || !nd_stream_zero_copy(&c->st);
 
-    while (*sent < size) {
-        size_t want = size - *sent < sc->cap ? (size_t)(size - *sent) : sc->cap;
+    while (*at < end) {
+        size_t want = end - *at < sc->cap ? (size_t)(end - *at) : sc->cap;
         ssize_t n = 0;
 
         if (copy)
-            n = nd_io_pread_full(fd, sc->buf, want, (off_t)*sent);
+            n = nd_io_pread_full(fd, sc->buf, want, (off_t)*at);
         if (n < 0)
             return (int)n;
+        if ((size_t)n < want && copy)
+            return -EIO; /* the file shrank under us */
         if (hash && nd_digest_update(&sc->md5, sc->buf, want) < 0)
             return -EIO;
-        n = nd_stream_send_file(&c->st, fd, (off_t)*sent, sc->buf, want);
+        n = nd_stream_send_file(&c->st, fd, (off_t)*at, sc->buf, want);
         if (n < 0)
             return (int)n;
-        *sent += want;
+        *at += want;
     }
     return 0;
+}
+
+/*
+ * True when a ranged GET may have the rest of the file: it still has the
+ * size and mtime the client saw, and, when both sides know a digest, the
+ * same digest.  Otherwise the whole file is sent again (HTTP's If-Range).
+ */
+static bool
+range_holds(const struct nd_fileinfo *rg, const struct stat *st, int rec,
+            const uint8_t md5[ND_MD5_LEN])
+{
+    return rg->size == (uint64_t)st->st_size &&
+           rg->mtime_sec == st->st_mtim.tv_sec &&
+           rg->mtime_nsec == (uint32_t)st->st_mtim.tv_nsec &&
+           (!rg->has_md5 || rec != 0 || memcmp(rg->md5, md5, ND_MD5_LEN) == 0);
 }
 
 static void
 handle_get(struct nd_conn *c, struct nd_scratch *sc, const struct nd_req *req)
 {
-    struct xfer x = {"get", req->path, 0, nd_io_now(), NULL, NULL, 0};
+    struct xfer x = {"get", req->path, 0, nd_io_now(), NULL, NULL, 0, 0};
+    struct nd_fileinfo fi = {0};
     uint8_t frame[64], md5[ND_MD5_LEN];
     struct timespec since;
     struct stat st;
+    uint64_t at;
     int fd = -1, rc, rec;
 
     rc = nd_store_open_read(&c->ustore, req->path, &fd, &st);
@@ -339,14 +425,26 @@ handle_get(struct nd_conn *c, struct nd_scratch *sc, const struct nd_req *req)
      * and the digest is recorded afterwards, if the file held still. */
     rec = nd_sum_get(fd, &st, md5);
     nd_sum_clock(&since);
-    rc = send_frame(c, frame,
-                    nd_proto_file_encode(frame, sizeof(frame),
-                                         (uint64_t)st.st_size,
-                                         st.st_mtim.tv_sec));
+    fi.size = (uint64_t)st.st_size;
+    fi.mtime_sec = st.st_mtim.tv_sec;
+    fi.mtime_nsec = (uint32_t)st.st_mtim.tv_nsec;
+    fi.has_md5 = rec == 0;
+    if (rec == 0)
+        memcpy(fi.md5, md5, ND_MD5_LEN);
+    if ((req->flags & ND_GET_RANGE) != 0 &&
+        range_holds(&req->rg, &st, rec, md5))
+        fi.offset = req->rg.offset;
+    at = x.from = fi.offset;
+    rc = send_frame(c, frame, nd_proto_file_encode(frame, sizeof(frame), &fi));
+    /* The trailer is the whole file's digest, so a resumed GET without a
+     * record hashes the part the client already has before sending. */
     if (rc == 0 && rec < 0)
         rc = nd_digest_reset(&sc->md5);
+    if (rc == 0 && rec < 0)
+        rc = hash_prefix(sc, fd, fi.offset);
     if (rc == 0)
-        rc = send_body(c, sc, fd, (uint64_t)st.st_size, rec < 0, &x.bytes);
+        rc = send_body(c, sc, fd, &at, fi.size, rec < 0);
+    x.bytes = at - fi.offset;
     if (rc == 0 && rec < 0)
         rc = nd_digest_final(&sc->md5, md5);
     if (rc == 0)
@@ -431,7 +529,7 @@ peer_gone(void *arg)
 static void
 handle_stat(struct nd_conn *c, struct nd_scratch *sc, const struct nd_req *req)
 {
-    struct xfer x = {"stat", req->path, 0, nd_io_now(), NULL, NULL, 0};
+    struct xfer x = {"stat", req->path, 0, nd_io_now(), NULL, NULL, 0, 0};
     struct nd_statinfo si = {0};
     struct nd_sum_work w = {&sc->md5, sc->buf, sc->cap, peer_gone, c};
     enum nd_sum_how how = ND_SUM_RECORD;
@@ -482,7 +580,7 @@ out:
 static void
 handle_list(struct nd_conn *c, struct nd_scratch *sc, const struct nd_req *req)
 {
-    struct xfer x = {"list", req->path, 0, nd_io_now(), NULL, NULL, 0};
+    struct xfer x = {"list", req->path, 0, nd_io_now(), NULL, NULL, 0, 0};
     struct nd_dir d;
     struct nd_wbuf w;
     struct nd_entry e;
@@ -609,7 +707,7 @@ nd_handler_run(const struct nd_handler_ctx *ctx, struct nd_conn *c,
     }
     switch (req.type) {
     case ND_T_PUT:
-        handle_put(c, sc, &req);
+        handle_put(ctx, c, sc, &req);
         break;
     case ND_T_GET:
         handle_get(c, sc, &req);

@@ -6,6 +6,7 @@
 #include "nd_proto.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 void
@@ -235,9 +236,45 @@ req_flags_allowed(uint8_t type)
         return ND_MKDIR_PARENTS;
     case ND_T_REMOVE:
         return ND_REMOVE_RECURSIVE;
+    case ND_T_PUT:
+        return ND_PUT_MTIME | ND_PUT_RESUME;
+    case ND_T_GET:
+        return ND_GET_RANGE;
     default:
         return 0;
     }
+}
+
+/* Writes and reads the fields of a struct nd_fileinfo in wire order: the
+ * FILE body, and the tail of a ranged GET. */
+static void
+fileinfo_put(struct nd_wbuf *w, const struct nd_fileinfo *fi)
+{
+    nd_wbuf_u64(w, fi->size);
+    nd_wbuf_u64(w, (uint64_t)fi->mtime_sec);
+    nd_wbuf_u32(w, fi->mtime_nsec);
+    nd_wbuf_u64(w, fi->offset);
+    nd_wbuf_u8(w, fi->has_md5);
+    nd_wbuf_bytes(w, fi->md5, ND_MD5_LEN);
+}
+
+static void
+fileinfo_get(struct nd_rbuf *r, struct nd_fileinfo *fi)
+{
+    fi->size = nd_rbuf_u64(r);
+    fi->mtime_sec = (int64_t)nd_rbuf_u64(r);
+    fi->mtime_nsec = nd_rbuf_u32(r);
+    fi->offset = nd_rbuf_u64(r);
+    fi->has_md5 = nd_rbuf_u8(r);
+    nd_rbuf_bytes(r, fi->md5, ND_MD5_LEN);
+}
+
+/* True when a decoded nd_fileinfo holds values no file can have. */
+static bool
+fileinfo_bad(const struct nd_fileinfo *fi)
+{
+    return fi->has_md5 > 1 || fi->mtime_nsec > 999999999u ||
+           fi->size > (uint64_t)INT64_MAX || fi->offset > fi->size;
 }
 
 /* Copies a request's path string of n bytes NUL-terminated into out (room
@@ -270,15 +307,31 @@ nd_proto_req_decode(uint8_t type, const void *body, size_t len,
         type != ND_T_STAT)
         return -EBADMSG;
     nd_rbuf_init(&r, body, len);
+    memset(&req->rg, 0, sizeof(req->rg));
     req->type = type;
     req->flags = nd_rbuf_u32(&r);
+    /* An unknown bit may announce fields this version cannot parse, so it
+     * is refused before the rest of the body is read. */
+    if ((req->flags & ~req_flags_allowed(type)) != 0)
+        return -EINVAL;
     req->size = type == ND_T_PUT ? nd_rbuf_u64(&r) : 0;
     path = nd_rbuf_str(&r, &n);
     if (type == ND_T_RENAME)
         to = nd_rbuf_str(&r, &to_n);
+    req->mtime_sec = 0;
+    req->mtime_nsec = 0;
+    if (type == ND_T_PUT && (req->flags & ND_PUT_MTIME) != 0) {
+        req->mtime_sec = (int64_t)nd_rbuf_u64(&r);
+        req->mtime_nsec = nd_rbuf_u32(&r);
+    }
+    if (type == ND_T_GET && (req->flags & ND_GET_RANGE) != 0)
+        fileinfo_get(&r, &req->rg);
     if (nd_rbuf_done(&r) < 0)
         return -EBADMSG;
-    if ((req->flags & ~req_flags_allowed(type)) != 0)
+    if (type == ND_T_PUT && (req->flags & ND_PUT_RESUME) != 0 &&
+        (req->flags & ND_PUT_MTIME) == 0)
+        return -EINVAL;
+    if (req->mtime_nsec > 999999999u || fileinfo_bad(&req->rg))
         return -EINVAL;
     req->path2[0] = '\0';
     req->path2_len = 0;
@@ -302,6 +355,43 @@ nd_proto_req_encode(void *buf, size_t cap, uint8_t type, uint64_t size,
     if (type == ND_T_PUT)
         nd_wbuf_u64(&w, size);
     nd_wbuf_str(&w, path, n);
+    return nd_wbuf_finish(&w);
+}
+
+long
+nd_proto_put_encode(void *buf, size_t cap, uint32_t flags, uint64_t size,
+                    const char *path, int64_t sec, uint32_t nsec)
+{
+    struct nd_wbuf w;
+    size_t n = strlen(path);
+
+    if (n > ND_PATH_MAX)
+        return -ENAMETOOLONG;
+    nd_wbuf_init(&w, buf, cap, ND_T_PUT);
+    nd_wbuf_u32(&w, flags);
+    nd_wbuf_u64(&w, size);
+    nd_wbuf_str(&w, path, n);
+    if ((flags & ND_PUT_MTIME) != 0) {
+        nd_wbuf_u64(&w, (uint64_t)sec);
+        nd_wbuf_u32(&w, nsec);
+    }
+    return nd_wbuf_finish(&w);
+}
+
+long
+nd_proto_get_encode(void *buf, size_t cap, const char *path,
+                    const struct nd_fileinfo *rg)
+{
+    struct nd_wbuf w;
+    size_t n = strlen(path);
+
+    if (n > ND_PATH_MAX)
+        return -ENAMETOOLONG;
+    nd_wbuf_init(&w, buf, cap, ND_T_GET);
+    nd_wbuf_u32(&w, rg != NULL ? ND_GET_RANGE : 0);
+    nd_wbuf_str(&w, path, n);
+    if (rg != NULL)
+        fileinfo_put(&w, rg);
     return nd_wbuf_finish(&w);
 }
 
@@ -415,26 +505,58 @@ nd_proto_digest_decode(const void *body, size_t len, uint8_t md5[ND_MD5_LEN])
 }
 
 long
-nd_proto_file_encode(void *buf, size_t cap, uint64_t size, int64_t mtime)
+nd_proto_file_encode(void *buf, size_t cap, const struct nd_fileinfo *fi)
 {
     struct nd_wbuf w;
 
     nd_wbuf_init(&w, buf, cap, ND_T_FILE);
-    nd_wbuf_u64(&w, size);
-    nd_wbuf_u64(&w, (uint64_t)mtime);
+    fileinfo_put(&w, fi);
     return nd_wbuf_finish(&w);
 }
 
 int
-nd_proto_file_decode(const void *body, size_t len, uint64_t *size,
-                     int64_t *mtime)
+nd_proto_file_decode(const void *body, size_t len, struct nd_fileinfo *fi)
 {
     struct nd_rbuf r;
 
     nd_rbuf_init(&r, body, len);
-    *size = nd_rbuf_u64(&r);
-    *mtime = (int64_t)nd_rbuf_u64(&r);
+    fileinfo_get(&r, fi);
+    if (nd_rbuf_done(&r) < 0 || fileinfo_bad(fi))
+        return -EBADMSG;
+    return 0;
+}
+
+/* READY and END: frames whose body is one u64. */
+static long
+u64_encode(void *buf, size_t cap, uint8_t type, uint64_t v)
+{
+    struct nd_wbuf w;
+
+    nd_wbuf_init(&w, buf, cap, type);
+    nd_wbuf_u64(&w, v);
+    return nd_wbuf_finish(&w);
+}
+
+static int
+u64_decode(const void *body, size_t len, uint64_t *v)
+{
+    struct nd_rbuf r;
+
+    nd_rbuf_init(&r, body, len);
+    *v = nd_rbuf_u64(&r);
     return nd_rbuf_done(&r);
+}
+
+long
+nd_proto_ready_encode(void *buf, size_t cap, uint64_t offset)
+{
+    return u64_encode(buf, cap, ND_T_READY, offset);
+}
+
+int
+nd_proto_ready_decode(const void *body, size_t len, uint64_t *offset)
+{
+    return u64_decode(body, len, offset);
 }
 
 long
@@ -520,8 +642,11 @@ nd_proto_entries_next(const void *body, size_t len, size_t *off,
     e->size = nd_rbuf_u64(&r);
     e->mtime = (int64_t)nd_rbuf_u64(&r);
     name = nd_rbuf_str(&r, &n);
+    /* "." and ".." name no entry of their own: a client joining them to
+     * a local path would leave the directory being copied. */
     if (r.err != 0 || n == 0 || n > ND_NAME_MAX ||
-        memchr(name, '\0', n) != NULL || memchr(name, '/', n) != NULL)
+        memchr(name, '\0', n) != NULL || memchr(name, '/', n) != NULL ||
+        (n <= 2 && memcmp(name, "..", n) == 0))
         return -EBADMSG;
     memcpy(e->name, name, n);
     e->name[n] = '\0';
@@ -564,21 +689,13 @@ nd_proto_statinfo_decode(const void *body, size_t len, struct nd_statinfo *si)
 long
 nd_proto_end_encode(void *buf, size_t cap, uint64_t total)
 {
-    struct nd_wbuf w;
-
-    nd_wbuf_init(&w, buf, cap, ND_T_END);
-    nd_wbuf_u64(&w, total);
-    return nd_wbuf_finish(&w);
+    return u64_encode(buf, cap, ND_T_END, total);
 }
 
 int
 nd_proto_end_decode(const void *body, size_t len, uint64_t *total)
 {
-    struct nd_rbuf r;
-
-    nd_rbuf_init(&r, body, len);
-    *total = nd_rbuf_u64(&r);
-    return nd_rbuf_done(&r);
+    return u64_decode(body, len, total);
 }
 
 long

@@ -270,16 +270,14 @@ out:
 }
 
 int
-nd_store_create_temp(const struct nd_store *s, const char *path,
+nd_store_upload_init(const struct nd_store *s, const char *path,
                      struct nd_upload *up)
 {
     struct stat st;
     int rc = nd_store_check_path(path, false);
 
-    up->dir_fd = up->fd = -1;
-    up->tmp[0] = '\0';
-    up->md5 = NULL;
-    up->sum_err = 0;
+    memset(up, 0, sizeof(*up));
+    up->dir_fd = up->fd = up->tmp_dir_fd = -1;
     if (rc < 0)
         return rc;
     rc = open_parent(s, path, up->name);
@@ -289,16 +287,20 @@ nd_store_create_temp(const struct nd_store *s, const char *path,
     /* Refuse before any byte moves: a directory can never be replaced. */
     if (fstatat(up->dir_fd, up->name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
         S_ISDIR(st.st_mode)) {
-        rc = -EISDIR;
-        goto out;
+        nd_io_close(&up->dir_fd);
+        return -EISDIR;
     }
+    return 0;
+}
+
+int
+nd_store_upload_temp(struct nd_upload *up)
+{
     for (int tries = 0; tries < 8; tries++) {
         uint64_t r = 0;
 
-        if (getrandom(&r, sizeof(r), 0) != sizeof(r)) {
-            rc = -errno;
-            goto out;
-        }
+        if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+            break;
         snprintf(up->tmp, sizeof(up->tmp), ND_RESERVED_PREFIX "%016llx",
                  (unsigned long long)r);
         up->fd =
@@ -309,20 +311,52 @@ nd_store_create_temp(const struct nd_store *s, const char *path,
         if (errno != EEXIST)
             break;
     }
-    rc = -errno;
-out:
     up->tmp[0] = '\0';
-    nd_io_close(&up->dir_fd);
+    return -errno;
+}
+
+int
+nd_store_create_temp(const struct nd_store *s, const char *path,
+                     struct nd_upload *up)
+{
+    int rc = nd_store_upload_init(s, path, up);
+
+    if (rc == 0 && (rc = nd_store_upload_temp(up)) < 0)
+        nd_io_close(&up->dir_fd);
     return rc;
+}
+
+/* The directory the temporary file is in. */
+static int
+tmp_dir(const struct nd_upload *up)
+{
+    return up->tmp_dir_fd >= 0 ? up->tmp_dir_fd : up->dir_fd;
 }
 
 void
 nd_store_abort(struct nd_upload *up)
 {
+    /* Unlink before close: a partial's lock (nd_partial) must be held
+     * until its name is gone, or a PUT waiting for it could take it. */
+    if (up->tmp[0] != '\0' && tmp_dir(up) >= 0)
+        (void)unlinkat(tmp_dir(up), up->tmp, 0);
     nd_io_close(&up->fd);
-    if (up->tmp[0] != '\0' && up->dir_fd >= 0)
-        (void)unlinkat(up->dir_fd, up->tmp, 0);
     up->tmp[0] = '\0';
+    nd_io_close(&up->tmp_dir_fd);
+    nd_io_close(&up->dir_fd);
+}
+
+void
+nd_store_suspend(struct nd_upload *up)
+{
+    if (!up->keep) {
+        nd_store_abort(up);
+        return;
+    }
+    /* Closing the file drops its lock: the next PUT may take it over. */
+    nd_io_close(&up->fd);
+    up->tmp[0] = '\0';
+    nd_io_close(&up->tmp_dir_fd);
     nd_io_close(&up->dir_fd);
 }
 
@@ -331,7 +365,10 @@ nd_store_commit(struct nd_upload *up)
 {
     int rc = 0;
 
-    if (fdatasync(up->fd) < 0) {
+    /* The client's mtime replaces the time of the last write before the
+     * sync, so that it is as durable as the bytes. */
+    if ((up->set_mtime && futimens(up->fd, up->times) < 0) ||
+        fdatasync(up->fd) < 0) {
         rc = -errno;
         nd_store_abort(up);
         return rc;
@@ -340,7 +377,7 @@ nd_store_commit(struct nd_upload *up)
      * the rename, so the file is never visible without it. */
     if (up->md5 != NULL)
         up->sum_err = nd_sum_set(up->fd, NULL, up->md5);
-    if (renameat(up->dir_fd, up->tmp, up->dir_fd, up->name) < 0) {
+    if (renameat(tmp_dir(up), up->tmp, up->dir_fd, up->name) < 0) {
         rc = -errno;
         nd_store_abort(up);
         return rc;
@@ -350,6 +387,7 @@ nd_store_commit(struct nd_upload *up)
     if (fsync(up->dir_fd) < 0)
         rc = -errno;
     nd_io_close(&up->fd);
+    nd_io_close(&up->tmp_dir_fd);
     nd_io_close(&up->dir_fd);
     return rc;
 }
@@ -442,7 +480,10 @@ sweep_dir(int fd, int depth)
         if (S_ISREG(st.st_mode) && nd_store_reserved(de->d_name)) {
             if (unlinkat(dirfd(dp), de->d_name, 0) == 0)
                 removed++;
-        } else if (S_ISDIR(st.st_mode) && depth < SWEEP_DEPTH_MAX) {
+        } else if (S_ISDIR(st.st_mode) && depth < SWEEP_DEPTH_MAX &&
+                   !nd_store_reserved(de->d_name)) {
+            /* A reserved directory holds the partial uploads that
+             * nd_partial keeps for partial_ttl and sweeps itself. */
             int sub = openat(dirfd(dp), de->d_name,
                              O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
             if (sub >= 0)

@@ -239,24 +239,69 @@ END_TEST
 
 START_TEST(test_file_frame)
 {
-    static const uint64_t sizes[] = {0, 1, (1ull << 32) + 1, INT64_MAX,
-                                     UINT64_MAX};
-    static const int64_t mtimes[] = {0, -1, 1700000000, INT64_MIN, INT64_MAX};
+    static const uint64_t sizes[] = {0, 1, (1ull << 32) + 1, INT64_MAX};
+    static const int64_t mtimes[] = {0, -1, 1700000000, INT64_MIN};
 
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-        uint64_t size;
-        int64_t mtime;
-        long n =
-            nd_proto_file_encode(frame, sizeof(frame), sizes[i], mtimes[i]);
-        const uint8_t *b = body_of(frame, n, ND_T_FILE);
+        struct nd_fileinfo fi = {sizes[i], mtimes[i], 999999999u, sizes[i] / 2,
+                                 (uint8_t)(i & 1), {0}}, out;
+        long n;
+        const uint8_t *b;
 
-        ck_assert_int_eq(n, ND_HDR_LEN + 16);
-        ck_assert_int_eq(nd_proto_file_decode(b, 16, &size, &mtime), 0);
-        ck_assert_uint_eq(size, sizes[i]);
-        ck_assert_int_eq(mtime, mtimes[i]);
-        ck_assert_int_eq(nd_proto_file_decode(b, 15, &size, &mtime), -EBADMSG);
-        ck_assert_int_eq(nd_proto_file_decode(b, 17, &size, &mtime), -EBADMSG);
+        memset(fi.md5, 0xA0 + (int)i, sizeof(fi.md5));
+        n = nd_proto_file_encode(frame, sizeof(frame), &fi);
+        b = body_of(frame, n, ND_T_FILE);
+        ck_assert_int_eq(n, ND_HDR_LEN + ND_FILEINFO_LEN);
+        ck_assert_int_eq(nd_proto_file_decode(b, ND_FILEINFO_LEN, &out), 0);
+        ck_assert_uint_eq(out.size, sizes[i]);
+        ck_assert_int_eq(out.mtime_sec, mtimes[i]);
+        ck_assert_uint_eq(out.mtime_nsec, 999999999u);
+        ck_assert_uint_eq(out.offset, sizes[i] / 2);
+        ck_assert_uint_eq(out.has_md5, i & 1);
+        ck_assert_int_eq(memcmp(out.md5, fi.md5, ND_MD5_LEN), 0);
+        ck_assert_int_eq(nd_proto_file_decode(b, ND_FILEINFO_LEN - 1, &out),
+                         -EBADMSG);
+        ck_assert_int_eq(nd_proto_file_decode(b, ND_FILEINFO_LEN + 1, &out),
+                         -EBADMSG);
     }
+}
+END_TEST
+
+/* Values no file can have are refused, not passed on. */
+START_TEST(test_file_frame_bad)
+{
+    struct nd_fileinfo good = {100, 5, 0, 100, 1, {0}}, bad, out;
+    long n;
+
+    n = nd_proto_file_encode(frame, sizeof(frame), &good);
+    ck_assert_int_eq(nd_proto_file_decode(body_of(frame, n, ND_T_FILE),
+                                          ND_FILEINFO_LEN, &out),
+                     0);
+    bad = good;
+    bad.offset = 101; /* beyond the size */
+    n = nd_proto_file_encode(frame, sizeof(frame), &bad);
+    ck_assert_int_eq(nd_proto_file_decode(frame + ND_HDR_LEN, ND_FILEINFO_LEN,
+                                          &out),
+                     -EBADMSG);
+    bad = good;
+    bad.has_md5 = 2;
+    n = nd_proto_file_encode(frame, sizeof(frame), &bad);
+    ck_assert_int_eq(nd_proto_file_decode(frame + ND_HDR_LEN, ND_FILEINFO_LEN,
+                                          &out),
+                     -EBADMSG);
+    bad = good;
+    bad.mtime_nsec = 1000000000u;
+    n = nd_proto_file_encode(frame, sizeof(frame), &bad);
+    ck_assert_int_eq(nd_proto_file_decode(frame + ND_HDR_LEN, ND_FILEINFO_LEN,
+                                          &out),
+                     -EBADMSG);
+    bad = good;
+    bad.size = bad.offset = (uint64_t)INT64_MAX + 1;
+    n = nd_proto_file_encode(frame, sizeof(frame), &bad);
+    ck_assert_int_eq(n, ND_HDR_LEN + ND_FILEINFO_LEN);
+    ck_assert_int_eq(nd_proto_file_decode(frame + ND_HDR_LEN, ND_FILEINFO_LEN,
+                                          &out),
+                     -EBADMSG);
 }
 END_TEST
 
@@ -284,9 +329,17 @@ START_TEST(test_putok_end_empty)
     ck_assert_int_eq(nd_proto_end_decode(b, 7, &v), -EBADMSG);
     ck_assert_int_eq(nd_proto_end_decode(b, 9, &v), -EBADMSG);
 
-    n = nd_proto_empty_encode(frame, sizeof(frame), ND_T_READY);
+    n = nd_proto_ready_encode(frame, sizeof(frame), (1ull << 40) + 3);
+    ck_assert_int_eq(n, ND_HDR_LEN + 8);
+    b = body_of(frame, n, ND_T_READY);
+    ck_assert_int_eq(nd_proto_ready_decode(b, 8, &v), 0);
+    ck_assert_uint_eq(v, (1ull << 40) + 3);
+    ck_assert_int_eq(nd_proto_ready_decode(b, 7, &v), -EBADMSG);
+    ck_assert_int_eq(nd_proto_ready_decode(b, 0, &v), -EBADMSG);
+
+    n = nd_proto_empty_encode(frame, sizeof(frame), ND_T_OK);
     ck_assert_int_eq(n, ND_HDR_LEN);
-    body_of(frame, n, ND_T_READY);
+    body_of(frame, n, ND_T_OK);
 }
 END_TEST
 
@@ -458,7 +511,9 @@ START_TEST(test_req_paths)
     len = req_body(body, type, 0, 1, "\0", 1);
     ck_assert_int_eq(nd_proto_req_decode(type, body, len, &req), -EINVAL);
 
-    len = req_body(body, type, 1, 1, "a", 1);
+    /* Bit 2 is defined for no request (bits 0 and 1 are PUT's, bit 0
+     * GET's). */
+    len = req_body(body, type, 0x4, 1, "a", 1);
     ck_assert_int_eq(nd_proto_req_decode(type, body, len, &req), -EINVAL);
     len = req_body(body, type, 0x80000000u, 1, "a", 1);
     ck_assert_int_eq(nd_proto_req_decode(type, body, len, &req), -EINVAL);
@@ -521,11 +576,12 @@ START_TEST(test_fsreq_roundtrip)
         ck_assert_int_eq(nd_proto_req_decode(type, b, cut, &req), -EBADMSG);
     memcpy(frame + n, "!", 1);
     ck_assert_int_eq(nd_proto_req_decode(type, b, len + 1, &req), -EBADMSG);
-    /* RENAME's body is not a one-path request, nor the other way round. */
+    /* RENAME's body is not a one-path request, nor the other way round;
+     * RENAME defines no flag, and the flags are checked first. */
     ck_assert_int_eq(nd_proto_req_decode(type == ND_T_RENAME ? ND_T_REMOVE
                                                               : ND_T_RENAME,
                                          b, len, &req),
-                     -EBADMSG);
+                     flag != 0 ? -EINVAL : -EBADMSG);
 
     /* Without the flag, and a bare request of every type decodes too. */
     n = nd_proto_fsreq_encode(frame, sizeof(frame), type, 0, "x", "y");
@@ -563,15 +619,18 @@ START_TEST(test_fsreq_flags)
                 nd_proto_req_decode(ND_T_REMOVE, body, len, &req), -EINVAL);
         }
     }
-    /* RENAME and the older requests take no flags at all. */
+    /* RENAME, LIST and STAT take no flags at all; GET takes RANGE only. */
     ck_assert_int_eq(nd_proto_fsreq_encode(body, BUF_MAX, ND_T_RENAME, 1, "a",
                                            "b"),
                      ND_HDR_LEN + 4 + 3 + 3);
     ck_assert_int_eq(nd_proto_req_decode(ND_T_RENAME, body + ND_HDR_LEN,
                                          4 + 3 + 3, &req),
                      -EINVAL);
-    len = req_body(body, ND_T_GET, ND_REMOVE_RECURSIVE, 0, "d", 1);
+    len = req_body(body, ND_T_GET, 0x2, 0, "d", 1);
     ck_assert_int_eq(nd_proto_req_decode(ND_T_GET, body, len, &req), -EINVAL);
+    /* RANGE announces a fileinfo: without one the body is short. */
+    len = req_body(body, ND_T_GET, ND_GET_RANGE, 0, "d", 1);
+    ck_assert_int_eq(nd_proto_req_decode(ND_T_GET, body, len, &req), -EBADMSG);
     len = req_body(body, ND_T_LIST, ND_MKDIR_PARENTS, 0, "d", 1);
     ck_assert_int_eq(nd_proto_req_decode(ND_T_LIST, body, len, &req), -EINVAL);
 }
@@ -821,6 +880,20 @@ START_TEST(test_entries_bad_names)
     len = entries_raw(body, "a\0b", 3);
     off = 0;
     ck_assert_int_eq(nd_proto_entries_next(body, len, &off, &e), -EBADMSG);
+    /* "." and "..", which would lead a tree copy out of its directory;
+     * longer names of dots are ordinary names. */
+    len = entries_raw(body, ".", 1);
+    off = 0;
+    ck_assert_int_eq(nd_proto_entries_next(body, len, &off, &e), -EBADMSG);
+    len = entries_raw(body, "..", 2);
+    off = 0;
+    ck_assert_int_eq(nd_proto_entries_next(body, len, &off, &e), -EBADMSG);
+    len = entries_raw(body, "...", 3);
+    off = 0;
+    ck_assert_int_eq(nd_proto_entries_next(body, len, &off, &e), 0);
+    len = entries_raw(body, ".a", 2);
+    off = 0;
+    ck_assert_int_eq(nd_proto_entries_next(body, len, &off, &e), 0);
 
     /* A name count past the end of the body. */
     len = entries_raw(body, "abc", 3);
@@ -996,6 +1069,285 @@ START_TEST(test_digest_hex)
 }
 END_TEST
 
+/* Checks every field of a decoded range against want. */
+static void
+assert_fileinfo_eq(const struct nd_fileinfo *got,
+                   const struct nd_fileinfo *want)
+{
+    ck_assert_uint_eq(got->size, want->size);
+    ck_assert_int_eq(got->mtime_sec, want->mtime_sec);
+    ck_assert_uint_eq(got->mtime_nsec, want->mtime_nsec);
+    ck_assert_uint_eq(got->offset, want->offset);
+    ck_assert_uint_eq(got->has_md5, want->has_md5);
+    ck_assert_int_eq(memcmp(got->md5, want->md5, ND_MD5_LEN), 0);
+}
+
+/* PUT with ND_PUT_MTIME | ND_PUT_RESUME: the mtime follows the path. */
+START_TEST(test_put_mtime_resume)
+{
+    static const char path[] = "dir/f.bin";
+    const uint32_t flags = ND_PUT_MTIME | ND_PUT_RESUME;
+    const int64_t sec = -1234567890123LL;
+    static struct nd_req req;
+    long n = nd_proto_put_encode(frame, sizeof(frame), flags, (1ull << 40) + 3,
+                                 path, sec, 999999999u);
+    const uint8_t *b = body_of(frame, n, ND_T_PUT);
+    size_t len = (size_t)n - ND_HDR_LEN;
+    const struct nd_fileinfo zero = {0};
+
+    ck_assert_uint_eq(len, 4 + 8 + 2 + strlen(path) + 8 + 4);
+    /* The wire layout: flags, size, path, then sec and nsec big-endian. */
+    ck_assert_uint_eq(nd_proto_get_be(b, 4), flags);
+    ck_assert_uint_eq(nd_proto_get_be(b + 4, 8), (1ull << 40) + 3);
+    ck_assert_uint_eq(nd_proto_get_be(b + 12, 2), strlen(path));
+    ck_assert_uint_eq(nd_proto_get_be(b + len - 12, 8), (uint64_t)sec);
+    ck_assert_uint_eq(nd_proto_get_be(b + len - 4, 4), 999999999u);
+
+    memset(&req, 0xAB, sizeof(req));
+    ck_assert_int_eq(nd_proto_req_decode(ND_T_PUT, b, len, &req), 0);
+    ck_assert_uint_eq(req.type, ND_T_PUT);
+    ck_assert_uint_eq(req.flags, flags);
+    ck_assert_uint_eq(req.size, (1ull << 40) + 3);
+    ck_assert_str_eq(req.path, path);
+    ck_assert_uint_eq(req.path_len, strlen(path));
+    ck_assert_int_eq(req.mtime_sec, sec);
+    ck_assert_uint_eq(req.mtime_nsec, 999999999u);
+    ck_assert_str_eq(req.path2, "");
+    assert_fileinfo_eq(&req.rg, &zero);
+
+    /* Every proper prefix is truncated, a byte more is left over. */
+    for (size_t cut = 0; cut < len; cut++)
+        ck_assert_msg(nd_proto_req_decode(ND_T_PUT, b, cut, &req) == -EBADMSG,
+                      "cut at %zu", cut);
+    frame[n] = 0;
+    ck_assert_int_eq(nd_proto_req_decode(ND_T_PUT, b, len + 1, &req), -EBADMSG);
+
+    /* MTIME alone, at the extremes of the i64. */
+    n = nd_proto_put_encode(frame, sizeof(frame), ND_PUT_MTIME, 0, "a",
+                            INT64_MIN, 0);
+    b = body_of(frame, n, ND_T_PUT);
+    ck_assert_int_eq(
+        nd_proto_req_decode(ND_T_PUT, b, (size_t)n - ND_HDR_LEN, &req), 0);
+    ck_assert_uint_eq(req.flags, ND_PUT_MTIME);
+    ck_assert_int_eq(req.mtime_sec, INT64_MIN);
+    ck_assert_uint_eq(req.mtime_nsec, 0);
+    n = nd_proto_put_encode(frame, sizeof(frame), ND_PUT_MTIME, 0, "a",
+                            INT64_MAX, 1);
+    b = body_of(frame, n, ND_T_PUT);
+    ck_assert_int_eq(
+        nd_proto_req_decode(ND_T_PUT, b, (size_t)n - ND_HDR_LEN, &req), 0);
+    ck_assert_int_eq(req.mtime_sec, INT64_MAX);
+    ck_assert_uint_eq(req.mtime_nsec, 1);
+
+    /* Without MTIME the encoder sends no mtime, and the decoder reads 0. */
+    n = nd_proto_put_encode(frame, sizeof(frame), 0, 5, "a", 77, 88);
+    b = body_of(frame, n, ND_T_PUT);
+    ck_assert_int_eq(n, ND_HDR_LEN + 4 + 8 + 2 + 1);
+    memset(&req, 0xAB, sizeof(req));
+    ck_assert_int_eq(
+        nd_proto_req_decode(ND_T_PUT, b, (size_t)n - ND_HDR_LEN, &req), 0);
+    ck_assert_uint_eq(req.flags, 0);
+    ck_assert_int_eq(req.mtime_sec, 0);
+    ck_assert_uint_eq(req.mtime_nsec, 0);
+    assert_fileinfo_eq(&req.rg, &zero);
+}
+END_TEST
+
+START_TEST(test_put_mtime_resume_bad)
+{
+    static struct nd_req req;
+    uint8_t body[64];
+    long n;
+
+    /* RESUME needs MTIME (the partial is keyed by it). */
+    n = nd_proto_put_encode(frame, sizeof(frame), ND_PUT_RESUME, 5, "a", 1, 2);
+    ck_assert_int_eq(n, ND_HDR_LEN + 4 + 8 + 2 + 1);
+    ck_assert_int_eq(nd_proto_req_decode(ND_T_PUT, body_of(frame, n, ND_T_PUT),
+                                         (size_t)n - ND_HDR_LEN, &req),
+                     -EINVAL);
+
+    /* nsec must be below one second, with or without RESUME. */
+    n = nd_proto_put_encode(frame, sizeof(frame), ND_PUT_MTIME | ND_PUT_RESUME,
+                            5, "a", 1, 1000000000u);
+    ck_assert_int_eq(nd_proto_req_decode(ND_T_PUT, body_of(frame, n, ND_T_PUT),
+                                         (size_t)n - ND_HDR_LEN, &req),
+                     -EINVAL);
+    n = nd_proto_put_encode(frame, sizeof(frame), ND_PUT_MTIME, 5, "a", 1,
+                            UINT32_MAX);
+    ck_assert_int_eq(nd_proto_req_decode(ND_T_PUT, body_of(frame, n, ND_T_PUT),
+                                         (size_t)n - ND_HDR_LEN, &req),
+                     -EINVAL);
+
+    /* An unknown bit is refused before the body is read: a body that ends
+     * right after the flags says -EINVAL, not -EBADMSG. */
+    nd_proto_put_be(body, ND_PUT_MTIME | 0x4u, 4);
+    ck_assert_int_eq(nd_proto_req_decode(ND_T_PUT, body, 4, &req), -EINVAL);
+    nd_proto_put_be(body, 0x80000000u, 4);
+    ck_assert_int_eq(nd_proto_req_decode(ND_T_PUT, body, 4, &req), -EINVAL);
+
+    /* The encoders' own limits. */
+    ck_assert_int_eq(nd_proto_put_encode(frame, ND_HDR_LEN + 4 + 8 + 2 + 1,
+                                         ND_PUT_MTIME, 5, "a", 1, 2),
+                     -EMSGSIZE);
+    ck_assert_int_gt(nd_proto_put_encode(frame, ND_HDR_LEN + 4 + 8 + 2 + 1 + 12,
+                                         ND_PUT_MTIME, 5, "a", 1, 2),
+                     0);
+}
+END_TEST
+
+/* GET with ND_GET_RANGE: a struct nd_fileinfo follows the path. */
+START_TEST(test_get_range)
+{
+    static struct nd_req req;
+    static char longpath[ND_PATH_MAX + 2];
+    struct nd_fileinfo rg = {.size = (1ull << 33) + 5,
+                             .mtime_sec = -42,
+                             .mtime_nsec = 999999999u,
+                             .offset = 1ull << 32,
+                             .has_md5 = 1};
+    long n;
+    const uint8_t *b;
+    size_t len;
+
+    for (int i = 0; i < ND_MD5_LEN; i++)
+        rg.md5[i] = (uint8_t)(0xF0 - i);
+    n = nd_proto_get_encode(frame, sizeof(frame), "a/b", &rg);
+    b = body_of(frame, n, ND_T_GET);
+    len = (size_t)n - ND_HDR_LEN;
+    ck_assert_uint_eq(len, 4 + 2 + 3 + ND_FILEINFO_LEN);
+    ck_assert_uint_eq(nd_proto_get_be(b, 4), ND_GET_RANGE);
+    memset(&req, 0xAB, sizeof(req));
+    ck_assert_int_eq(nd_proto_req_decode(ND_T_GET, b, len, &req), 0);
+    ck_assert_uint_eq(req.type, ND_T_GET);
+    ck_assert_uint_eq(req.flags, ND_GET_RANGE);
+    ck_assert_uint_eq(req.size, 0);
+    ck_assert_int_eq(req.mtime_sec, 0);
+    ck_assert_uint_eq(req.mtime_nsec, 0);
+    ck_assert_str_eq(req.path, "a/b");
+    ck_assert_uint_eq(req.path_len, 3);
+    assert_fileinfo_eq(&req.rg, &rg);
+
+    /* The range is laid out as in a FILE frame. */
+    {
+        struct nd_fileinfo fi;
+
+        ck_assert_int_eq(nd_proto_file_decode(b + len - ND_FILEINFO_LEN,
+                                              ND_FILEINFO_LEN, &fi),
+                         0);
+        assert_fileinfo_eq(&fi, &rg);
+    }
+
+    for (size_t cut = 0; cut < len; cut++)
+        ck_assert_msg(nd_proto_req_decode(ND_T_GET, b, cut, &req) == -EBADMSG,
+                      "cut at %zu", cut);
+    frame[n] = 0;
+    ck_assert_int_eq(nd_proto_req_decode(ND_T_GET, b, len + 1, &req), -EBADMSG);
+
+    /* The limits themselves are valid: offset == size, has_md5 0, size
+     * INT64_MAX. */
+    rg.offset = rg.size;
+    rg.has_md5 = 0;
+    n = nd_proto_get_encode(frame, sizeof(frame), "a/b", &rg);
+    ck_assert_int_eq(nd_proto_req_decode(ND_T_GET, body_of(frame, n, ND_T_GET),
+                                         (size_t)n - ND_HDR_LEN, &req),
+                     0);
+    assert_fileinfo_eq(&req.rg, &rg);
+    rg.size = rg.offset = INT64_MAX;
+    n = nd_proto_get_encode(frame, sizeof(frame), "a/b", &rg);
+    ck_assert_int_eq(nd_proto_req_decode(ND_T_GET, body_of(frame, n, ND_T_GET),
+                                         (size_t)n - ND_HDR_LEN, &req),
+                     0);
+    ck_assert_uint_eq(req.rg.size, INT64_MAX);
+
+    memset(longpath, 'p', ND_PATH_MAX + 1);
+    ck_assert_int_eq(nd_proto_get_encode(frame, sizeof(frame), longpath, &rg),
+                     -ENAMETOOLONG);
+    ck_assert_int_eq(nd_proto_put_encode(frame, sizeof(frame), ND_PUT_MTIME, 0,
+                                         longpath, 0, 0),
+                     -ENAMETOOLONG);
+    ck_assert_int_eq(
+        nd_proto_get_encode(frame, ND_HDR_LEN + 4 + 2 + 3 + ND_FILEINFO_LEN - 1,
+                            "a/b", &rg),
+        -EMSGSIZE);
+}
+END_TEST
+
+START_TEST(test_get_range_bad)
+{
+    static const struct nd_fileinfo good = {100, 5, 0, 100, 1, {0}};
+    static struct nd_req req;
+    struct nd_fileinfo bad;
+    uint8_t body[64];
+    long n;
+
+    bad = good;
+    bad.offset = 101; /* beyond the size */
+    n = nd_proto_get_encode(frame, sizeof(frame), "f", &bad);
+    ck_assert_int_eq(nd_proto_req_decode(ND_T_GET, body_of(frame, n, ND_T_GET),
+                                         (size_t)n - ND_HDR_LEN, &req),
+                     -EINVAL);
+    bad = good;
+    bad.has_md5 = 2;
+    n = nd_proto_get_encode(frame, sizeof(frame), "f", &bad);
+    ck_assert_int_eq(nd_proto_req_decode(ND_T_GET, body_of(frame, n, ND_T_GET),
+                                         (size_t)n - ND_HDR_LEN, &req),
+                     -EINVAL);
+    bad = good;
+    bad.mtime_nsec = 1000000000u;
+    n = nd_proto_get_encode(frame, sizeof(frame), "f", &bad);
+    ck_assert_int_eq(nd_proto_req_decode(ND_T_GET, body_of(frame, n, ND_T_GET),
+                                         (size_t)n - ND_HDR_LEN, &req),
+                     -EINVAL);
+    bad = good;
+    bad.size = (uint64_t)INT64_MAX + 1;
+    bad.offset = 0;
+    n = nd_proto_get_encode(frame, sizeof(frame), "f", &bad);
+    ck_assert_int_eq(nd_proto_req_decode(ND_T_GET, body_of(frame, n, ND_T_GET),
+                                         (size_t)n - ND_HDR_LEN, &req),
+                     -EINVAL);
+
+    /* PUT's bits mean nothing to GET, and are refused before the body is
+     * read. */
+    nd_proto_put_be(body, ND_GET_RANGE | ND_PUT_RESUME, 4);
+    ck_assert_int_eq(nd_proto_req_decode(ND_T_GET, body, 4, &req), -EINVAL);
+    /* RANGE announced, no range sent. */
+    n = nd_proto_get_encode(frame, sizeof(frame), "f", NULL);
+    memcpy(body, frame + ND_HDR_LEN, (size_t)n - ND_HDR_LEN);
+    nd_proto_put_be(body, ND_GET_RANGE, 4);
+    ck_assert_int_eq(
+        nd_proto_req_decode(ND_T_GET, body, (size_t)n - ND_HDR_LEN, &req),
+        -EBADMSG);
+}
+END_TEST
+
+/* GET without a range: flags 0, and the decoded range is all zeroes. */
+START_TEST(test_get_no_range)
+{
+    static struct nd_req req;
+    const struct nd_fileinfo zero = {0};
+    long n = nd_proto_get_encode(frame, sizeof(frame), "x/y.txt", NULL);
+    const uint8_t *b = body_of(frame, n, ND_T_GET);
+    size_t len = (size_t)n - ND_HDR_LEN;
+
+    ck_assert_uint_eq(len, 4 + 2 + 7);
+    ck_assert_uint_eq(nd_proto_get_be(b, 4), 0);
+    memset(&req, 0xAB, sizeof(req));
+    ck_assert_int_eq(nd_proto_req_decode(ND_T_GET, b, len, &req), 0);
+    ck_assert_uint_eq(req.flags, 0);
+    ck_assert_str_eq(req.path, "x/y.txt");
+    ck_assert_int_eq(req.mtime_sec, 0);
+    ck_assert_uint_eq(req.mtime_nsec, 0);
+    assert_fileinfo_eq(&req.rg, &zero);
+    /* The same bytes as the generic request encoder. */
+    ck_assert_int_eq(nd_proto_req_encode(frame + BUF_MAX / 2, BUF_MAX / 2,
+                                         ND_T_GET, 0, "x/y.txt"),
+                     n);
+    ck_assert_int_eq(memcmp(frame, frame + BUF_MAX / 2, (size_t)n), 0);
+    for (size_t cut = 0; cut < len; cut++)
+        ck_assert_int_eq(nd_proto_req_decode(ND_T_GET, b, cut, &req), -EBADMSG);
+}
+END_TEST
+
 static Suite *
 proto_suite(void)
 {
@@ -1011,6 +1363,7 @@ proto_suite(void)
     tcase_add_test(codec, test_error);
     tcase_add_test(codec, test_digest_frame);
     tcase_add_test(codec, test_file_frame);
+    tcase_add_test(codec, test_file_frame_bad);
     tcase_add_test(codec, test_putok_end_empty);
     tcase_add_test(codec, test_stat_req);
     tcase_add_test(codec, test_statinfo);
@@ -1025,6 +1378,11 @@ proto_suite(void)
     tcase_add_loop_test(req, test_fsreq_roundtrip, 0, 3);
     tcase_add_test(req, test_fsreq_flags);
     tcase_add_test(req, test_fsreq_rename_paths);
+    tcase_add_test(req, test_put_mtime_resume);
+    tcase_add_test(req, test_put_mtime_resume_bad);
+    tcase_add_test(req, test_get_range);
+    tcase_add_test(req, test_get_range_bad);
+    tcase_add_test(req, test_get_no_range);
     suite_add_tcase(s, req);
 
     tcase_add_test(ent, test_entries_roundtrip);

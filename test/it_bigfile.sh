@@ -33,7 +33,7 @@ if grep -Eq "^f +$size [0-9TZ:-]+ big\.bin$" "$ND_OUT"; then
 else
     not_ok "ls shows the size above 4 GiB exactly: $(cat "$ND_OUT")"
 fi
-if grep -q "op=put path=\"huge/big.bin\" bytes=$size .*md5=$want result=ok" "$ND_LOG"; then
+if grep -q "op=put path=\"huge/big.bin\" from=0 bytes=$size .*md5=$want result=ok" "$ND_LOG"; then
     ok "the daemon logged the put with the full size and the right md5"
 else
     not_ok "the daemon logged the put with the full size and the right md5"

@@ -33,7 +33,7 @@ for size in 0 1 65537; do
 done
 assert_eq "$(md5_of "$T/in/f65537")" "$(md5_of "$ROOT/f65537")" \
     "the stored copy of f65537 has the uploaded md5"
-if grep -q "transfer peer=127\.0\.0\.1:[0-9]* op=put path=\"f65537\" bytes=65537 .*md5=$(md5_of "$T/in/f65537") result=ok" "$ND_LOG"; then
+if grep -q "transfer peer=127\.0\.0\.1:[0-9]* op=put path=\"f65537\" from=0 bytes=65537 .*md5=$(md5_of "$T/in/f65537") result=ok" "$ND_LOG"; then
     ok "the daemon logged the put of f65537 with its size and md5"
 else
     not_ok "the daemon logged the put of f65537 with its size and md5"

@@ -155,7 +155,12 @@ mkrand() { head -c "$2" /dev/urandom >"$1"; }
 md5_of() { md5sum <"$1" | cut -d' ' -f1; }
 
 # The temporary upload files (.netdisk-*) under DIR (default $ROOT).
-nd_temps() { find "${1:-$ROOT}" -name '.netdisk-*' -print; }
+# nd_temps [DIR]: temporary files of uploads (.netdisk-*) and the partial
+# files kept for resumable uploads (in .netdisk-partial/), one per line.
+nd_temps() {
+    find "${1:-$ROOT}" -type f \( -name '.netdisk-*' -o \
+        -path '*/.netdisk-partial/*' \) -print
+}
 nd_no_temps() { [ -z "$(nd_temps "${1:-$ROOT}")" ]; }
 nd_has_temps() { ! nd_no_temps "${1:-$ROOT}"; }
 

@@ -372,14 +372,15 @@ recv_file(int fd, const char *path, unsigned long long rate_kib, int out)
     struct nd_digest d = {0};
     uint8_t md5[ND_MD5_LEN], theirs[ND_MD5_LEN];
     char hex[ND_DIGEST_HEX_LEN], thex[ND_DIGEST_HEX_LEN];
+    struct nd_fileinfo fi;
     uint64_t size, done = 0;
-    int64_t mtime;
     size_t len;
     double start;
 
     len = expect(fd, ND_T_FILE);
-    if (nd_proto_file_decode(s_body, len, &size, &mtime) < 0)
+    if (nd_proto_file_decode(s_body, len, &fi) < 0 || fi.offset != 0)
         fail("malformed FILE frame");
+    size = fi.size;
     if (nd_digest_init(&d) < 0)
         fail("MD5 init failed");
     start = nd_io_now();
