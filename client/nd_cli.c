@@ -71,6 +71,34 @@ nd_cli_usage(const char *what, const char *arg)
     return ND_EXIT_USAGE;
 }
 
+void
+nd_cli_note(const struct nd_opts *o, const char *fmt, ...)
+{
+    char line[ND_LOCAL_MAX + 256];
+    va_list ap;
+
+    if (o->quiet)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    nd_cli_err("%s", line);
+}
+
+int
+nd_cli_fail_local(const char *what, const char *path, int err)
+{
+    nd_cli_err("%s \"%s\": %s", what, path, strerror(err));
+    return ND_EXIT_LOCAL;
+}
+
+void
+nd_cli_worst(int *worst, int rc)
+{
+    if (rc > *worst)
+        *worst = rc;
+}
+
 /* Why an exchange with the server failed, for a negative nd_wire error. */
 static const char *
 wire_strerror(int rc)

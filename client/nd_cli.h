@@ -73,6 +73,20 @@ void nd_cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Reports a usage error and returns ND_EXIT_USAGE. */
 int nd_cli_usage(const char *what, const char *arg);
 
+/* Prints a note (not a failure: a skipped entry, a resumed file) like
+ * nd_cli_err(), unless o->quiet.  Messages longer than ND_LOCAL_MAX + 255
+ * bytes are cut short. */
+void nd_cli_note(const struct nd_opts *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Reports the local failure what "path": strerror(err).  Returns
+ * ND_EXIT_LOCAL. */
+int nd_cli_fail_local(const char *what, const char *path, int err);
+
+/* Records rc in *worst when it is worse (higher): a command that goes on
+ * after a failure exits with the highest status of its failures. */
+void nd_cli_worst(int *worst, int rc);
+
 /* Registers the bar being drawn, so that an error message ends it first. */
 void nd_cli_bar_set(struct nd_progress *bar);
 /* Unregisters bar; returns true when it was still registered (not already

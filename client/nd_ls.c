@@ -52,47 +52,62 @@ listing_free(struct listing *l)
     l->n = l->cap = 0;
 }
 
-/* Appends the entries of one ENTRIES body.  Returns 0, -EBADMSG or
+/* Appends one entry to the listing l (nd_ls_entry_fn).  Returns 0 or
  * -ENOMEM. */
 static int
-ls_add_frame(struct listing *l, const uint8_t *body, size_t len)
+ls_add(void *arg, const struct nd_entry *e)
+{
+    struct listing *l = arg;
+
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 256;
+        struct ls_ent *v = realloc(l->v, cap * sizeof(*v));
+
+        if (v == NULL)
+            return -ENOMEM;
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n].name = strdup(e->name);
+    if (l->v[l->n].name == NULL)
+        return -ENOMEM;
+    l->v[l->n].type = (char)e->type;
+    l->v[l->n].size = e->size;
+    l->v[l->n++].mtime = e->mtime;
+    return 0;
+}
+
+/* Hands the entries of one ENTRIES body to each, counting them in *count.
+ * Returns 0, -EBADMSG or each's error. */
+static int
+recv_frame(const uint8_t *body, size_t len, nd_ls_entry_fn each, void *arg,
+           uint64_t *count)
 {
     struct nd_entry e;
     size_t off = 4;
     uint32_t n;
+    int rc;
 
     if (nd_proto_entries_count(body, len, &n) < 0)
         return -EBADMSG;
     for (uint32_t i = 0; i < n; i++) {
         if (nd_proto_entries_next(body, len, &off, &e) < 0)
             return -EBADMSG;
-        if (l->n == l->cap) {
-            size_t cap = l->cap ? 2 * l->cap : 256;
-            struct ls_ent *v = realloc(l->v, cap * sizeof(*v));
-
-            if (v == NULL)
-                return -ENOMEM;
-            l->v = v;
-            l->cap = cap;
-        }
-        l->v[l->n].name = strdup(e.name);
-        if (l->v[l->n].name == NULL)
-            return -ENOMEM;
-        l->v[l->n].type = (char)e.type;
-        l->v[l->n].size = e.size;
-        l->v[l->n++].mtime = e.mtime;
+        rc = each(arg, &e);
+        if (rc < 0)
+            return rc;
+        (*count)++;
     }
+    /* Nothing may follow the last entry (an empty frame is its count
+     * alone). */
     return off == len ? 0 : -EBADMSG;
 }
 
-/*
- * Reads ENTRIES frames up to END into l.  Returns 0 at END, -ECANCELED
- * when END's total disagrees with the entries received (*total is set),
- * a positive status for ERROR, -ENOMEM, or a negative nd_wire error.
- */
-static int
-ls_recv(struct nd_sess *s, struct listing *l, uint8_t *body, uint64_t *total)
+int
+nd_ls_recv(struct nd_sess *s, uint8_t *body, nd_ls_entry_fn each, void *arg,
+           uint64_t *total)
 {
+    uint64_t count = 0;
     struct nd_hdr h;
     int rc = 0;
 
@@ -101,10 +116,10 @@ ls_recv(struct nd_sess *s, struct listing *l, uint8_t *body, uint64_t *total)
         if (rc < 0)
             return rc;
         if (h.type == ND_T_ENTRIES) {
-            rc = ls_add_frame(l, body, h.len);
+            rc = recv_frame(body, h.len, each, arg, &count);
         } else if (h.type == ND_T_END) {
             rc = nd_proto_end_decode(body, h.len, total);
-            return rc == 0 && *total != l->n ? -ECANCELED : rc;
+            return rc == 0 && *total != count ? -ECANCELED : rc;
         } else if (h.type == ND_T_ERROR) {
             rc = nd_proto_error_decode(body, h.len, s->msg, sizeof(s->msg));
             return rc < 0 ? -EBADMSG : rc;
@@ -141,7 +156,7 @@ ls_list(struct ls_run *r, const char *path, struct listing *l)
         r->fatal = true;
         return rc;
     }
-    rc = body != NULL ? ls_recv(&r->s, l, body, &total) : -ENOMEM;
+    rc = body != NULL ? nd_ls_recv(&r->s, body, ls_add, l, &total) : -ENOMEM;
     free(body);
     if (rc == 0) {
         if (l->n > 0)

@@ -137,29 +137,30 @@ prepare(const struct manage_cmd *mc, int n, char **ops, char *to_buf,
     return 0;
 }
 
-/*
- * Sends one request and reads its bare OK.  Returns an exit status, having
- * reported any failure; *fatal says whether the session is over.
- */
-static int
-one_request(struct nd_sess *s, const struct manage_cmd *mc, uint32_t flags,
-            const char *path, const char *to, bool *fatal)
+int
+nd_manage_request(struct nd_sess *s, uint8_t type, uint32_t flags,
+                  const char *path, const char *to, bool *fatal)
 {
+    /* Static keeps room for two paths off the stack; the client is
+     * single-threaded, so one frame serves every request. */
     static uint8_t frame[ND_HDR_LEN + 8 + 2 * ND_PATH_MAX];
+    const char *name = "?";
     uint8_t body[ND_REPLY_MAX];
     size_t len;
     int rc;
 
+    for (size_t i = 0; i < sizeof(s_cmds) / sizeof(s_cmds[0]); i++)
+        if (s_cmds[i].type == type)
+            name = s_cmds[i].name;
     s->path = path;
     s->msg[0] = '\0';
     if (to != NULL)
-        snprintf(s->ctx, sizeof(s->ctx), "%s \"%s\" \"%s\"", mc->name, path,
-                 to);
+        snprintf(s->ctx, sizeof(s->ctx), "%s \"%s\" \"%s\"", name, path, to);
     else
-        snprintf(s->ctx, sizeof(s->ctx), "%s \"%s\"", mc->name, path);
+        snprintf(s->ctx, sizeof(s->ctx), "%s \"%s\"", name, path);
     rc = nd_wire_send(
         &s->st, frame,
-        nd_proto_fsreq_encode(frame, sizeof(frame), mc->type, flags, path, to));
+        nd_proto_fsreq_encode(frame, sizeof(frame), type, flags, path, to));
     if (rc < 0) {
         *fatal = true;
         return nd_cli_fail_send(s, rc);
@@ -195,10 +196,11 @@ nd_manage_run(const struct nd_opts *o, const char *cmd, int argc, char **argv)
         return rc;
     }
     if (mc->type == ND_T_RENAME) {
-        status = one_request(&s, mc, flags, argv[0], argv[1], &fatal);
+        status =
+            nd_manage_request(&s, mc->type, flags, argv[0], argv[1], &fatal);
     } else {
         for (int i = 0; i < n && !fatal; i++) {
-            rc = one_request(&s, mc, flags, argv[i], NULL, &fatal);
+            rc = nd_manage_request(&s, mc->type, flags, argv[i], NULL, &fatal);
             /* A refusal of one operand does not stop the others; a lost
              * session does, and its status wins. */
             if (rc != ND_EXIT_OK && (fatal || status == ND_EXIT_OK))

@@ -5,18 +5,18 @@
  *
  * A run connects and logs in once (only when the first file is ready to
  * move, so a bad LOCAL alone never costs a connection), then makes one PUT
- * or GET per file.  A file that fails is reported in one line and the
- * others still move, unless the session can carry no further request (the
- * connection is lost, or the failure left bytes in flight that cannot be
- * drained); then the run stops.  The exit status is the highest status of
- * the files that failed.
+ * or GET per file (a GET's file is moved by nd_xferget, on this module's
+ * run).  A file that fails is reported in one line and the others still
+ * move, unless the session can carry no further request (the connection
+ * is lost, or the failure left bytes in flight that cannot be drained);
+ * then the run stops.  The exit status is the highest status of the files
+ * that failed.
  */
 #include "nd_xfer.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
-#include <stdarg.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,12 +27,14 @@
 #include "nd_io.h"
 #include "nd_progress.h"
 #include "nd_proto.h"
-#include "nd_resume.h"
 #include "nd_verbose.h"
 #include "nd_wire.h"
+#include "nd_xferget.h"
 
-/* One put or get run: the session and where the batch stands. */
-struct xfer {
+/* One put or get run: the session and where the batch stands.  Only this
+ * module touches the fields; nd_xferget and nd_tree go through the
+ * functions of nd_xfer.h. */
+struct nd_xfer {
     struct nd_sess s;
     const struct nd_opts *o;
     struct nd_progress_batch batch;
@@ -41,9 +43,8 @@ struct xfer {
     bool more;  /* another file follows the current one */
 };
 
-/* The last component of path, ignoring trailing slashes, into out. */
-static void
-base_name(const char *path, char *out, size_t cap)
+bool
+nd_xfer_base_name(const char *path, char *out, size_t cap)
 {
     size_t end = strlen(path), start;
 
@@ -53,22 +54,11 @@ base_name(const char *path, char *out, size_t cap)
     while (start > 0 && path[start - 1] != '/')
         start--;
     snprintf(out, cap, "%.*s", (int)(end - start), path + start);
+    return out[0] != '\0' && strcmp(out, ".") != 0 && strcmp(out, "..") != 0;
 }
 
-static int
-fail_local(const char *what, const char *path, int err)
-{
-    nd_cli_err("%s \"%s\": %s", what, path, strerror(err));
-    return ND_EXIT_LOCAL;
-}
-
-/*
- * Waits for a reply of type want (ND_REPLY_MAX bytes of body).  Returns an
- * exit status, having reported any failure; an ERROR after which the
- * server goes on leaves the session usable, anything else ends it.
- */
-static int
-expect(struct xfer *x, uint8_t want, uint8_t *body, size_t *len)
+int
+nd_xfer_expect(struct nd_xfer *x, uint8_t want, uint8_t *body, size_t *len)
 {
     int rc = nd_wire_expect(&x->s.st, want, body, ND_REPLY_MAX, len, x->s.msg,
                             sizeof(x->s.msg));
@@ -79,9 +69,41 @@ expect(struct xfer *x, uint8_t want, uint8_t *body, size_t *len)
     return nd_cli_fail_wire(&x->s, rc);
 }
 
-/* Connects and logs in, once per run.  Returns an exit status. */
-static int
-ensure_open(struct xfer *x)
+/* Says how to go on when a signal ends a transfer, then dies of it.  Only
+ * write(2) and raise(3): both are async-signal-safe. */
+static void
+on_signal(int sig)
+{
+    static const char msg[] =
+        "\nnetdisk: interrupted; the same command resumes the transfer\n";
+    ssize_t n = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+
+    (void)n;
+    raise(sig); /* SA_RESETHAND made this the default action */
+}
+
+/* From the first transfer on, an interrupt leaves a .part or a partial
+ * upload on the server that the same command continues: say so. */
+static void
+catch_signals(bool quiet)
+{
+    struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESETHAND};
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+
+    if (quiet)
+        return;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+        struct sigaction old;
+
+        /* A signal the shell told us to ignore stays ignored. */
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+            sigaction(sigs[i], &sa, NULL);
+    }
+}
+
+int
+nd_xfer_open(struct nd_xfer *x)
 {
     int rc;
 
@@ -90,36 +112,20 @@ ensure_open(struct xfer *x)
     rc = nd_sess_open(x->o, &x->s);
     x->open = rc == ND_EXIT_OK;
     x->fatal = !x->open;
+    if (x->open)
+        catch_signals(x->o->quiet);
     return rc;
 }
 
-/* Counts a file as finished, for the batch's progress numbers. */
-static void
-batch_done(struct xfer *x, uint64_t size)
+void
+nd_xfer_file_done(struct nd_xfer *x, uint64_t size)
 {
     x->batch.done_files++;
     x->batch.bytes_before += size;
 }
 
-/* Prints a note on stderr, unless -q. */
-static void __attribute__((format(printf, 2, 3)))
-note(const struct xfer *x, const char *fmt, ...)
-{
-    char line[ND_LOCAL_MAX + 256];
-    va_list ap;
-
-    if (x->o->quiet)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    nd_cli_err("%s", line);
-}
-
-/* Hashes the first n bytes of the local file fd (read from its current
- * position).  Returns 0 or -errno; -EIO when the file is shorter. */
-static int
-hash_local(int fd, uint64_t n, struct nd_digest *d, uint8_t *buf)
+int
+nd_xfer_hash_local(int fd, uint64_t n, struct nd_digest *d, uint8_t *buf)
 {
     while (n > 0) {
         size_t want = n < ND_IO_CHUNK ? (size_t)n : ND_IO_CHUNK;
@@ -144,7 +150,7 @@ hash_local(int fd, uint64_t n, struct nd_digest *d, uint8_t *buf)
  * ends the session (the server then keeps what it has for a resume).
  */
 static int
-put_body(struct xfer *x, int fd, const char *local, uint64_t size,
+put_body(struct nd_xfer *x, int fd, const char *local, uint64_t size,
          uint64_t offset)
 {
     struct nd_sess *s = &x->s;
@@ -156,17 +162,16 @@ put_body(struct xfer *x, int fd, const char *local, uint64_t size,
     size_t len;
     int rc;
 
-    nd_progress_start_batch(&bar, local, size - offset, s->progress,
-                            &x->batch);
+    nd_progress_start_batch(&bar, local, size - offset, s->progress, &x->batch);
     nd_cli_bar_set(&bar);
     x->fatal = true;
     if (buf == NULL || nd_digest_init(&d) < 0) {
-        rc = fail_local("put", local, ENOMEM);
+        rc = nd_cli_fail_local("put", local, ENOMEM);
         goto out;
     }
     if (lseek(fd, 0, SEEK_SET) < 0 ||
-        (rc = hash_local(fd, offset, &d, buf)) < 0) {
-        rc = fail_local("cannot read", local, errno != 0 ? errno : EIO);
+        (rc = nd_xfer_hash_local(fd, offset, &d, buf)) < 0) {
+        rc = nd_cli_fail_local("cannot read", local, errno != 0 ? errno : EIO);
         goto out;
     }
     while (done < size) {
@@ -180,7 +185,7 @@ put_body(struct xfer *x, int fd, const char *local, uint64_t size,
             goto out;
         }
         if (n < 0 || (n = nd_digest_update(&d, buf, want)) < 0) {
-            rc = fail_local("cannot read", local, (int)-n);
+            rc = nd_cli_fail_local("cannot read", local, (int)-n);
             goto out;
         }
         n = nd_stream_send_full(&s->st, buf, want);
@@ -192,7 +197,7 @@ put_body(struct xfer *x, int fd, const char *local, uint64_t size,
         nd_progress_update(&bar, done - offset);
     }
     if (nd_digest_final(&d, md5) < 0) {
-        rc = fail_local("put", local, EIO);
+        rc = nd_cli_fail_local("put", local, EIO);
         goto out;
     }
     rc = nd_wire_send(&s->st, body,
@@ -203,7 +208,7 @@ put_body(struct xfer *x, int fd, const char *local, uint64_t size,
     }
     /* The whole file and its trailer are sent: the reply decides. */
     x->fatal = false;
-    rc = expect(x, ND_T_OK, body, &len);
+    rc = nd_xfer_expect(x, ND_T_OK, body, &len);
     if (rc == ND_EXIT_OK && nd_proto_putok_decode(body, len, &got_size, got)) {
         x->fatal = true;
         rc = nd_cli_fail_wire(s, -EBADMSG);
@@ -232,7 +237,7 @@ out:
  * the server already holds.
  */
 static int
-put_request(struct xfer *x, const struct stat *st, uint64_t *offset)
+put_request(struct nd_xfer *x, const struct stat *st, uint64_t *offset)
 {
     uint8_t frame[ND_HDR_LEN + 32 + ND_PATH_MAX], body[ND_REPLY_MAX];
     size_t len;
@@ -246,7 +251,7 @@ put_request(struct xfer *x, const struct stat *st, uint64_t *offset)
         x->fatal = true;
         return nd_cli_fail_send(&x->s, rc);
     }
-    rc = expect(x, ND_T_READY, body, &len);
+    rc = nd_xfer_expect(x, ND_T_READY, body, &len);
     if (rc == ND_EXIT_OK && (nd_proto_ready_decode(body, len, offset) < 0 ||
                              *offset > (uint64_t)st->st_size)) {
         x->fatal = true;
@@ -257,7 +262,7 @@ put_request(struct xfer *x, const struct stat *st, uint64_t *offset)
 
 /* Uploads the regular file local as remote.  Returns an exit status. */
 static int
-put_one(struct xfer *x, const char *local, const char *remote)
+put_one(struct nd_xfer *x, const char *local, const char *remote)
 {
     char h1[8], h2[8];
     struct stat st;
@@ -268,22 +273,22 @@ put_one(struct xfer *x, const char *local, const char *remote)
      * cleared again once the file is known to be regular. */
     fd = open(local, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) {
-        rc = fail_local("cannot open", local, errno);
-        batch_done(x, 0);
+        rc = nd_cli_fail_local("cannot open", local, errno);
+        nd_xfer_file_done(x, 0);
         return rc;
     }
     if (fstat(fd, &st) < 0) {
-        rc = fail_local("cannot stat", local, errno);
+        rc = nd_cli_fail_local("cannot stat", local, errno);
     } else if (!S_ISREG(st.st_mode)) {
         nd_cli_err("cannot put \"%s\": %s", local,
                    S_ISDIR(st.st_mode) ? "Is a directory"
                                        : "not a regular file");
         rc = ND_EXIT_LOCAL;
     } else if ((rc = nd_io_set_nonblock(fd, false)) < 0) {
-        rc = fail_local("cannot read", local, -rc);
+        rc = nd_cli_fail_local("cannot read", local, -rc);
     }
     if (rc == ND_EXIT_OK)
-        rc = ensure_open(x);
+        rc = nd_xfer_open(x);
     if (rc == ND_EXIT_OK)
         nd_sess_target(&x->s, "put", remote);
     /* A resumed upload that does not verify (the local file changed in a
@@ -296,289 +301,19 @@ put_one(struct xfer *x, const char *local, const char *remote)
         if (offset > 0) {
             nd_human_size(offset, h1, sizeof(h1));
             nd_human_size((uint64_t)st.st_size, h2, sizeof(h2));
-            note(x, "%s: resuming: the server holds %s of %s", x->s.ctx, h1,
-                 h2);
+            nd_cli_note(x->o, "%s: resuming: the server holds %s of %s",
+                        x->s.ctx, h1, h2);
         }
         rc = put_body(x, fd, local, (uint64_t)st.st_size, offset);
         if (rc != ND_EXIT_DIGEST || offset == 0 || x->fatal)
             break;
-        note(x, "%s: the resumed upload did not verify; sending all of it",
-             x->s.ctx);
+        nd_cli_note(x->o,
+                    "%s: the resumed upload did not verify; sending all of it",
+                    x->s.ctx);
         rc = ND_EXIT_OK;
     }
     nd_io_close(&fd);
-    batch_done(x, rc == ND_EXIT_OK ? (uint64_t)st.st_size : 0);
-    return rc;
-}
-
-/*
- * Receives n file bytes into fd (or nowhere, for fd < 0), hashing them
- * into d; *done counts those written.  After a local write error the rest
- * is still read when another file follows, so that the session stays
- * usable.  Returns an exit status.
- */
-static int
-get_bytes(struct xfer *x, int fd, const char *part, uint64_t n,
-          struct nd_digest *d, uint64_t *done)
-{
-    struct nd_sess *s = &x->s;
-    struct nd_progress bar;
-    uint8_t *buf = malloc(ND_IO_CHUNK);
-    uint64_t moved = 0;
-    int rc = ND_EXIT_OK;
-
-    if (buf == NULL) {
-        x->fatal = true;
-        return fail_local("get", part, ENOMEM);
-    }
-    nd_progress_start_batch(&bar, s->path, n, s->progress && fd >= 0,
-                            &x->batch);
-    nd_cli_bar_set(&bar);
-    while (moved < n && !x->fatal) {
-        size_t want = n - moved < ND_IO_CHUNK ? n - moved : ND_IO_CHUNK;
-        ssize_t r = nd_stream_read_full(&s->st, buf, want);
-
-        /* Whatever arrived is kept: a resume starts after it. */
-        if (r > 0 && rc == ND_EXIT_OK && fd >= 0) {
-            ssize_t w = nd_digest_update(d, buf, (size_t)r) < 0
-                            ? -EIO
-                            : nd_io_write_full(fd, buf, (size_t)r);
-
-            if (w < 0) {
-                rc = fail_local("cannot write", part, (int)-w);
-                x->fatal = !x->more;
-            } else {
-                *done += (uint64_t)r;
-            }
-        }
-        if (r < 0) {
-            rc = nd_cli_fail_wire(s, (int)r);
-            x->fatal = true;
-        } else if ((size_t)r < want) {
-            nd_cli_err("%s: connection lost after %" PRIu64 " of %" PRIu64
-                       " bytes",
-                       s->ctx, moved + (uint64_t)r, n);
-            rc = ND_EXIT_NET;
-            x->fatal = true;
-        } else {
-            moved += want;
-            nd_progress_update(&bar, moved);
-        }
-    }
-    if (nd_cli_bar_take(&bar))
-        nd_progress_finish(&bar, rc == ND_EXIT_OK);
-    free(buf);
-    return rc;
-}
-
-/* Reads the trailer and, unless md5 is NULL, compares it with md5.
- * Returns an exit status. */
-static int
-get_trailer(struct xfer *x, const uint8_t *md5)
-{
-    uint8_t body[ND_REPLY_MAX], theirs[ND_MD5_LEN];
-    size_t len;
-    int rc = expect(x, ND_T_DIGEST, body, &len);
-
-    if (rc != ND_EXIT_OK) {
-        x->fatal = true;
-        return rc;
-    }
-    if (nd_proto_digest_decode(body, len, theirs) < 0) {
-        x->fatal = true;
-        return nd_cli_fail_wire(&x->s, -EBADMSG);
-    }
-    if (md5 != NULL && memcmp(theirs, md5, ND_MD5_LEN) != 0) {
-        nd_cli_err("%s: digest mismatch (data corrupted in transit); nothing "
-                   "kept",
-                   x->s.ctx);
-        return ND_EXIT_DIGEST;
-    }
-    return ND_EXIT_OK;
-}
-
-/* Opens part for the bytes from fi->offset on: created empty for a fresh
- * start, else opened and its first offset bytes hashed into d.  Returns
- * the fd or -errno. */
-static int
-open_part(const char *part, const struct nd_fileinfo *fi, struct nd_digest *d)
-{
-    uint8_t *buf;
-    int fd, rc;
-
-    if (fi->offset == 0)
-        return open(part,
-                    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-                    0666);
-    fd = open(part, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0)
-        return -errno;
-    buf = malloc(ND_IO_CHUNK);
-    rc = buf == NULL ? -ENOMEM : hash_local(fd, fi->offset, d, buf);
-    free(buf);
-    /* Anything past the offset is dropped: the server sends it again. */
-    if (rc == 0 && ftruncate(fd, (off_t)fi->offset) < 0)
-        rc = -errno;
-    if (rc < 0) {
-        close(fd);
-        return rc;
-    }
-    return fd;
-}
-
-/*
- * Receives the file announced by fi into part and renames it to local, with
- * the remote mtime, when the digest of the whole file matches.  A mismatch
- * removes part and its state; an interruption keeps both for a resume.
- */
-static int
-get_body(struct xfer *x, const char *local, const char *part,
-         const char *origin, const struct nd_fileinfo *fi)
-{
-    struct timespec times[2] = {{0, UTIME_OMIT},
-                                {fi->mtime_sec, (long)fi->mtime_nsec}};
-    struct nd_digest d = {0};
-    uint8_t md5[ND_MD5_LEN];
-    uint64_t done = 0;
-    char h1[8], h2[8];
-    int fd = -1, rc;
-
-    if (nd_digest_init(&d) < 0) {
-        x->fatal = true;
-        return fail_local("get", part, ENOMEM);
-    }
-    /* The state first: a part without one is never resumed. */
-    rc = nd_resume_save(part, origin, fi);
-    if (rc == 0)
-        fd = open_part(part, fi, &d);
-    if (rc < 0 || fd < 0) {
-        rc = fail_local("cannot create", part, rc < 0 ? -rc : -fd);
-        nd_digest_free(&d);
-        /* Read the file into nothing, so the next one can follow. */
-        if (!x->more) {
-            x->fatal = true;
-        } else if (get_bytes(x, -1, part, fi->size - fi->offset, &d, &done) ==
-                       ND_EXIT_OK &&
-                   !x->fatal) {
-            (void)get_trailer(x, NULL);
-        }
-        return rc;
-    }
-    rc = get_bytes(x, fd, part, fi->size - fi->offset, &d, &done);
-    if (rc == ND_EXIT_OK && nd_digest_final(&d, md5) < 0)
-        rc = fail_local("get", part, EIO);
-    if (!x->fatal) {
-        int trc = get_trailer(x, rc == ND_EXIT_OK ? md5 : NULL);
-
-        rc = rc == ND_EXIT_OK ? trc : rc;
-    }
-    if (rc == ND_EXIT_OK && futimens(fd, times) < 0)
-        rc = fail_local("cannot set the mtime of", part, errno);
-    /* close() is where a file system may report a deferred write error. */
-    if (close(fd) < 0 && errno != EINTR && rc == ND_EXIT_OK)
-        rc = fail_local("cannot write", part, errno);
-    if (rc == ND_EXIT_OK && rename(part, local) < 0)
-        rc = fail_local("cannot rename to", local, errno);
-    if (rc == ND_EXIT_OK || rc == ND_EXIT_DIGEST ||
-        fi->offset + done == 0) {
-        if (rc != ND_EXIT_OK)
-            unlink(part);
-        nd_resume_drop(part);
-    } else {
-        nd_human_size(fi->offset + done, h1, sizeof(h1));
-        nd_human_size(fi->size, h2, sizeof(h2));
-        note(x, "%s: kept %s of %s in \"%s\"; the same get resumes it",
-             x->s.ctx, h1, h2, part);
-    }
-    nd_digest_free(&d);
-    if (rc == ND_EXIT_OK && x->s.verbose)
-        nd_verbose_file("get", x->s.path, local, fi->size, md5);
-    return rc;
-}
-
-/* Where the bytes of a get come from, for the resume state. */
-static void
-origin_of(const struct xfer *x, const char *remote, char *out, size_t cap)
-{
-    snprintf(out, cap, "%s@%s:%s:%s", x->o->user, x->o->host, x->o->port,
-             remote);
-}
-
-/*
- * Sends GET for the session's target, ranged after the bytes part holds
- * when its state names this very file, and reads FILE into fi.  Returns an
- * exit status; *ranged tells whether a range was asked for.
- */
-static int
-get_request(struct xfer *x, const char *part, const char *origin, bool resume,
-            struct nd_fileinfo *fi, bool *ranged)
-{
-    uint8_t frame[ND_HDR_LEN + 64 + ND_PATH_MAX], body[ND_REPLY_MAX];
-    struct nd_fileinfo rg;
-    struct stat st;
-    size_t len;
-    int rc;
-
-    *ranged = resume && stat(part, &st) == 0 && S_ISREG(st.st_mode) &&
-              nd_resume_load(part, origin, &rg) == 0 &&
-              (uint64_t)st.st_size <= rg.size;
-    if (*ranged)
-        rg.offset = (uint64_t)st.st_size;
-    rc = nd_wire_send(&x->s.st, frame,
-                      nd_proto_get_encode(frame, sizeof(frame), x->s.path,
-                                          *ranged ? &rg : NULL));
-    if (rc < 0) {
-        x->fatal = true;
-        return nd_cli_fail_send(&x->s, rc);
-    }
-    rc = expect(x, ND_T_FILE, body, &len);
-    if (rc == ND_EXIT_OK && (nd_proto_file_decode(body, len, fi) < 0 ||
-                             (!*ranged && fi->offset != 0) ||
-                             (*ranged && fi->offset != 0 &&
-                              fi->offset != rg.offset))) {
-        x->fatal = true;
-        rc = nd_cli_fail_wire(&x->s, -EBADMSG);
-    }
-    return rc;
-}
-
-/* Downloads remote as local, by way of part.  Returns an exit status. */
-static int
-get_one(struct xfer *x, const char *remote, const char *local, const char *part)
-{
-    struct nd_fileinfo fi = {0};
-    char origin[ND_ORIGIN_MAX], h1[8], h2[8];
-    bool ranged = false;
-    int rc = ensure_open(x);
-
-    origin_of(x, remote, origin, sizeof(origin));
-    if (rc == ND_EXIT_OK)
-        nd_sess_target(&x->s, "get", remote);
-    /* A resumed file that does not verify (the part was damaged, or the
-     * remote file changed in a way its size and mtime do not show) is
-     * fetched once more, whole. */
-    for (int attempt = 0; rc == ND_EXIT_OK && attempt < 2; attempt++) {
-        rc = get_request(x, part, origin, attempt == 0, &fi, &ranged);
-        if (rc != ND_EXIT_OK)
-            break;
-        if (ranged && fi.offset == 0) {
-            note(x, "%s: the remote file changed since the interrupted get; "
-                    "starting over",
-                 x->s.ctx);
-        } else if (fi.offset > 0) {
-            nd_human_size(fi.offset, h1, sizeof(h1));
-            nd_human_size(fi.size, h2, sizeof(h2));
-            note(x, "%s: resuming after %s of %s", x->s.ctx, h1, h2);
-        }
-        /* Only now, with the file known to exist, is anything created. */
-        rc = get_body(x, local, part, origin, &fi);
-        if (rc != ND_EXIT_DIGEST || fi.offset == 0 || x->fatal)
-            break;
-        note(x, "%s: the resumed file did not verify; getting all of it",
-             x->s.ctx);
-        rc = ND_EXIT_OK;
-    }
-    batch_done(x, fi.size);
+    nd_xfer_file_done(x, rc == ND_EXIT_OK ? (uint64_t)st.st_size : 0);
     return rc;
 }
 
@@ -591,7 +326,7 @@ put_remote_name(const char *local, const char *dest, char *out, size_t cap)
     char base[ND_LOCAL_MAX];
     int n;
 
-    base_name(local, base, sizeof(base));
+    (void)nd_xfer_base_name(local, base, sizeof(base));
     if (dest == NULL || strcmp(dest, "./") == 0)
         dest = "";
     if (dest[0] == '\0' || dest[strlen(dest) - 1] == '/')
@@ -612,11 +347,10 @@ get_local_name(const char *remote, const char *arg, char *out, size_t cap)
     char base[ND_PATH_MAX + 1];
     struct stat st;
     bool dir = arg != NULL && stat(arg, &st) == 0 && S_ISDIR(st.st_mode);
+    bool named = nd_xfer_base_name(remote, base, sizeof(base));
     int n;
 
-    base_name(remote, base, sizeof(base));
-    if ((arg == NULL || dir) &&
-        (base[0] == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0))
+    if ((arg == NULL || dir) && !named)
         return nd_cli_usage("get: cannot name the local file after ", remote);
     if (arg == NULL)
         n = snprintf(out, cap, "%s", base);
@@ -626,17 +360,9 @@ get_local_name(const char *remote, const char *arg, char *out, size_t cap)
     else
         n = snprintf(out, cap, "%s", arg);
     if (n < 0 || (size_t)n + sizeof(".part") > cap)
-        return fail_local("cannot create", arg != NULL ? arg : base,
-                          ENAMETOOLONG);
+        return nd_cli_fail_local("cannot create", arg != NULL ? arg : base,
+                                 ENAMETOOLONG);
     return ND_EXIT_OK;
-}
-
-/* Records rc as the run's status when it is worse (higher). */
-static void
-worst_of(int *worst, int rc)
-{
-    if (rc > *worst)
-        *worst = rc;
 }
 
 int
@@ -645,7 +371,7 @@ nd_xfer_put(const struct nd_opts *o, int n, char **args)
     const char *dest = n > 1 ? args[n - 1] : NULL;
     int files = n > 1 ? n - 1 : 1, rc, worst = ND_EXIT_OK;
     char(*remote)[ND_PATH_MAX + 1];
-    struct xfer x = {.o = o};
+    struct nd_xfer x = {.o = o};
 
     if (files > 1 && (dest[0] == '\0' || dest[strlen(dest) - 1] != '/'))
         return nd_cli_usage("put: with several LOCALs the last operand must "
@@ -653,7 +379,7 @@ nd_xfer_put(const struct nd_opts *o, int n, char **args)
                             dest);
     remote = calloc((size_t)files, sizeof(*remote));
     if (remote == NULL)
-        return fail_local("put", args[0], ENOMEM);
+        return nd_cli_fail_local("put", args[0], ENOMEM);
     x.batch.files = (unsigned)files;
     for (int i = 0; i < files; i++) {
         struct stat st;
@@ -668,9 +394,10 @@ nd_xfer_put(const struct nd_opts *o, int n, char **args)
     rc = nd_sess_init(&x.s, o, "put", remote[0]);
     for (int i = 0; rc == ND_EXIT_OK && i < files && !x.fatal; i++) {
         x.more = i + 1 < files;
-        worst_of(&worst, put_one(&x, args[i], remote[i]));
+        nd_cli_worst(&worst, put_one(&x, args[i], remote[i]));
     }
-    /* Closing before a trailer makes the server discard the partial. */
+    /* Closing before a trailer leaves the server the bytes it has, kept
+     * for a resume. */
     nd_sess_close(&x.s);
     free(remote);
     return rc != ND_EXIT_OK ? rc : worst;
@@ -682,7 +409,7 @@ nd_xfer_get(const struct nd_opts *o, int n, char **args)
     const char *dest = n > 1 ? args[n - 1] : NULL;
     int files = n > 1 ? n - 1 : 1, rc = ND_EXIT_OK, worst = ND_EXIT_OK;
     char(*local)[ND_LOCAL_MAX];
-    struct xfer x = {.o = o};
+    struct nd_xfer x = {.o = o};
     struct stat st;
 
     if (files > 1 && (stat(dest, &st) < 0 || !S_ISDIR(st.st_mode)))
@@ -692,7 +419,7 @@ nd_xfer_get(const struct nd_opts *o, int n, char **args)
     /* Two buffers per file: the name and its .part. */
     local = calloc((size_t)files * 2, sizeof(*local));
     if (local == NULL)
-        return fail_local("get", args[0], ENOMEM);
+        return nd_cli_fail_local("get", args[0], ENOMEM);
     x.batch.files = (unsigned)files;
     for (int i = 0; rc == ND_EXIT_OK && i < files; i++) {
         char *name = local[2 * i], *part = local[2 * i + 1];
@@ -707,7 +434,7 @@ nd_xfer_get(const struct nd_opts *o, int n, char **args)
          * row of the array into another, which compilers flag. */
         len = strlen(name);
         if (len + sizeof(".part") > sizeof(*local)) {
-            rc = fail_local("cannot create", name, ENAMETOOLONG);
+            rc = nd_cli_fail_local("cannot create", name, ENAMETOOLONG);
             break;
         }
         memcpy(part, name, len);
@@ -717,22 +444,13 @@ nd_xfer_get(const struct nd_opts *o, int n, char **args)
         nd_sess_init(&x.s, o, "get", args[0]);
     for (int i = 0; rc == ND_EXIT_OK && i < files && !x.fatal; i++) {
         x.more = i + 1 < files;
-        worst_of(&worst, get_one(&x, args[i], local[2 * i], local[2 * i + 1]));
+        nd_cli_worst(&worst, nd_xferget_one(&x, args[i], local[2 * i],
+                                            local[2 * i + 1]));
     }
     nd_sess_close(&x.s);
     free(local);
     return rc != ND_EXIT_OK ? rc : worst;
 }
-
-/*
- * The run as another module drives it (nd_tree's put -r and get -r): the
- * same session, batch and per-file put_one()/get_one() as above, one file
- * at a time, with the caller's own requests (MKDIR, LIST, STAT) in
- * between over the same session.
- */
-struct nd_xfer {
-    struct xfer x;
-};
 
 struct nd_xfer *
 nd_xfer_new(const struct nd_opts *o, const char *op)
@@ -741,49 +459,61 @@ nd_xfer_new(const struct nd_opts *o, const char *op)
 
     if (t == NULL)
         return NULL;
-    t->x.o = o;
+    t->o = o;
     /* The path is only a placeholder: every request names its own. */
-    (void)nd_sess_init(&t->x.s, o, op, "");
+    (void)nd_sess_init(&t->s, o, op, "");
     return t;
 }
 
 void
 nd_xfer_batch(struct nd_xfer *t, unsigned files, uint64_t bytes)
 {
-    t->x.batch.files = files;
-    t->x.batch.bytes_total = bytes;
-}
-
-int
-nd_xfer_open(struct nd_xfer *t)
-{
-    return ensure_open(&t->x);
+    t->batch.files = files;
+    t->batch.bytes_total = bytes;
 }
 
 struct nd_sess *
 nd_xfer_sess(struct nd_xfer *t)
 {
-    return &t->x.s;
+    return &t->s;
+}
+
+const struct nd_opts *
+nd_xfer_opts(const struct nd_xfer *t)
+{
+    return t->o;
+}
+
+const struct nd_progress_batch *
+nd_xfer_progress(const struct nd_xfer *t)
+{
+    return &t->batch;
 }
 
 bool
 nd_xfer_usable(const struct nd_xfer *t)
 {
-    return !t->x.fatal;
+    return !t->fatal;
+}
+
+bool
+nd_xfer_more(const struct nd_xfer *t)
+{
+    return t->more;
 }
 
 void
 nd_xfer_lost(struct nd_xfer *t)
 {
-    t->x.fatal = true;
+    t->fatal = true;
 }
 
 int
 nd_xfer_put_file(struct nd_xfer *t, const char *local, const char *remote)
 {
     /* Another request may follow any file of a tree. */
-    t->x.more = true;
-    return put_one(&t->x, local, remote);
+    t->more = true;
+    return put_one(t, local, remote);
 }
 
 int
@@ -793,13 +523,13 @@ nd_xfer_get_file(struct nd_xfer *t, const char *remote, const char *local)
     size_t len = strlen(local);
 
     if (len + sizeof(".part") > sizeof(part)) {
-        batch_done(&t->x, 0);
-        return fail_local("cannot create", local, ENAMETOOLONG);
+        nd_xfer_file_done(t, 0);
+        return nd_cli_fail_local("cannot create", local, ENAMETOOLONG);
     }
     memcpy(part, local, len);
     memcpy(part + len, ".part", sizeof(".part"));
-    t->x.more = true;
-    return get_one(&t->x, remote, local, part);
+    t->more = true;
+    return nd_xferget_one(t, remote, local, part);
 }
 
 void
@@ -807,6 +537,6 @@ nd_xfer_free(struct nd_xfer *t)
 {
     if (t == NULL)
         return;
-    nd_sess_close(&t->x.s);
+    nd_sess_close(&t->s);
     free(t);
 }

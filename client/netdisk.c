@@ -3,9 +3,9 @@
  * (TLS,) HELLO, login, the command's requests, close.  The wire format is
  * nd_proto's, the session and error reports are nd_cli's; this file parses
  * the command line and hands the command to its module: put and get to
- * nd_xfer (with -r to nd_tree), ls to nd_ls, stat and md5 to nd_stat,
- * mkdir, rm and mv to nd_manage.  Each returns the exit status that main()
- * hands to the shell.
+ * nd_xfer (with -r, put to nd_tree and get to nd_treeget), ls to nd_ls,
+ * stat and md5 to nd_stat, mkdir, rm and mv to nd_manage.  Each returns the
+ * exit status that main() hands to the shell.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -22,6 +22,7 @@
 #include "nd_proto.h"
 #include "nd_stat.h"
 #include "nd_tree.h"
+#include "nd_treeget.h"
 #include "nd_xfer.h"
 
 static const char usage_text[] =
@@ -317,7 +318,7 @@ main(int argc, char **argv)
                                                    : ": missing REMOTE");
         if (recursive)
             return cmd[0] == 'p' ? nd_tree_put(&o, nargs, args)
-                                 : nd_tree_get(&o, nargs, args);
+                                 : nd_treeget_cmd(&o, nargs, args);
         if (cmd[0] == 'p')
             return nd_xfer_put(&o, nargs, args);
         return nd_xfer_get(&o, nargs, args);

@@ -133,7 +133,7 @@ same_set "netdisk.1's ENVIRONMENT has every NETDISK_* variable of client/*.c" \
 help_env=$(grep -oE 'NETDISK_[A-Z_]+' "$T/help" | sort -u)
 missing=
 for v in $help_env; do
-    printf '%s\n' "$src_env" | grep -qx "$v" || missing="$missing $v"
+    grep -qx "$v" <<<"$src_env" || missing="$missing $v"
 done
 assert_eq "" "$missing" "every NETDISK_* variable --help names is read"
 
@@ -166,7 +166,7 @@ same_set "netdiskd.8's USER COMMANDS are the user subcommands" \
         sed -nE 's/^ {7}user ([a-z]+).*$/\1/p')"
 man_dexit=$(tags netdiskd.8 'EXIT STATUS' '[0-9]+')
 for st in $(sed -n '/^Exit status/,$p' "$T/dhelp" | grep -oE '\b[0-9]+\b') 2; do
-    if printf '%s\n' "$man_dexit" | grep -qx "$st"; then
+    if grep -qx "$st" <<<"$man_dexit"; then
         ok "netdiskd.8's EXIT STATUS has $st"
     else
         not_ok "netdiskd.8's EXIT STATUS has $st (it lists: $man_dexit)"

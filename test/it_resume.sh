@@ -353,7 +353,9 @@ px_start --conn 1 --split 16384 --delay-ms 4 --max-conns 2
 timeout -k 5 60 "$ND_BIN/netdisk" -H 127.0.0.1 -p "$PX_PORT" get a.bin \
     "$T/out/f" >"$T/f.out" 2>"$T/f.err" &
 tpid=$!
-wait_for 5 test -n "$(pgrep -P "$tpid")" || fail "the client did not start"
+# A function, so that wait_for runs pgrep again on every try.
+client_up() { [ -n "$(pgrep -P "$tpid")" ]; }
+wait_for 10 client_up || fail "the client did not start"
 cpid=$(pgrep -P "$tpid" | head -n 1)
 sigign=$(sed -n 's/^SigIgn:[[:space:]]*//p' "/proc/$cpid/status")
 check "SIGINT is not ignored by the client ($sigign)" \
@@ -372,6 +374,8 @@ kept=$(fsize "$T/out/f.part")
 check "SIGINT: .part ($kept bytes) and .part.state are kept" \
     test -f "$T/out/f.part" -a -f "$T/out/f.part.state" -a "$kept" -gt 0
 check "SIGINT: the get stopped mid-file" test "$kept" -lt "$SIZE"
+check "SIGINT: the client said how to go on" \
+    grep -q "interrupted; the same command resumes the transfer" "$T/f.err"
 l1=$(px_line 1)
 say "# SIGINT: kept $kept; proxy: $l1"
 log_mark
