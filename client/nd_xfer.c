@@ -25,6 +25,7 @@
 
 #include "nd_digest.h"
 #include "nd_io.h"
+#include "nd_net.h"
 #include "nd_progress.h"
 #include "nd_proto.h"
 #include "nd_verbose.h"
@@ -118,6 +119,14 @@ nd_xfer_open(struct nd_xfer *x)
 }
 
 void
+nd_xfer_slack(struct nd_xfer *x, uint64_t offset)
+{
+    (void)nd_net_set_timeouts(
+        x->s.st.fd,
+        ND_IO_TIMEOUT_S + (offset > 0 ? nd_proto_hash_slack(offset) : 0));
+}
+
+void
 nd_xfer_file_done(struct nd_xfer *x, uint64_t size)
 {
     x->batch.done_files++;
@@ -169,9 +178,10 @@ put_body(struct nd_xfer *x, int fd, const char *local, uint64_t size,
         rc = nd_cli_fail_local("put", local, ENOMEM);
         goto out;
     }
-    if (lseek(fd, 0, SEEK_SET) < 0 ||
-        (rc = nd_xfer_hash_local(fd, offset, &d, buf)) < 0) {
-        rc = nd_cli_fail_local("cannot read", local, errno != 0 ? errno : EIO);
+    rc = lseek(fd, 0, SEEK_SET) < 0 ? -errno
+                                    : nd_xfer_hash_local(fd, offset, &d, buf);
+    if (rc < 0) {
+        rc = nd_cli_fail_local("cannot read", local, -rc);
         goto out;
     }
     while (done < size) {
@@ -304,7 +314,9 @@ put_one(struct nd_xfer *x, const char *local, const char *remote)
             nd_cli_note(x->o, "%s: resuming: the server holds %s of %s",
                         x->s.ctx, h1, h2);
         }
+        nd_xfer_slack(x, offset);
         rc = put_body(x, fd, local, (uint64_t)st.st_size, offset);
+        nd_xfer_slack(x, 0);
         if (rc != ND_EXIT_DIGEST || offset == 0 || x->fatal)
             break;
         nd_cli_note(x->o,

@@ -70,6 +70,13 @@ int nd_xfer_put_file(struct nd_xfer *t, const char *local, const char *remote);
 /* Downloads remote as local, by way of local.part.  Returns an exit
  * status. */
 int nd_xfer_get_file(struct nd_xfer *t, const char *remote, const char *local);
+/*
+ * Sets the session's timeouts for a transfer resumed at offset: the usual
+ * ND_IO_TIMEOUT_S plus nd_proto_hash_slack(offset), while the server may
+ * be hashing the bytes it kept; offset 0 restores the usual ones.
+ */
+void nd_xfer_slack(struct nd_xfer *x, uint64_t offset);
+
 /* Closes the session and frees t.  NULL is allowed. */
 void nd_xfer_free(struct nd_xfer *t);
 

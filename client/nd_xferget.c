@@ -237,7 +237,7 @@ get_request(struct nd_xfer *t, const char *part, const char *origin,
     size_t len;
     int rc;
 
-    *ranged = resume && stat(part, &st) == 0 && S_ISREG(st.st_mode) &&
+    *ranged = resume && lstat(part, &st) == 0 && S_ISREG(st.st_mode) &&
               nd_resume_load(part, origin, &rg) == 0 &&
               (uint64_t)st.st_size <= rg.size;
     if (*ranged)
@@ -292,7 +292,9 @@ nd_xferget_one(struct nd_xfer *t, const char *remote, const char *local,
             nd_cli_note(o, "%s: resuming after %s of %s", s->ctx, h1, h2);
         }
         /* Only now, with the file known to exist, is anything created. */
+        nd_xfer_slack(t, fi.offset);
         rc = get_body(t, local, part, origin, &fi);
+        nd_xfer_slack(t, 0);
         if (rc != ND_EXIT_DIGEST || fi.offset == 0 || !nd_xfer_usable(t))
             break;
         nd_cli_note(o, "%s: the resumed file did not verify; getting all of it",

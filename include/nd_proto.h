@@ -357,6 +357,22 @@ long nd_proto_raw_encode(void *buf, size_t cap, uint8_t type, const void *body,
  */
 #define ND_ENOTREG EMEDIUMTYPE
 
+/*
+ * A side that continues a transfer first hashes the bytes moved before (the
+ * digest covers the whole file), which takes time the other side spends
+ * waiting.  Both sides allow this many seconds more than their usual
+ * timeout for the first bytes after a READY or FILE with a nonzero offset:
+ * offset at 8 MiB/s, far below what a disk and MD5 manage.
+ */
+#define ND_HASH_RATE_MIN (8u * 1024u * 1024u)
+static inline int
+nd_proto_hash_slack(uint64_t offset)
+{
+    uint64_t s = offset / ND_HASH_RATE_MIN + 1;
+
+    return s > 86400 * 7 ? 86400 * 7 : (int)s;
+}
+
 /* Maps a negative errno to the status a client should see. */
 enum nd_status nd_proto_status_from_errno(int neg_errno);
 /* A short English description of a status; never NULL. */

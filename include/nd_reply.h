@@ -47,4 +47,13 @@ void nd_reply_error(struct nd_conn *c, int rc);
  * c->close_after.  Returns 0 or -errno. */
 int nd_reply_send(struct nd_conn *c, const void *frame, long len);
 
+/*
+ * A nd_sum_work-style check for a long hash: returns -ECONNRESET when the
+ * client of the connection arg (a struct nd_conn) is gone, or the reactor
+ * shut the socket down to stop the daemon (a peek sees EOF), another
+ * -errno on a socket error, else 0.  Bytes the client pipelined are left
+ * for the reactor.
+ */
+int nd_reply_peer_gone(void *arg);
+
 #endif

@@ -28,8 +28,9 @@ struct nd_sweep {
 
 /*
  * Starts the sweeper over base with partial_ttl ttl.  A ttl of 0 keeps no
- * partials, so nothing is started.  Returns 0 or -errno; on failure there
- * is nothing to stop.  base must outlive nd_sweep_stop().
+ * partials: those there are swept once, now, and no thread is started.  Returns
+ * 0 or -errno; on failure there is nothing to stop.  base must outlive
+ * nd_sweep_stop().
  */
 int nd_sweep_start(struct nd_sweep *sw, const struct nd_store *base, int ttl);
 

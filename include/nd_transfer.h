@@ -12,7 +12,7 @@
 
 void nd_transfer_put(const struct nd_handler_ctx *ctx, struct nd_conn *c,
                      struct nd_scratch *sc, const struct nd_req *req);
-void nd_transfer_get(struct nd_conn *c, struct nd_scratch *sc,
-                     const struct nd_req *req);
+void nd_transfer_get(const struct nd_handler_ctx *ctx, struct nd_conn *c,
+                     struct nd_scratch *sc, const struct nd_req *req);
 
 #endif

@@ -96,25 +96,6 @@ stat_path(const struct nd_store *s, const char *path, struct stat *st)
 }
 
 /*
- * Ends a long hash early when the client is gone, or when the reactor shut
- * the socket down to stop the daemon: both make a peek see EOF.  Bytes the
- * client pipelined (the next request) are left for the reactor.
- */
-static int
-peer_gone(void *arg)
-{
-    const struct nd_conn *c = arg;
-    char b;
-    ssize_t n = recv(c->st.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
-
-    if (n == 0)
-        return -ECONNRESET;
-    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-        return -errno;
-    return 0;
-}
-
-/*
  * STAT: the type, size and mtime of a path and, for a regular file, its
  * digest: the trusted record, or else the file is hashed here (it may take
  * a while for a large file) and the result recorded.
@@ -124,7 +105,7 @@ handle_stat(struct nd_conn *c, struct nd_scratch *sc, const struct nd_req *req)
 {
     struct nd_reqlog x = {"stat", req->path, 0, nd_io_now(), NULL, NULL, 0, 0};
     struct nd_statinfo si = {0};
-    struct nd_sum_work w = {&sc->md5, sc->buf, sc->cap, peer_gone, c};
+    struct nd_sum_work w = {&sc->md5, sc->buf, sc->cap, nd_reply_peer_gone, c};
     enum nd_sum_how how = ND_SUM_RECORD;
     uint8_t frame[64];
     struct stat st;
@@ -306,7 +287,7 @@ nd_handler_run(const struct nd_handler_ctx *ctx, struct nd_conn *c,
         nd_transfer_put(ctx, c, sc, &req);
         break;
     case ND_T_GET:
-        nd_transfer_get(c, sc, &req);
+        nd_transfer_get(ctx, c, sc, &req);
         break;
     case ND_T_STAT:
         handle_stat(c, sc, &req);

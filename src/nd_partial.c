@@ -134,8 +134,16 @@ nd_partial_open(const struct nd_store *s, const char *path, uint64_t size,
     if (rc == 0)
         rc = open_partial_dir(s);
     if (rc >= 0) {
+        struct stat a, b;
+
         up->tmp_dir_fd = rc;
-        rc = take_partial(up, size);
+        /* The commit renames the partial into the target directory, which
+         * cannot cross a mount (a bind mount or a btrfs subvolume below
+         * the user's directory): such a target gets a plain upload. */
+        if (fstat(up->tmp_dir_fd, &a) < 0 || fstat(up->dir_fd, &b) < 0)
+            rc = -errno;
+        else
+            rc = a.st_dev == b.st_dev ? take_partial(up, size) : -EXDEV;
     }
     if (rc == 0) {
         up->keep = true;

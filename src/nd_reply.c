@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "nd_io.h"
 #include "nd_log.h"
@@ -92,4 +93,18 @@ nd_reply_send(struct nd_conn *c, const void *frame, long len)
     if (rc < 0)
         c->close_after = true;
     return rc;
+}
+
+int
+nd_reply_peer_gone(void *arg)
+{
+    const struct nd_conn *c = arg;
+    char b;
+    ssize_t n = recv(c->st.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+
+    if (n == 0)
+        return -ECONNRESET;
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+        return -errno;
+    return 0;
 }

@@ -368,7 +368,7 @@ nd_store_commit(struct nd_upload *up)
     /* The client's mtime replaces the time of the last write before the
      * sync, so that it is as durable as the bytes. */
     if ((up->set_mtime && futimens(up->fd, up->times) < 0) ||
-        fdatasync(up->fd) < 0) {
+        (up->set_mtime ? fsync(up->fd) : fdatasync(up->fd)) < 0) {
         rc = -errno;
         nd_store_abort(up);
         return rc;

@@ -25,7 +25,8 @@ interval(int ttl)
 static void
 sweep_once(const struct nd_sweep *sw)
 {
-    long n = nd_partial_sweep(sw->base, time(NULL) - sw->ttl);
+    /* "Older than now + 1" is every partial no PUT holds. */
+    long n = nd_partial_sweep(sw->base, time(NULL) - sw->ttl + (sw->ttl == 0));
 
     if (n > 0)
         nd_log(ND_LOG_INFO,
@@ -68,8 +69,12 @@ nd_sweep_start(struct nd_sweep *sw, const struct nd_store *base, int ttl)
     memset(sw, 0, sizeof(*sw));
     sw->base = base;
     sw->ttl = ttl;
-    if (ttl <= 0)
+    /* partial_ttl = 0 keeps nothing: partials left by an earlier
+     * configuration go now, and no thread is needed afterwards. */
+    if (ttl <= 0) {
+        sweep_once(sw);
         return 0;
+    }
     pthread_mutex_init(&sw->mu, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

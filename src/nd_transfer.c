@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 
 #include "nd_io.h"
+#include "nd_net.h"
 #include "nd_partial.h"
 #include "nd_reply.h"
 #include "nd_sum.h"
@@ -31,11 +32,18 @@
  */
 static int
 recv_body(struct nd_conn *c, struct nd_scratch *sc, struct nd_upload *up,
-          uint64_t size, uint64_t *got, int *werr)
+          uint64_t size, uint64_t *got, int *werr, int restore)
 {
     while (*got < size) {
         size_t want = size - *got < sc->cap ? (size_t)(size - *got) : sc->cap;
         ssize_t n = nd_stream_read_full(&c->st, sc->buf, want);
+
+        /* The first chunk of a resumed upload came later than usual; the
+         * rest must keep to idle_timeout again. */
+        if (restore > 0) {
+            (void)nd_net_set_timeouts(c->st.fd, restore);
+            restore = 0;
+        }
 
         if (n < 0)
             return (int)n;
@@ -72,20 +80,25 @@ recv_trailer(struct nd_conn *c, uint8_t md5[ND_MD5_LEN])
 
 /*
  * Hashes the first n bytes of fd into the scratch digest: the part of a
- * file that an earlier, interrupted transfer already moved.  Returns 0 or
- * -errno (-EIO when the file is shorter than n).
+ * file that an earlier, interrupted transfer already moved.  With c set,
+ * stops early when the client is gone (a GET's client waits silently
+ * meanwhile; a PUT's is sending, so a peek tells nothing there).  Returns
+ * 0 or -errno (-EIO when the file is shorter than n).
  */
 static int
-hash_prefix(struct nd_scratch *sc, int fd, uint64_t n)
+hash_prefix(struct nd_scratch *sc, int fd, uint64_t n, struct nd_conn *c)
 {
     for (uint64_t at = 0; at < n;) {
         size_t want = n - at < sc->cap ? (size_t)(n - at) : sc->cap;
         ssize_t got = nd_io_pread_full(fd, sc->buf, want, (off_t)at);
+        int rc;
 
         if (got < 0)
             return (int)got;
         if ((size_t)got < want || nd_digest_update(&sc->md5, sc->buf, want))
             return -EIO;
+        if (c != NULL && (rc = nd_reply_peer_gone(c)) < 0)
+            return rc;
         at += want;
     }
     return 0;
@@ -121,7 +134,7 @@ nd_transfer_put(const struct nd_handler_ctx *ctx, struct nd_conn *c,
     struct nd_reqlog x = {"put", req->path, 0, nd_io_now(), NULL, NULL, 0, 0};
     struct nd_upload up;
     uint64_t at = 0;
-    int rc, werr = 0;
+    int rc, werr = 0, kept_err = 0;
 
     if (req->size > (uint64_t)INT64_MAX) {
         x.result = "size out of range";
@@ -140,13 +153,19 @@ nd_transfer_put(const struct nd_handler_ctx *ctx, struct nd_conn *c,
             0 ||
         nd_digest_reset(&sc->md5) < 0) {
         x.result = "cannot send READY";
+        c->close_after = true; /* the client may be sending file bytes */
         goto suspend;
     }
     /* The digest covers the whole file: the bytes kept from the last
-     * attempt are hashed again while the client hashes its own copy. */
+     * attempt are hashed again while the client hashes its own copy, and
+     * the client's first bytes may come that much later. */
     at = x.from = up.offset;
-    werr = hash_prefix(sc, up.fd, up.offset);
-    rc = recv_body(c, sc, &up, req->size, &at, &werr);
+    werr = kept_err = hash_prefix(sc, up.fd, up.offset, NULL);
+    if (up.offset > 0)
+        (void)nd_net_set_timeouts(c->st.fd, ctx->cfg->idle_timeout +
+                                                nd_proto_hash_slack(up.offset));
+    rc = recv_body(c, sc, &up, req->size, &at, &werr,
+                   up.offset > 0 ? ctx->cfg->idle_timeout : 0);
     x.bytes = at - up.offset;
     if (rc == 0)
         rc = recv_trailer(c, theirs);
@@ -176,7 +195,8 @@ nd_transfer_put(const struct nd_handler_ctx *ctx, struct nd_conn *c,
         werr = werr != 0 ? werr : -EIO;
     }
     if (werr != 0) {
-        x.result = "write failed";
+        x.result =
+            kept_err != 0 ? "cannot read the kept bytes" : "write failed";
         x.err = werr;
         nd_reply_error(c, werr);
         goto abort;
@@ -217,7 +237,7 @@ log:
  */
 static int
 send_body(struct nd_conn *c, struct nd_scratch *sc, int fd, uint64_t *at,
-          uint64_t end, bool hash)
+          uint64_t end, bool hash, int restore)
 {
     bool copy = hash || !nd_stream_zero_copy(&c->st);
 
@@ -234,6 +254,13 @@ send_body(struct nd_conn *c, struct nd_scratch *sc, int fd, uint64_t *at,
         if (hash && nd_digest_update(&sc->md5, sc->buf, want) < 0)
             return -EIO;
         n = nd_stream_send_file(&c->st, fd, (off_t)*at, sc->buf, want);
+        /* A resumed download's client hashes its part before it reads:
+         * the first chunk may wait that long, the rest keep to
+         * idle_timeout again. */
+        if (restore > 0) {
+            (void)nd_net_set_timeouts(c->st.fd, restore);
+            restore = 0;
+        }
         if (n < 0)
             return (int)n;
         *at += want;
@@ -257,8 +284,8 @@ range_holds(const struct nd_fileinfo *rg, const struct stat *st, int rec,
 }
 
 void
-nd_transfer_get(struct nd_conn *c, struct nd_scratch *sc,
-                const struct nd_req *req)
+nd_transfer_get(const struct nd_handler_ctx *ctx, struct nd_conn *c,
+                struct nd_scratch *sc, const struct nd_req *req)
 {
     struct nd_reqlog x = {"get", req->path, 0, nd_io_now(), NULL, NULL, 0, 0};
     struct nd_fileinfo fi = {0};
@@ -297,12 +324,25 @@ nd_transfer_get(struct nd_conn *c, struct nd_scratch *sc,
     if (rc == 0 && rec < 0)
         rc = nd_digest_reset(&sc->md5);
     if (rc == 0 && rec < 0)
-        rc = hash_prefix(sc, fd, fi.offset);
+        rc = hash_prefix(sc, fd, fi.offset, c);
+    if (rc == 0 && fi.offset > 0)
+        (void)nd_net_set_timeouts(c->st.fd, ctx->cfg->idle_timeout +
+                                                nd_proto_hash_slack(fi.offset));
     if (rc == 0)
-        rc = send_body(c, sc, fd, &at, fi.size, rec < 0);
+        rc = send_body(c, sc, fd, &at, fi.size,
+                       rec<0, fi.offset> 0 ? ctx->cfg->idle_timeout : 0);
     x.bytes = at - fi.offset;
     if (rc == 0 && rec < 0)
         rc = nd_digest_final(&sc->md5, md5);
+    /* The record is stored before the trailer goes out, so that a request
+     * the client sends once it has the file already finds it. */
+    if (rc == 0 && rec == 0)
+        nd_reply_log_digest(c, req->path, "record", "trusted", 0);
+    else if (rc == 0)
+        nd_reply_log_digest(c, req->path, "hash", nd_reply_record_state(rec),
+                            rec == -EOPNOTSUPP
+                                ? rec
+                                : nd_sum_set_checked(fd, &st, &since, md5));
     if (rc == 0)
         rc = nd_reply_send(c, frame,
                            nd_proto_digest_encode(frame, sizeof(frame), md5));
@@ -314,13 +354,6 @@ nd_transfer_get(struct nd_conn *c, struct nd_scratch *sc,
         goto out;
     }
     x.md5 = md5;
-    if (rec == 0)
-        nd_reply_log_digest(c, req->path, "record", "trusted", 0);
-    else
-        nd_reply_log_digest(c, req->path, "hash", nd_reply_record_state(rec),
-                            rec == -EOPNOTSUPP
-                                ? rec
-                                : nd_sum_set_checked(fd, &st, &since, md5));
 out:
     nd_io_close(&fd);
     nd_reply_log(c, &x);

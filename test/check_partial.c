@@ -15,10 +15,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -530,6 +532,47 @@ START_TEST(test_abort_and_missing_parents)
 }
 END_TEST
 
+/*
+ * A target directory on another file system (a mount below the user's
+ * directory) cannot receive a rename from the partial directory: the
+ * upload falls back to a plain temporary file beside the target and
+ * commits.  Needs a private mount namespace, so root; skipped otherwise.
+ */
+START_TEST(test_cross_mount_falls_back)
+{
+    char mnt[256], p[P_MAX], buf[16];
+    struct nd_upload up;
+
+    if (unshare(CLONE_NEWNS) < 0 ||
+        mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+        printf("# skipped: no private mount namespace (%s)\n", strerror(errno));
+        return;
+    }
+    /* The stores were opened in the old namespace, whose mounts their fds
+     * keep seeing: open them again in this one. */
+    nd_store_close(&s_user);
+    nd_store_close(&s_store);
+    ck_assert_int_eq(nd_store_open(&s_store, s_root), 0);
+    ck_assert_int_eq(nd_store_open_user(&s_store, "alice", &s_user), 0);
+    snprintf(mnt, sizeof(mnt), "%s/mnt", s_udir);
+    ck_assert_int_eq(mkdir(mnt, 0755), 0);
+    ck_assert_msg(mount("tmpfs", mnt, "tmpfs", 0, "size=1m") == 0,
+                  "mount tmpfs: %s", strerror(errno));
+    ck_assert_int_eq(nd_partial_open(&s_user, "mnt/f.bin", 5, 3, 4, &up), 0);
+    ck_assert(!up.keep);
+    ck_assert_int_eq(up.tmp_dir_fd, -1);
+    ck_assert_uint_eq(up.offset, 0);
+    ck_assert_int_eq(nd_io_write_full(up.fd, "hello", 5), 5);
+    ck_assert_int_eq(nd_store_commit(&up), 0);
+    snprintf(p, sizeof(p), "%s/f.bin", mnt);
+    ck_assert_int_eq(read_file(p, buf, sizeof(buf)), 5);
+    ck_assert_int_eq(memcmp(buf, "hello", 5), 0);
+    ck_assert_int_eq(count_entries(mnt), 1);
+    ck_assert_int_eq(count_entries(s_pdir), 0);
+    ck_assert_int_eq(umount(mnt), 0);
+}
+END_TEST
+
 START_TEST(test_partial_sweep)
 {
     char old[ND_DIGEST_HEX_LEN], young[ND_DIGEST_HEX_LEN];
@@ -749,6 +792,7 @@ partial_suite(void)
     tcase_add_loop_test(tc, test_locked_falls_back, 0, 2);
     tcase_add_loop_test(tc, test_abort_and_missing_parents, 0, 2);
     tcase_add_loop_test(tc, test_partial_dir_symlink_refused, 0, 2);
+    tcase_add_test(tc, test_cross_mount_falls_back);
     suite_add_tcase(s, tc);
 
     tcase_add_checked_fixture(sw, setup, teardown);

@@ -568,7 +568,15 @@ rm -f "$T/in/m"
 
 # ---------------------------------------------------------------------------
 say "# 8. partial_ttl = 0: nothing is kept"
+# A partial left by an earlier configuration (a young one: the sweep of a
+# positive ttl would keep it) goes at the start.
+mkdir -p "$ROOT/.netdisk-partial"
+printf 'left over\n' >"$ROOT/.netdisk-partial/00112233445566778899aabbccddeeff"
 nd_start 'partial_ttl = 0;'
+check "partial_ttl = 0: the partial left from before was removed at start" \
+    test ! -e "$ROOT/.netdisk-partial/00112233445566778899aabbccddeeff"
+check_log "...and the start-up sweep said so" \
+    "sweep: removed 1 partial upload older than partial_ttl"
 mkrand "$T/in/z" "$SIZE"
 px_start --conn 1 --cut-up $((5 * MIB)) --max-conns 2
 log_mark
