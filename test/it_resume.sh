@@ -598,5 +598,35 @@ check "z.bin is byte-identical (cmp)" cmp -s "$T/in/z" "$ROOT/z.bin"
 px_stop
 nd_stop
 
+# ---------------------------------------------------------------------------
+say "# 10. a resumed put whose client hashes longer than idle_timeout"
+# The client hashes the 32 MiB the server kept before it sends the rest;
+# the proxy holds its first body byte for 4 s, twice idle_timeout.  The
+# server allows K / 8 MiB seconds more for that byte (5 s here), so the
+# put completes; with idle_timeout alone it would be cut every time.
+nd_start 'idle_timeout = 2;'
+mkrand "$T/in/w" $((40 * MIB))
+px_start --conn 1 --cut-up $((32 * MIB)) --max-conns 1
+log_mark
+run ndc "$PX_PORT" put "$T/in/w" w.bin
+px_stop
+# Measured once the daemon is done with the cut connection.
+check_new "slow client: the daemon kept the partial" \
+    'op=put path="w\.bin" .*result="connection lost; partial kept for resume'
+pfile=$(partials | head -n 1)
+wkept=$(fsize "$pfile")
+check "slow client: the cut put kept a partial ($wkept bytes)" \
+    test "$wkept" -gt $((16 * MIB))
+whdr=$((32 * MIB - wkept))
+px_start --conn 1 --pause-up-at "$whdr" --pause-ms 4000 --max-conns 1
+log_mark
+run ndc "$PX_PORT" put "$T/in/w" w.bin
+assert_eq 0 "$RC" "slow client: the resumed put, held 4 s before its first byte, exits 0"
+check_new "slow client: the daemon resumed it (from=$wkept)" \
+    "$(xfer_re put w.bin "$wkept" $((40 * MIB - wkept)) ok)"
+check "slow client: w.bin is byte-identical (cmp)" cmp -s "$T/in/w" "$ROOT/w.bin"
+px_stop
+nd_stop
+
 say "# it_resume ran for $((SECONDS - t_start)) s"
 nd_done

@@ -3,8 +3,9 @@
  *
  * It listens on an ephemeral port of 127.0.0.1, publishes the port in a file,
  * and forwards every connection it accepts to a loopback server.  On a chosen
- * connection it can split the stream into small writes, delay each write, or
- * cut the connection after an exact number of bytes in one direction, so the
+ * connection it can split the stream into small writes, delay each write,
+ * hold the client's bytes once at an exact offset for a while, or cut the
+ * connection after an exact number of bytes in one direction, so the
  * tests can put a client or the daemon in front of a short read, a dripping
  * peer or a vanished peer at a known offset.  When a connection ends, one
  * line with its byte counts goes to the log file.
@@ -81,6 +82,9 @@ struct conn {
     double cut_deadline;
     size_t split; /* largest single write, or SIZE_MAX */
     unsigned delay_ms;
+    uint64_t pause_at; /* --pause-up-at, or NO_LIMIT */
+    unsigned pause_ms;
+    bool paused; /* the pause has been served */
     struct dir dir[2];
 };
 
@@ -94,6 +98,8 @@ static struct {
     uint64_t cut[2];
     size_t split;
     unsigned delay_ms;
+    uint64_t pause_at;
+    unsigned pause_ms;
     uint64_t max_conns;
     unsigned timeout;
 } s_opt;
@@ -110,10 +116,12 @@ static void usage(void) __attribute__((noreturn));
 static void
 usage(void)
 {
-    fprintf(stderr, "usage: nd_faultproxy --to PORT [--to-host 127.0.0.1|::1] "
-                    "--port-file FILE [--conn K] [--cut-up N] [--cut-down N] "
-                    "[--split N] [--delay-ms MS] [--max-conns M] [--timeout S] "
-                    "[--log FILE]\n");
+    fprintf(stderr,
+            "usage: nd_faultproxy --to PORT [--to-host 127.0.0.1|::1] "
+            "--port-file FILE [--conn K] [--cut-up N] [--cut-down N] "
+            "[--split N] [--delay-ms MS] [--pause-up-at N --pause-ms MS] "
+            "[--max-conns M] [--timeout S] "
+            "[--log FILE]\n");
     exit(2);
 }
 
@@ -180,7 +188,8 @@ parse_args(int argc, char **argv)
     static const char *const names[] = {
         "--to",        "--to-host",  "--port-file", "--conn",
         "--cut-up",    "--cut-down", "--split",     "--delay-ms",
-        "--max-conns", "--timeout",  "--log",
+        "--max-conns", "--timeout",  "--log",       "--pause-up-at",
+        "--pause-ms",
     };
     bool seen[sizeof(names) / sizeof(names[0])] = {false};
     const char *host = "127.0.0.1";
@@ -189,6 +198,7 @@ parse_args(int argc, char **argv)
     s_opt.conn = 1;
     s_opt.cut[UP] = s_opt.cut[DOWN] = NO_LIMIT;
     s_opt.split = SIZE_MAX;
+    s_opt.pause_at = NO_LIMIT;
     s_opt.max_conns = NO_LIMIT;
     s_opt.timeout = 300;
     for (int i = 1; i < argc; i += 2) {
@@ -231,6 +241,10 @@ parse_args(int argc, char **argv)
             s_opt.max_conns = num_arg(opt, val, 1, NO_LIMIT - 1);
         else if (strcmp(opt, "--timeout") == 0)
             s_opt.timeout = (unsigned)num_arg(opt, val, 1, 86400);
+        else if (strcmp(opt, "--pause-up-at") == 0)
+            s_opt.pause_at = num_arg(opt, val, 0, NO_LIMIT - 1);
+        else if (strcmp(opt, "--pause-ms") == 0)
+            s_opt.pause_ms = (unsigned)num_arg(opt, val, 0, 60000);
         else
             s_opt.log_file = val;
     }
@@ -409,6 +423,20 @@ dir_write(struct conn *c, int d)
 
     if (n > c->split)
         n = c->split;
+    /* --pause-up-at: the client's bytes stop at exactly that offset for
+     * --pause-ms (once), as a client busy with something else would. */
+    if (d == UP && !c->paused && c->pause_at != NO_LIMIT) {
+        if (x->moved < c->pause_at) {
+            if (n > c->pause_at - x->moved)
+                n = (size_t)(c->pause_at - x->moved);
+        } else {
+            double left_ms = (s_deadline - nd_io_now()) * 1000.0;
+            if (left_ms > 0)
+                sleep_ms(left_ms < c->pause_ms ? (unsigned)left_ms
+                                               : c->pause_ms);
+            c->paused = true;
+        }
+    }
     if (c->delay_ms > 0 && !x->delayed) {
         double left_ms = (s_deadline - nd_io_now()) * 1000.0;
         if (left_ms > 0)
@@ -545,6 +573,9 @@ conn_start(int fd)
     c->cut_fd = -1;
     c->split = rule ? s_opt.split : SIZE_MAX;
     c->delay_ms = rule ? s_opt.delay_ms : 0;
+    c->pause_at = rule ? s_opt.pause_at : NO_LIMIT;
+    c->pause_ms = s_opt.pause_ms;
+    c->paused = false;
     s_active++;
     set_nodelay(fd);
 
