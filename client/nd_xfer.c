@@ -42,6 +42,7 @@ struct nd_xfer {
     bool open;  /* connected and logged in */
     bool fatal; /* the session can carry no further request */
     bool more;  /* another file follows the current one */
+    bool slack; /* the timeouts are stretched by nd_xfer_slack() */
 };
 
 bool
@@ -121,6 +122,10 @@ nd_xfer_open(struct nd_xfer *x)
 void
 nd_xfer_slack(struct nd_xfer *x, uint64_t offset)
 {
+    /* Only a resumed file needs it: the others cost no system call. */
+    if (offset == 0 && !x->slack)
+        return;
+    x->slack = offset > 0;
     (void)nd_net_set_timeouts(
         x->s.st.fd,
         ND_IO_TIMEOUT_S + (offset > 0 ? nd_proto_hash_slack(offset) : 0));

@@ -55,12 +55,15 @@ partial_name(const char *path, uint64_t size, int64_t sec, uint32_t nsec,
 static int
 open_partial_dir(const struct nd_store *s)
 {
-    int fd;
+    const int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+    int fd = openat(s->root_fd, ND_PARTIAL_DIR, flags);
 
-    if (mkdirat(s->root_fd, ND_PARTIAL_DIR, 0700) < 0 && errno != EEXIST)
-        return -errno;
-    fd = openat(s->root_fd, ND_PARTIAL_DIR,
-                O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    /* Made once per user, at the first resumable upload. */
+    if (fd < 0 && errno == ENOENT) {
+        if (mkdirat(s->root_fd, ND_PARTIAL_DIR, 0700) < 0 && errno != EEXIST)
+            return -errno;
+        fd = openat(s->root_fd, ND_PARTIAL_DIR, flags);
+    }
     return fd < 0 ? -errno : fd;
 }
 
