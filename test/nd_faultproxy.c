@@ -100,6 +100,7 @@ static struct {
     unsigned delay_ms;
     uint64_t pause_at;
     unsigned pause_ms;
+    unsigned listen_port; /* 0: the kernel picks */
     uint64_t max_conns;
     unsigned timeout;
 } s_opt;
@@ -120,6 +121,7 @@ usage(void)
             "usage: nd_faultproxy --to PORT [--to-host 127.0.0.1|::1] "
             "--port-file FILE [--conn K] [--cut-up N] [--cut-down N] "
             "[--split N] [--delay-ms MS] [--pause-up-at N --pause-ms MS] "
+            "[--listen-port P] "
             "[--max-conns M] [--timeout S] "
             "[--log FILE]\n");
     exit(2);
@@ -186,10 +188,10 @@ parse_args(int argc, char **argv)
 {
     /* Each option may be given once; seen[] catches a repeat. */
     static const char *const names[] = {
-        "--to",        "--to-host",  "--port-file", "--conn",
-        "--cut-up",    "--cut-down", "--split",     "--delay-ms",
-        "--max-conns", "--timeout",  "--log",       "--pause-up-at",
-        "--pause-ms",
+        "--to",        "--to-host",     "--port-file", "--conn",
+        "--cut-up",    "--cut-down",    "--split",     "--delay-ms",
+        "--max-conns", "--timeout",     "--log",       "--pause-up-at",
+        "--pause-ms",  "--listen-port",
     };
     bool seen[sizeof(names) / sizeof(names[0])] = {false};
     const char *host = "127.0.0.1";
@@ -245,6 +247,8 @@ parse_args(int argc, char **argv)
             s_opt.pause_at = num_arg(opt, val, 0, NO_LIMIT - 1);
         else if (strcmp(opt, "--pause-ms") == 0)
             s_opt.pause_ms = (unsigned)num_arg(opt, val, 0, 60000);
+        else if (strcmp(opt, "--listen-port") == 0)
+            s_opt.listen_port = (unsigned)num_arg(opt, val, 1, 65535);
         else
             s_opt.log_file = val;
     }
@@ -628,14 +632,17 @@ listen_loopback(void)
 {
     struct sockaddr_in sin = {.sin_family = AF_INET,
                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-                              .sin_port = 0};
+                              .sin_port = htons((uint16_t)s_opt.listen_port)};
     socklen_t len = sizeof(sin);
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
     if (fd < 0)
         die("socket", errno);
+    /* A fixed port lets a test restart the proxy where a client expects
+     * it (a resumed get names its server by port). */
+    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &(int){1}, sizeof(int));
     if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0)
-        die("bind 127.0.0.1:0", errno);
+        die("bind", errno);
     if (listen(fd, MAX_CONNS) < 0)
         die("listen", errno);
     if (getsockname(fd, (struct sockaddr *)&sin, &len) < 0)
