@@ -17,17 +17,6 @@ big_md5=$(md5_of "$T/in/big")
 pool_of() { pgrep -P "$ND_PID" | head -n 1; }
 fd_count() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 | wc -l; }
 fsize() { if [ -e "$1" ]; then stat -c %s "$1"; else echo 0; fi; }
-log_mark() { LOG_MARK=$(wc -l <"$ND_LOG"); }
-# Not grep -q: an early exit would hand tail a SIGPIPE, and pipefail.
-has_new() { tail -n "+$((LOG_MARK + 1))" "$ND_LOG" | grep -E -- "$1" >/dev/null; }
-check_new() {
-    if wait_for 10 has_new "$2"; then
-        ok "$1"
-    else
-        not_ok "$1: no line matching /$2/ since the mark"
-        tail -n 5 "$ND_LOG" | sed 's/^/#   /'
-    fi
-}
 
 # px_start ARGS...: a proxy in front of the daemon; PX_PORT, PX_PID.
 PX_N=0

@@ -23,7 +23,6 @@ PX_N=0
 PX_PID=
 PX_PORT=
 PX_LOG=
-LOG_MARK=0
 RC=0
 
 # px_start OPTION...: a fault proxy in front of the current daemon, at most
@@ -72,24 +71,6 @@ ndc() {
 run() {
     RC=0
     "$@" >"$ND_OUT" 2>"$ND_ERR" || RC=$?
-}
-
-# The daemon's log lines written since the last log_mark.
-log_mark() { LOG_MARK=$(wc -l <"$ND_LOG"); }
-log_new() { tail -n "+$((LOG_MARK + 1))" "$ND_LOG"; }
-# Not grep -q: an early exit would hand tail a SIGPIPE, and pipefail.
-has_new() { log_new | grep -E -- "$1" >/dev/null; }
-new_count() { log_new | grep -cE -- "$1" || true; }
-
-# check_new WHAT ERE: a line matching ERE was logged since log_mark, within
-# 5 s.
-check_new() {
-    if wait_for 5 has_new "$2"; then
-        ok "$1"
-    else
-        not_ok "$1: no line matching /$2/ since the mark"
-        log_new | grep 'transfer\|sweep' | tail -n 6 | sed 's/^/#   /'
-    fi
 }
 
 # xfer_re OP PATH FROM BYTES RESULT: an ERE for the daemon's transfer line.

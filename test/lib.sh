@@ -46,6 +46,7 @@ ND_LOG=
 ND_CONF=
 ND_STARTS=0
 ND_RC=
+LOG_MARK=0
 # Where assert_exit leaves the command's output.
 ND_OUT=$T/cmd.out
 ND_ERR=$T/cmd.err
@@ -335,6 +336,24 @@ nd_idle_release() {
     touch "$T/idle.stop"
     wait "$ND_IDLE_PID" || rc=$?
     return "$rc"
+}
+
+# log_mark: remembers where the daemon's log ends; log_new prints the lines
+# written since, has_new ERE and new_count ERE look for them, and
+# check_new WHAT ERE waits (5 s at most) for one.  For checks that must
+# not match a line an earlier request wrote.
+log_mark() { LOG_MARK=$(wc -l <"$ND_LOG"); }
+log_new() { tail -n "+$((LOG_MARK + 1))" "$ND_LOG"; }
+# Not grep -q: an early exit would hand tail a SIGPIPE, and pipefail.
+has_new() { log_new | grep -E -- "$1" >/dev/null; }
+new_count() { log_new | grep -cE -- "$1" || true; }
+check_new() {
+    if wait_for 5 has_new "$2"; then
+        ok "$1"
+    else
+        not_ok "$1: no line matching /$2/ since the mark"
+        log_new | tail -n 6 | sed 's/^/#   /'
+    fi
 }
 
 # has_log PATTERN: the current daemon's log has a line matching PATTERN
