@@ -165,6 +165,38 @@ check_new "after the restart the put resumes (from > 0)" \
     'op=put path="old\.bin" from=[1-9][0-9]* .*result=ok'
 assert_eq "$(md5_of "$T/in/new")" "$(md5_of "$ROOT/old.bin")" \
     "old.bin is now the whole new version"
+
+# ---------------------------------------------------------------------------
+say "# 2b. the whole daemon killed while renames run"
+# mv is renameat2 in one step, so whenever the kill lands, exactly one of
+# the two names holds the whole file afterwards.  The kills are spread
+# over the life of a session, so some land before, some during, some
+# after the RENAME.
+mkrand "$T/in/mv" $((1 * MIB))
+mv_md5=$(md5_of "$T/in/mv")
+assert_exit 0 nd put "$T/in/mv" mv-a
+whole=0 moved=0
+for ((i = 0; i < 10; i++)); do
+    if [ -e "$ROOT/mv-a" ]; then from=mv-a to=mv-b; else from=mv-b to=mv-a; fi
+    timeout -k 5 30 "$ND_BIN/netdisk" -q -H 127.0.0.1 -p "$ND_PORT" mv \
+        "$from" "$to" >/dev/null 2>&1 &
+    mv_pid=$!
+    sleep "0.00$((i % 10))"
+    kill -KILL "$ND_PID" "$(pool_of)" 2>/dev/null || true
+    nd_wait_exit "$ND_PID" 10
+    wait "$mv_pid" 2>/dev/null || true
+    n=0
+    for f in mv-a mv-b; do
+        if [ -e "$ROOT/$f" ] && [ "$(md5_of "$ROOT/$f")" = "$mv_md5" ]; then
+            n=$((n + 1))
+        fi
+    done
+    [ "$n" -eq 1 ] && whole=$((whole + 1))
+    [ -e "$ROOT/$to" ] && moved=$((moved + 1))
+    nd_launch "$ND_CONF" >/dev/null
+done
+say "# the rename had happened before the kill in $moved of 10 rounds"
+assert_eq 10 "$whole" "after 10 kills during mv, exactly one name holds the whole file each time"
 nd_stop
 
 # ---------------------------------------------------------------------------
