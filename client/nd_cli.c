@@ -71,6 +71,65 @@ nd_cli_usage(const char *what, const char *arg)
     return ND_EXIT_USAGE;
 }
 
+/* The bit of the option spelt a (a long form when lng, else the letter
+ * *a), or 0 when the command has no such option. */
+static unsigned
+opt_flag(const struct nd_cli_opt *opts, size_t n, const char *a, bool lng)
+{
+    for (size_t i = 0; i < n; i++)
+        if (lng ? opts[i].lopt != NULL && strcmp(a, opts[i].lopt) == 0
+                : opts[i].opt != 0 && *a == opts[i].opt)
+            return opts[i].flag;
+    return 0;
+}
+
+int
+nd_cli_cmd_opts(const char *cmd, const struct nd_cli_opt *opts, size_t n,
+                int argc, char **argv, unsigned *flags)
+{
+    bool options = true;
+    int ops = 0;
+
+    *flags = 0;
+    for (int i = 0; i < argc; i++) {
+        char *a = argv[i], what[32];
+        unsigned f = 0;
+
+        if (options && strcmp(a, "--") == 0) {
+            options = false;
+            continue;
+        }
+        if (!options || a[0] != '-' || a[1] == '\0') {
+            argv[ops++] = a;
+            continue;
+        }
+        if (a[1] == '-') {
+            f = opt_flag(opts, n, a, true);
+            if (f == 0)
+                goto unknown;
+            *flags |= f;
+            continue;
+        }
+        for (const char *p = a + 1; *p != '\0'; p++) {
+            f = opt_flag(opts, n, p, false);
+            if (f == 0) {
+                char opt[3] = {'-', *p, '\0'};
+
+                snprintf(what, sizeof(what), "%s: unknown option: ", cmd);
+                nd_cli_usage(what, opt);
+                return -1;
+            }
+            *flags |= f;
+        }
+        continue;
+    unknown:
+        snprintf(what, sizeof(what), "%s: unknown option: ", cmd);
+        nd_cli_usage(what, a);
+        return -1;
+    }
+    return ops;
+}
+
 void
 nd_cli_note(const struct nd_opts *o, const char *fmt, ...)
 {

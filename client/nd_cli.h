@@ -73,6 +73,25 @@ void nd_cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Reports a usage error and returns ND_EXIT_USAGE. */
 int nd_cli_usage(const char *what, const char *arg);
 
+/* One option of a command (ls -l, mkdir -p/--parents): its letter, its
+ * long form or NULL, and the bit it sets. */
+struct nd_cli_opt {
+    char opt;
+    const char *lopt;
+    unsigned flag;
+};
+
+/*
+ * Splits a command's words into its options and its operands, which are
+ * moved to the front of argv.  Options may come anywhere before "--" and
+ * letters may be clustered (-lR); "-" alone is an operand.  opts holds n
+ * entries.  Returns the number of operands with *flags the bits of the
+ * options given, or -1 after reporting "CMD: unknown option: ..." as a
+ * usage error.
+ */
+int nd_cli_cmd_opts(const char *cmd, const struct nd_cli_opt *opts, size_t n,
+                    int argc, char **argv, unsigned *flags);
+
 /* Prints a note (not a failure: a skipped entry, a resumed file) like
  * nd_cli_err(), unless o->quiet.  Messages longer than ND_LOCAL_MAX + 255
  * bytes are cut short. */

@@ -265,47 +265,14 @@ ls_dir(struct ls_run *r, const char *path, unsigned depth)
     listing_free(&l);
 }
 
-/* Splits the command's own options from its operands.  Returns the
- * number of operands (moved to the front of argv), or -1 after a usage
- * error. */
-static int
-parse_args(int argc, char **argv, unsigned *flags)
-{
-    bool options = true;
-    int n = 0;
-
-    *flags = 0;
-    for (int i = 0; i < argc; i++) {
-        char *a = argv[i];
-
-        if (options && strcmp(a, "--") == 0) {
-            options = false;
-        } else if (options && a[0] == '-' && a[1] != '\0') {
-            for (const char *p = a + 1; *p != '\0'; p++) {
-                char opt[3] = {'-', *p, '\0'};
-
-                if (*p == 'l') {
-                    *flags |= LS_LONG;
-                } else if (*p == 'R') {
-                    *flags |= LS_RECURSIVE;
-                } else {
-                    nd_cli_usage("ls: unknown option: ", a[1] == '-' ? a : opt);
-                    return -1;
-                }
-            }
-        } else {
-            argv[n++] = a;
-        }
-    }
-    return n;
-}
-
 int
 nd_ls_cmd(const struct nd_opts *o, int argc, char **argv)
 {
     static char dir[ND_PATH_MAX + 2];
     struct ls_run r = {0};
-    int n = parse_args(argc, argv, &r.flags), rc;
+    static const struct nd_cli_opt opts[] = {{'l', NULL, LS_LONG},
+                                             {'R', NULL, LS_RECURSIVE}};
+    int n = nd_cli_cmd_opts("ls", opts, 2, argc, argv, &r.flags), rc;
     size_t len;
 
     if (n < 0)

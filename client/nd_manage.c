@@ -54,48 +54,6 @@ trim_slashes(char *path)
 }
 
 /*
- * Splits argv into the option flags and the operands, which are moved to
- * the front of argv; options may come anywhere before "--".  Returns the
- * number of operands, or -1 after reporting a usage error.
- */
-static int
-parse_args(const struct manage_cmd *mc, int argc, char **argv, uint32_t *flags)
-{
-    bool options = true;
-    int n = 0;
-
-    *flags = 0;
-    for (int i = 0; i < argc; i++) {
-        char *a = argv[i];
-
-        if (options && strcmp(a, "--") == 0) {
-            options = false;
-        } else if (options && a[0] == '-' && a[1] == '-' && mc->lopt != NULL &&
-                   strcmp(a, mc->lopt) == 0) {
-            *flags |= mc->flag;
-        } else if (options && a[0] == '-' && a[1] != '\0') {
-            /* A cluster such as -r or -rr; "-" alone is an operand. */
-            for (const char *p = a + 1; *p != '\0'; p++) {
-                char opt[3] = {'-', *p, '\0'};
-
-                if (*p != mc->opt || mc->opt == 0 || a[1] == '-') {
-                    char what[32];
-
-                    snprintf(what, sizeof(what),
-                             "%s: unknown option: ", mc->name);
-                    nd_cli_usage(what, a[1] == '-' ? a : opt);
-                    return -1;
-                }
-            }
-            *flags |= mc->flag;
-        } else {
-            argv[n++] = a;
-        }
-    }
-    return n;
-}
-
-/*
  * Checks and normalizes the operands before anything is sent: mv's TO
  * ending in '/' gets FROM's last component appended (into that directory,
  * as put does).  Returns 0, or -1 after reporting a usage error.
@@ -181,11 +139,12 @@ nd_manage_run(const struct nd_opts *o, const char *cmd, int argc, char **argv)
     static char to_buf[ND_PATH_MAX + ND_NAME_MAX + 2];
     const struct manage_cmd *mc = find_cmd(cmd);
     struct nd_sess s;
-    uint32_t flags;
+    const struct nd_cli_opt opt = {mc->opt, mc->lopt, mc->flag};
+    unsigned flags;
     bool fatal = false;
     int n, rc, status = ND_EXIT_OK;
 
-    n = parse_args(mc, argc, argv, &flags);
+    n = nd_cli_cmd_opts(mc->name, &opt, mc->opt != 0, argc, argv, &flags);
     if (n < 0 || prepare(mc, n, argv, to_buf, sizeof(to_buf)) < 0)
         return ND_EXIT_USAGE;
     rc = nd_sess_init(&s, o, cmd, argv[0]);
