@@ -3,7 +3,9 @@
  *
  * The reactor assembles one whole request frame per connection and queues
  * it; a worker calls nd_handler_run(), which answers the frame and moves any
- * file bytes that belong to it with blocking, timed I/O, then returns.  The
+ * file bytes that belong to it, then returns.  A transfer whose socket is
+ * not ready parks (park_want) and the reactor queues the connection again
+ * when it is.  The
  * handler never closes the connection: it sets close_after and the reactor,
  * which owns every connection, closes it.  It logs one line per request
  * that moved or refused a file (peer, op, path, bytes, seconds, md5,
@@ -34,6 +36,7 @@ enum nd_phase {
 };
 
 struct nd_scram_server;
+struct nd_transfer;
 
 struct nd_conn {
     struct nd_stream st;    /* blocking socket with timeouts, maybe TLS */
@@ -67,8 +70,22 @@ struct nd_conn {
 
     bool close_after; /* set by the handler: end the session */
 
+    /* A PUT or GET under way (nd_transfer); made by the first one and
+     * kept, owned, for the connection's life. */
+    struct nd_transfer *xfer;
+    /* Set by the handler when a transfer must wait for its socket: what
+     * for (ND_TLS_WANT_READ or _WRITE; 0: not waiting) and how many
+     * seconds more than idle_timeout the wait may take.  The reactor
+     * watches the socket meanwhile, holding no worker, and sets
+     * park_expired when the wait ran out. */
+    int park_want;
+    double park_slack;
+    bool park_expired;
+
     /* Reactor bookkeeping; the handler does not touch these. */
-    bool busy;       /* queued or on a worker */
+    bool busy;       /* queued, on a worker, or parked */
+    bool parked;     /* a transfer waits for the socket: on the parked
+                        list, watched by epoll */
     double deadline; /* monotonic time the next request must be in by */
     double login_by; /* ...and, before the login, the login be done by */
     struct nd_conn *prev, *next; /* the idle or the busy list */
@@ -98,9 +115,11 @@ void *nd_handler_scratch_new(void *arg);
 void nd_handler_scratch_free(void *scratch);
 
 /*
- * Answers the request frame in c (and, for PUT and GET, moves the file).
- * Runs on a worker thread that owns c until it returns; uses sc exclusively.
- * On return c->close_after says whether the session must end.
+ * Answers the request frame in c (and, for PUT and GET, moves the file), or
+ * goes on with c's parked transfer.  Runs on a worker thread that owns c
+ * until it returns; uses sc exclusively.  On return c->park_want says
+ * whether the transfer waits for the socket, else c->close_after whether
+ * the session must end.
  */
 void nd_handler_run(const struct nd_handler_ctx *ctx, struct nd_conn *c,
                     struct nd_scratch *sc);

@@ -56,6 +56,15 @@ ssize_t nd_io_pread_full(int fd, void *buf, size_t len, off_t off);
  */
 ssize_t nd_io_sendfile_full(int sock, int fd, off_t off, size_t len);
 
+/*
+ * One sendfile(2) of at most len bytes (retrying EINTR) on a non-blocking
+ * socket, for a transfer that parks when the socket is full.  Falls back to
+ * one pread and one send of at most 64 KiB where sendfile is unsupported.
+ * Returns the count sent (> 0), -EAGAIN when the socket is full, -EIO when
+ * the file ended early, or -errno.
+ */
+ssize_t nd_io_sendfile_some(int sock, int fd, off_t off, size_t len);
+
 /* Sets or clears O_NONBLOCK.  Returns 0 or -errno. */
 int nd_io_set_nonblock(int fd, bool on);
 

@@ -6,13 +6,16 @@
  * that is waiting for its next request.  The reactor reads request frames
  * without blocking into per-connection buffers and queues a connection only
  * when a whole frame has arrived, so a slow or idle client holds no worker.
+ * A transfer whose socket is not ready is parked here the same way: the
+ * reactor watches the socket and queues the connection again when it is
+ * ready, or, after idle_timeout, so that a worker ends the transfer.
  * It owns every connection: workers borrow one for a request and hand it
  * back; only the reactor closes them.  All epoll calls live in this module.
  *
  * Shutdown starts when the exit pipe is readable (a byte, or EOF because the
- * watchdog died): close the listener, close idle connections, let queued and
- * running requests finish, after shutdown_timeout cut the remaining
- * connections with shutdown(2), join the workers.
+ * watchdog died): close the listener, close idle connections, let queued,
+ * running and parked requests finish, after shutdown_timeout cut the
+ * remaining connections with shutdown(2), join the workers.
  */
 #ifndef ND_REACTOR_H
 #define ND_REACTOR_H
@@ -49,10 +52,12 @@ struct nd_reactor {
     struct nd_conn busy;     /* sentinel: connections queued or on a worker */
     struct nd_conn late;     /* sentinel: refusals waiting out a login delay,
                                 earliest first */
+    struct nd_conn parked;   /* sentinel: transfers waiting for their
+                                socket, earliest deadline first */
     struct nd_conn prelogin; /* sentinel: idle connections not logged in
                                 yet, earliest deadline first */
     int nconns;
-    int nbusy;
+    int nbusy; /* queued, on a worker or parked: in flight */
 
     bool stopping;
     bool forced;

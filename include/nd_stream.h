@@ -1,5 +1,5 @@
 /*
- * nd_stream: one connection's byte stream, plain or TLS, for blocking I/O.
+ * nd_stream: one connection's byte stream, plain or TLS.
  *
  * The workers, the client and the test tools move frames and file bytes
  * through a struct nd_stream so that the same code serves a plaintext
@@ -46,6 +46,28 @@ ssize_t nd_stream_send_full(struct nd_stream *s, const void *buf, size_t len);
  */
 ssize_t nd_stream_send_file(struct nd_stream *s, int fd, off_t off,
                             const void *buf, size_t len);
+
+/*
+ * Non-blocking calls, for a transfer that parks with the reactor when its
+ * socket is not ready (nd_transfer); the socket must be O_NONBLOCK.  Each
+ * returns a count (> 0), or -EAGAIN with *want set to ND_TLS_WANT_READ or
+ * ND_TLS_WANT_WRITE (nd_tls.h) for what to wait for (a TLS read may have to
+ * write first, and the other way round), or -errno; read_some returns 0 at
+ * the end of the stream.  After -EAGAIN from a TLS write the same bytes
+ * must be offered again with the same length.  send_file_some sends from
+ * file fd at off, or from buf (the same bytes, already read) when the
+ * stream encrypts in user space.
+ */
+ssize_t nd_stream_read_some(struct nd_stream *s, void *buf, size_t len,
+                            int *want);
+ssize_t nd_stream_write_some(struct nd_stream *s, const void *buf, size_t len,
+                             int *want);
+ssize_t nd_stream_send_file_some(struct nd_stream *s, int fd, off_t off,
+                                 const void *buf, size_t len, int *want);
+/* Waits up to ms milliseconds for what want names.  Returns 1 when the
+ * socket is ready (or in error: the next call says which), 0 when the time
+ * ran out, or -errno. */
+int nd_stream_wait(const struct nd_stream *s, int want, int ms);
 
 /* True when file bytes go out without passing through user space. */
 int nd_stream_zero_copy(const struct nd_stream *s);

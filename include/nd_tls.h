@@ -65,9 +65,15 @@ int nd_tls_accept_step(SSL *ssl, char *err, size_t err_len);
  */
 ssize_t nd_tls_read_nowait(SSL *ssl, void *buf, size_t len, int *want);
 
-/* Best-effort write on a non-blocking socket, for refusals from the
- * reactor.  Returns the count written or -errno. */
-ssize_t nd_tls_write_nowait(SSL *ssl, const void *buf, size_t len);
+/*
+ * Writes what fits, up to len bytes, on a non-blocking socket (the daemon's
+ * context allows partial writes, one record at a time).  Returns a count,
+ * -EAGAIN with *want set (when want is not NULL) when it must wait, -EPIPE
+ * when the peer ended the session, or -errno.  After -EAGAIN the same bytes
+ * must be offered again, with the same len, though maybe from another
+ * buffer (SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER).
+ */
+ssize_t nd_tls_write_nowait(SSL *ssl, const void *buf, size_t len, int *want);
 
 /*
  * Client handshake on s's blocking socket: sends host as SNI when it is a

@@ -64,7 +64,8 @@ usage(FILE *out)
         ND_DEFAULT_CONFIG);
 }
 
-/* Raises the soft fd limit to the hard one: each connection is an fd. */
+/* Raises the soft fd limit to the hard one: a logged-in session holds two
+ * fds (its socket and its user's directory), a transfer one or two more. */
 static void
 raise_fd_limit(const struct nd_config *cfg)
 {
@@ -77,11 +78,13 @@ raise_fd_limit(const struct nd_config *cfg)
         (void)setrlimit(RLIMIT_NOFILE, &rl);
     }
     if (rl.rlim_cur != RLIM_INFINITY &&
-        (rlim_t)cfg->max_connections + 64 > rl.rlim_cur)
+        2 * (rlim_t)cfg->max_connections + 64 > rl.rlim_cur)
         nd_log(ND_LOG_WARN,
-               "max_connections=%d is close to the fd limit %llu: accept() "
-               "may fail before it is reached",
-               cfg->max_connections, (unsigned long long)rl.rlim_cur);
+               "max_connections=%d needs about %d fds (2 per session), close "
+               "to the fd limit %llu: logins and transfers may fail before "
+               "it is reached",
+               cfg->max_connections, 2 * cfg->max_connections,
+               (unsigned long long)rl.rlim_cur);
 }
 
 /*

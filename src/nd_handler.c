@@ -205,6 +205,7 @@ log:
 void
 nd_handler_conn_free(struct nd_conn *c)
 {
+    nd_transfer_free(c);
     if (c->scram != NULL) {
         nd_scram_server_clear(c->scram);
         free(c->scram);
@@ -245,6 +246,10 @@ nd_handler_run(const struct nd_handler_ctx *ctx, struct nd_conn *c,
     struct nd_req req;
     int rc;
 
+    if (nd_transfer_active(c)) {
+        nd_transfer_resume(c, sc);
+        return;
+    }
     if (c->rx_err != 0) {
         nd_log(ND_LOG_INFO, "peer=%s refused frame (type %u, %u bytes): %s",
                c->peer, c->hdr.type, c->hdr.len, strerror(-c->rx_err));

@@ -116,14 +116,18 @@ nd_io_pread_full(int fd, void *buf, size_t len, off_t off)
 }
 
 /* The buffered fallback for files whose file system lacks sendfile. */
+/* The bounce buffer of the fallbacks below: one per thread. */
+static _Thread_local char s_bounce[64 * 1024];
+
 static ssize_t
 copy_fallback(int sock, int fd, off_t off, size_t len)
 {
-    static _Thread_local char buf[64 * 1024];
+    char *buf = s_bounce;
     size_t done = 0;
 
     while (done < len) {
-        size_t want = len - done < sizeof(buf) ? len - done : sizeof(buf);
+        size_t want =
+            len - done < sizeof(s_bounce) ? len - done : sizeof(s_bounce);
         ssize_t n = nd_io_pread_full(fd, buf, want, off + (off_t) done);
         if (n < 0)
             return n;
@@ -156,6 +160,30 @@ nd_io_sendfile_full(int sock, int fd, off_t off, size_t len)
         }
     }
     return (ssize_t) done;
+}
+
+ssize_t
+nd_io_sendfile_some(int sock, int fd, off_t off, size_t len)
+{
+    ssize_t n;
+
+    if (len > ND_IO_CHUNK)
+        len = ND_IO_CHUNK;
+    do
+        n = sendfile(sock, fd, &off, len);
+    while (n < 0 && errno == EINTR);
+    if (n > 0)
+        return n;
+    if (n == 0)
+        return -EIO; /* the file was truncated */
+    if (errno == EWOULDBLOCK)
+        return -EAGAIN;
+    if (errno != EINVAL && errno != ENOSYS)
+        return -errno;
+    if (len > sizeof(s_bounce))
+        len = sizeof(s_bounce);
+    n = nd_io_pread_full(fd, s_bounce, len, off);
+    return n < 0 ? n : nd_io_send_nowait(sock, s_bounce, len);
 }
 
 int

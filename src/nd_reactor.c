@@ -168,7 +168,7 @@ send_nowait(struct nd_conn *c, int fd, const void *buf, size_t len)
     if (c == NULL || c->st.ssl == NULL)
         (void)nd_io_send_nowait(fd, buf, len);
     else if (SSL_is_init_finished(c->st.ssl) &&
-             nd_tls_write_nowait(c->st.ssl, buf, len) != (ssize_t)len)
+             nd_tls_write_nowait(c->st.ssl, buf, len, NULL) != (ssize_t)len)
         c->st.broken = true; /* a torn record: no close_notify after it */
 }
 
@@ -463,6 +463,49 @@ hand_back(struct nd_reactor *r, struct nd_conn *c)
     (void)!write(r->wake_fd, &one, sizeof(one));
 }
 
+/*
+ * Queues a parked transfer's connection again: its socket is ready, or
+ * (expired) its wait ran out and a worker must end it.  When the queue is
+ * full the transfer ends here, with the connection.
+ */
+static void
+unpark(struct nd_reactor *r, struct nd_conn *c, bool expired)
+{
+    list_remove(c);
+    c->parked = false;
+    c->park_want = 0;
+    c->park_expired = expired;
+    if (c->st.ssl != NULL)
+        (void)nd_io_set_nonblock(c->st.fd, false);
+    list_append(&r->busy, c);
+    if (nd_queue_push(&r->queue, c) < 0) {
+        c->busy = false;
+        r->nbusy--;
+        warn_busy(r, c->peer, "task queue full: ending a parked transfer");
+        conn_close(r, c);
+    }
+}
+
+/*
+ * Watches a transfer that waits for its socket, holding no worker, until
+ * the socket is ready or idle_timeout (plus the slack a resumed transfer's
+ * first bytes get) has passed.  It stays in flight (busy, counted in
+ * nbusy), so a shutdown waits for it.
+ */
+static void
+park(struct nd_reactor *r, struct nd_conn *c)
+{
+    uint32_t ev = c->park_want == ND_TLS_WANT_WRITE ? EPOLLOUT : EPOLLIN;
+
+    c->busy = true;
+    r->nbusy++;
+    c->parked = true;
+    c->deadline = nd_io_now() + r->cfg->idle_timeout + c->park_slack;
+    list_insert_sorted(&r->parked, c);
+    if (ep_ctl(r, EPOLL_CTL_MOD, c->st.fd, ev | EPOLLONESHOT, c) < 0)
+        unpark(r, c, true);
+}
+
 static void
 take_back(struct nd_reactor *r)
 {
@@ -482,7 +525,10 @@ take_back(struct nd_reactor *r)
         list_remove(c);
         if (c->st.ssl != NULL)
             (void)nd_io_set_nonblock(c->st.fd, true);
-        if (c->late_len > 0 && !r->stopping)
+        /* A transfer under way goes on even while stopping. */
+        if (c->park_want != 0)
+            park(r, c);
+        else if (c->late_len > 0 && !r->stopping)
             late_park(r, c);
         else if (c->late_len > 0)
             late_send(r, c);
@@ -542,7 +588,8 @@ begin_stop(struct nd_reactor *r, bool requested)
         conn_close(r, r->prelogin.next);
     while (r->late.next != &r->late)
         late_send(r, r->late.next);
-    nd_queue_close(&r->queue);
+    /* The queue stays open: parked transfers still need workers.  It is
+     * closed once nothing is in flight. */
 }
 
 /* Cuts the connections still busy once shutdown_timeout has passed. */
@@ -554,6 +601,9 @@ force_stop(struct nd_reactor *r)
            "shutdown_timeout (%ds) passed: cutting %d transfers short",
            r->cfg->shutdown_timeout, r->nbusy);
     for (struct nd_conn *c = r->busy.next; c != &r->busy; c = c->next)
+        (void)shutdown(c->st.fd, SHUT_RDWR);
+    /* A parked one sees the hang-up as an event and a worker ends it. */
+    for (struct nd_conn *c = r->parked.next; c != &r->parked; c = c->next)
         (void)shutdown(c->st.fd, SHUT_RDWR);
 }
 
@@ -579,6 +629,13 @@ expire_idle(struct nd_reactor *r, double now)
     }
     while (r->late.next != &r->late && r->late.next->deadline <= now)
         late_send(r, r->late.next);
+    while (r->parked.next != &r->parked && r->parked.next->deadline <= now) {
+        struct nd_conn *c = r->parked.next;
+
+        /* Disarmed first, so that no event can follow it to a worker. */
+        (void)ep_ctl(r, EPOLL_CTL_MOD, c->st.fd, 0, c);
+        unpark(r, c, true);
+    }
 }
 
 /* Milliseconds until the next deadline of any kind, at most one second. */
@@ -593,6 +650,8 @@ next_timeout(const struct nd_reactor *r, double now)
         next = r->prelogin.next->deadline;
     if (r->late.next != &r->late && r->late.next->deadline < next)
         next = r->late.next->deadline;
+    if (r->parked.next != &r->parked && r->parked.next->deadline < next)
+        next = r->parked.next->deadline;
     if (r->stopping && !r->forced && r->stop_deadline < next)
         next = r->stop_deadline;
     if (r->accept_paused && r->accept_resume < next)
@@ -623,6 +682,7 @@ nd_reactor_init(struct nd_reactor *r, const struct nd_config *cfg,
     list_init(&r->busy);
     list_init(&r->late);
     list_init(&r->prelogin);
+    list_init(&r->parked);
     pthread_mutex_init(&r->back_mu, NULL);
     rc = nd_guard_init(&r->guard, cfg->max_per_ip, cfg->login_delay_ms,
                        cfg->login_ban_after, cfg->login_ban_seconds);
@@ -674,6 +734,8 @@ nd_reactor_run(struct nd_reactor *r)
                 take_back(r);
             else if (p == &s_tag_listen)
                 accept_some(r);
+            else if (((struct nd_conn *)p)->parked)
+                unpark(r, p, false);
             else if (!((struct nd_conn *)p)->busy &&
                      ((struct nd_conn *)p)->late_len == 0)
                 conn_read(r, p);
@@ -691,6 +753,14 @@ nd_reactor_run(struct nd_reactor *r)
     nd_queue_close(&r->queue);
     nd_pool_join(&r->pool);
     take_back(r); /* anything a worker returned after the loop ended */
+    /* Only after epoll failed can transfers be left parked: end them. */
+    while (r->parked.next != &r->parked) {
+        struct nd_conn *c = r->parked.next;
+
+        c->parked = c->busy = false;
+        r->nbusy--;
+        conn_close(r, c);
+    }
     while (r->idle.next != &r->idle)
         conn_close(r, r->idle.next);
     while (r->prelogin.next != &r->prelogin)

@@ -1,14 +1,16 @@
 /*
- * nd_stream: blocking reads and writes over a plain socket or a TLS
- * session, with the retry rules of nd_io for both.
+ * nd_stream: blocking and non-blocking reads and writes over a plain
+ * socket or a TLS session, with the retry rules of nd_io for both.
  */
 #include "nd_stream.h"
 
 #include <errno.h>
 #include <openssl/err.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include "nd_io.h"
+#include "nd_tls.h"
 
 /* How long the close_notify in nd_stream_close() may wait, in seconds. */
 #define CLOSE_TIMEOUT_S 1
@@ -147,6 +149,81 @@ nd_stream_send_file(struct nd_stream *s, int fd, off_t off, const void *buf,
         return n < 0 && errno != 0 ? -errno : -EIO;
     }
     return (ssize_t)len;
+}
+
+/* Notes what a plain call that found the socket not ready waits for, and
+ * that a TLS call that failed otherwise left the session unusable. */
+static ssize_t
+some_result(struct nd_stream *s, ssize_t n, int *want, int plain_want)
+{
+    if (n == -EAGAIN && s->ssl == NULL)
+        *want = plain_want;
+    else if (n < 0 && n != -EAGAIN && s->ssl != NULL)
+        s->broken = true;
+    return n;
+}
+
+ssize_t
+nd_stream_read_some(struct nd_stream *s, void *buf, size_t len, int *want)
+{
+    ssize_t n = s->ssl == NULL ? nd_io_recv_nowait(s->fd, buf, len)
+                               : nd_tls_read_nowait(s->ssl, buf, len, want);
+
+    return some_result(s, n, want, ND_TLS_WANT_READ);
+}
+
+ssize_t
+nd_stream_write_some(struct nd_stream *s, const void *buf, size_t len,
+                     int *want)
+{
+    ssize_t n = s->ssl == NULL ? nd_io_send_nowait(s->fd, buf, len)
+                               : nd_tls_write_nowait(s->ssl, buf, len, want);
+
+    return some_result(s, n, want, ND_TLS_WANT_WRITE);
+}
+
+ssize_t
+nd_stream_send_file_some(struct nd_stream *s, int fd, off_t off,
+                         const void *buf, size_t len, int *want)
+{
+    ossl_ssize_t n;
+    int e;
+
+    if (s->ssl == NULL)
+        return some_result(s, nd_io_sendfile_some(s->fd, fd, off, len), want,
+                           ND_TLS_WANT_WRITE);
+    if (!BIO_get_ktls_send(SSL_get_wbio(s->ssl)))
+        return nd_stream_write_some(s, buf, len, want);
+    do {
+        ERR_clear_error();
+        errno = 0;
+        n = SSL_sendfile(s->ssl, fd, off, len, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n > 0)
+        return (ssize_t)n;
+    e = n < 0 ? SSL_get_error(s->ssl, (int)n) : SSL_ERROR_NONE;
+    ERR_clear_error();
+    if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
+        *want =
+            e == SSL_ERROR_WANT_WRITE ? ND_TLS_WANT_WRITE : ND_TLS_WANT_READ;
+        return -EAGAIN;
+    }
+    s->broken = true;
+    return n < 0 && errno != 0 ? -errno : -EIO;
+}
+
+int
+nd_stream_wait(const struct nd_stream *s, int want, int ms)
+{
+    struct pollfd p = {
+        .fd = s->fd,
+        .events = want == ND_TLS_WANT_WRITE ? POLLOUT : POLLIN,
+    };
+    int n = poll(&p, 1, ms);
+
+    if (n < 0)
+        return errno == EINTR ? 0 : -errno;
+    return n;
 }
 
 void

@@ -57,6 +57,11 @@ nd_tls_server_ctx(SSL_CTX **ctx, const char *cert, const char *key, char *err,
         SSL_CTX_free(c);
         return -ENOMEM;
     }
+    /* A transfer that parks when the socket is full (nd_transfer) writes
+     * a record at a time, and offers the rest again later from another
+     * worker's buffer. */
+    SSL_CTX_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE |
+                            SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     if (SSL_CTX_use_certificate_chain_file(c, cert) != 1) {
         snprintf(err, err_len, "tls_cert \"%s\": %s", cert,
                  nd_tls_error(why, sizeof(why), "cannot load"));
@@ -208,7 +213,7 @@ nd_tls_read_nowait(SSL *ssl, void *buf, size_t len, int *want)
 }
 
 ssize_t
-nd_tls_write_nowait(SSL *ssl, const void *buf, size_t len)
+nd_tls_write_nowait(SSL *ssl, const void *buf, size_t len, int *want)
 {
     size_t n = 0;
     int ret;
@@ -219,6 +224,8 @@ nd_tls_write_nowait(SSL *ssl, const void *buf, size_t len)
     if (ret > 0)
         return (ssize_t)n;
     ret = nowait_failure(ssl, ret, NULL, 0);
+    if (ret > 0 && want != NULL)
+        *want = ret;
     return ret > 0 ? -EAGAIN : ret == -ENODATA ? -EPIPE : ret;
 }
 

@@ -758,7 +758,7 @@ START_TEST(test_read_nowait)
     ck_assert_int_eq(memcmp(buf, "hello", 5), 0);
 
     /* A refusal the reactor sends without blocking reaches the client. */
-    ck_assert_int_eq(nd_tls_write_nowait(cn.srv.st.ssl, "no", 2), 2);
+    ck_assert_int_eq(nd_tls_write_nowait(cn.srv.st.ssl, "no", 2, NULL), 2);
     ck_assert_int_eq(nd_stream_read_full(&cn.cli, buf, 2), 2);
     ck_assert_int_eq(memcmp(buf, "no", 2), 0);
 

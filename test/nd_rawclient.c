@@ -105,7 +105,13 @@ usage(void)
         "  busy                           connect, send nothing: ERROR\n"
         "                                 BUSY, then a close\n"
         "  stall HEX|- SECS               send HEX bytes (- for none), then\n"
-        "                                 nothing: closed within SECS s\n");
+        "                                 nothing: closed within SECS s\n"
+        "  stallxfer N SECS READY get PATH | put PATH SIZE SENT | frame\n"
+        "                                 N sessions that each stop in the\n"
+        "                                 middle of a GET (never reading),\n"
+        "                                 a PUT (after SENT bytes) or a\n"
+        "                                 frame; touch READY, then count\n"
+        "                                 the server's closes for SECS s\n");
     exit(2);
 }
 
@@ -493,11 +499,33 @@ cmd_hello(int argc, char **argv)
     return 0;
 }
 
+/* Raises the soft descriptor limit to the hard one, for many sessions. */
+static void
+raise_nofile(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+/* Creates (or empties) the file path: a signal to the test script. */
+static void
+touch(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+    if (fd < 0)
+        fail("%s: %s", path, strerror(errno));
+    close(fd);
+}
+
 static int
 cmd_idle(int argc, char **argv)
 {
     unsigned long long n, secs, closed = 0;
-    struct rlimit rl;
     int *fds;
     double start, end;
 
@@ -507,21 +535,14 @@ cmd_idle(int argc, char **argv)
     secs = num_arg(argv[1], "SECS");
     if (n == 0 || n > 10000 || secs > 3600)
         fail("N must be 1..10000 and SECS at most 3600");
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        (void)setrlimit(RLIMIT_NOFILE, &rl);
-    }
+    raise_nofile();
     fds = calloc(n, sizeof(*fds));
     if (fds == NULL)
         fail("out of memory");
     for (unsigned long long i = 0; i < n; i++)
         fds[i] = dial_hello(0);
-    if (argc >= 3) {
-        int rf = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (rf < 0)
-            fail("%s: %s", argv[2], strerror(errno));
-        close(rf);
-    }
+    if (argc >= 3)
+        touch(argv[2]);
     start = nd_io_now();
     end = start + (double)secs;
     while (nd_io_now() < end) {
@@ -1219,6 +1240,128 @@ cmd_stall(int argc, char **argv)
     fail("%zu bytes sent; the server did not close within %llu s", n, secs);
 }
 
+/* Reads fd until EOF or reset, for at most secs seconds and max bytes.
+ * Returns true when the server's close was seen. */
+static bool
+drain_to_eof(int fd, double secs, uint64_t max)
+{
+    double end = nd_io_now() + secs;
+    uint64_t got = 0;
+
+    while (got <= max && nd_io_now() < end) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        ssize_t r;
+
+        if (poll(&p, 1, (int)((end - nd_io_now()) * 1000.0) + 1) <= 0)
+            continue;
+        do
+            r = recv(fd, s_buf, sizeof(s_buf), MSG_DONTWAIT);
+        while (r < 0 && errno == EINTR);
+        if (r == 0 || (r < 0 && errno != EAGAIN))
+            return true;
+        if (r > 0)
+            got += (uint64_t)r;
+    }
+    return false;
+}
+
+/*
+ * stallxfer: N logged-in sessions that each stop in the middle of a
+ * transfer or a frame and then send and read nothing.  A GET's sessions
+ * have a 4 KiB receive buffer, so the server finds the socket full at
+ * once.  After READY is touched the sessions are watched for SECS seconds;
+ * a GET's are then drained, since the server's close queues behind the
+ * bytes it could not send.  Prints how many the server closed and when.
+ */
+static int
+cmd_stallxfer(int argc, char **argv)
+{
+    unsigned long long n, secs, size = 0, sent = 0;
+    enum { S_GET, S_PUT, S_FRAME } mode;
+    uint8_t md5[ND_MD5_LEN];
+    double start, end, last = 0;
+    unsigned long long closed = 0;
+    int *fds;
+    bool *gone;
+
+    if (argc < 4)
+        usage();
+    n = num_arg(argv[0], "N");
+    secs = num_arg(argv[1], "SECS");
+    if (n == 0 || n > 10000 || secs == 0 || secs > 600)
+        fail("N must be 1..10000 and SECS 1..600");
+    if (strcmp(argv[3], "get") == 0 && argc == 5)
+        mode = S_GET;
+    else if (strcmp(argv[3], "put") == 0 && argc == 7)
+        mode = S_PUT;
+    else if (strcmp(argv[3], "frame") == 0 && argc == 4)
+        mode = S_FRAME;
+    else
+        usage();
+    if (mode == S_PUT) {
+        size = num_arg(argv[5], "SIZE");
+        sent = num_arg(argv[6], "SENT");
+        if (sent >= size)
+            fail("SENT must be less than SIZE");
+    }
+    raise_nofile();
+    fds = calloc(n, sizeof(*fds));
+    gone = calloc(n, sizeof(*gone));
+    if (fds == NULL || gone == NULL)
+        fail("out of memory");
+    for (unsigned long long i = 0; i < n; i++) {
+        fds[i] = dial(mode == S_GET ? 4096 : 0);
+        hello(fds[i]); /* and the login */
+        if (mode == S_GET) {
+            send_req(fds[i], ND_T_GET, 0, argv[4]);
+        } else if (mode == S_PUT) {
+            char path[ND_PATH_MAX + 1];
+
+            /* One name each, so that no session waits on another's. */
+            snprintf(path, sizeof(path), "%s.%llu", argv[4], i);
+            send_req(fds[i], ND_T_PUT, size, path);
+            expect(fds[i], ND_T_READY);
+            send_bytes(fds[i], -1, sent, 0, md5);
+        } else {
+            /* A LIST header promising 16 body bytes, and 3 of them. */
+            static const uint8_t part[] = {
+                0, 0, 0, 16, ND_PROTO_VERSION, ND_T_LIST, 0, 0, 0, 0, 0};
+
+            send_or_die(fds[i], part, (long)sizeof(part), "half a frame");
+        }
+    }
+    touch(argv[2]);
+    start = nd_io_now();
+    end = start + (double)secs;
+    while (mode != S_GET && closed < n && nd_io_now() < end) {
+        for (unsigned long long i = 0; i < n; i++) {
+            struct pollfd p = {.fd = fds[i], .events = POLLIN | POLLRDHUP};
+
+            if (gone[i] || poll(&p, 1, 0) != 1)
+                continue;
+            gone[i] = true;
+            closed++;
+            last = nd_io_now() - start;
+        }
+        sleep_ms(50);
+    }
+    if (mode == S_GET) {
+        sleep_ms((end - nd_io_now()) * 1000.0);
+        for (unsigned long long i = 0; i < n; i++)
+            if (drain_to_eof(fds[i], 5.0, 1ull << 34))
+                closed++;
+        last = nd_io_now() - start;
+    }
+    for (unsigned long long i = 0; i < n; i++)
+        close(fds[i]);
+    free(fds);
+    free(gone);
+    printf("stallxfer %s: %llu sessions stalled, %llu closed by the server "
+           "(the last after %.1f s)\n",
+           argv[3], n, closed, last);
+    return 0;
+}
+
 static const struct {
     const char *name;
     int (*fn)(int argc, char **argv);
@@ -1235,7 +1378,7 @@ static const struct {
     {"notify", cmd_notify},       {"badtrailer", cmd_badtrailer},
     {"challenge", cmd_challenge}, {"nologin", cmd_nologin},
     {"badproof", cmd_badproof},   {"busy", cmd_busy},
-    {"stall", cmd_stall},
+    {"stall", cmd_stall},         {"stallxfer", cmd_stallxfer},
 };
 
 int
