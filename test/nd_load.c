@@ -1,0 +1,1650 @@
+/*
+ * nd_load: a load generator for netdiskd.
+ *
+ * One process, one thread, one epoll loop drives every session: each is a
+ * non-blocking socket with a small state machine.  A phase opens all the
+ * sessions (HELLO and a SCRAM-SHA-256 login each, like the real client,
+ * at most LOGIN_INFLIGHT logins at a time), waits until every one is logged
+ * in, then runs a random mix of PUT, GET, LIST, STAT and REMOVE in every
+ * session at once for --seconds (or --ops per session), lets the requests
+ * in flight finish, and closes all the sessions together.
+ *
+ * Session i works under DIR/sNNNN/ with four files, f0..f2 small and f3
+ * medium (DIR is --dir, by default "load-SEED", which must not exist yet);
+ * the generator keeps a model of what each holds (size, mtime,
+ * MD5 and the seed its bytes come from), so every reply is checked:
+ *
+ *   PUT    the bytes are a pure function of a seed and the offset; the
+ *          trailer is their MD5; OK must echo the size and that MD5;
+ *   GET    FILE's size, mtime and (when sent) MD5 match the model, every
+ *          byte is compared with the regenerated content as it arrives, and
+ *          the trailer equals both the model and the MD5 of what arrived;
+ *   STAT   type, size, mtime and the MD5 match;
+ *   LIST   exactly the files the model holds, with their sizes and mtimes;
+ *   REMOVE a bare OK; afterwards GET and STAT of the name must say NOENT.
+ *
+ * With --pid (the daemon's pool process) it samples VmRSS, VmHWM and the
+ * number of open descriptors before the first phase, during each phase and
+ * after each (once its sessions are closed and the daemon settled), and
+ * checks: no failed operation; descriptors after each phase exactly as
+ * before; and, unless --rss-tol-kb is negative, the RSS after the last
+ * phase within the tolerance of the RSS after the first (the first phase
+ * warms the allocator up; growth after that is a leak).
+ *
+ * Every wait is bounded: each connect, login step and request has a
+ * deadline (--op-timeout), each phase a hard one, and every loop is bounded
+ * by a count or a clock.  It connects to 127.0.0.1 only.  Exit status: 0
+ * when every check passed, 1 when one failed, 2 on a usage or setup error.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "nd_digest.h"
+#include "nd_io.h"
+#include "nd_proto.h"
+#include "nd_scram.h"
+
+#define NSLOTS 4             /* files per session: f0..f2 small, f3 medium */
+#define MEDIUM_SLOT 3        /* the slot that holds medium-sized files */
+#define IBUF_CAP 8192        /* largest control frame accepted, with header */
+#define OBUF_CAP 2048        /* largest control frame sent, with header */
+#define CHUNK (128u * 1024u) /* file bytes generated or checked at a time */
+#define LOGIN_INFLIGHT 64    /* sessions connecting or logging in at once */
+#define MAX_SESSIONS 20000
+#define MAX_PHASES 10
+#define MAX_SAMPLES 128
+#define FAIL_SHOWN 20 /* failures described one by one */
+#define KIB 1024u
+
+enum op {
+    OP_PUT,
+    OP_GET,
+    OP_LIST,
+    OP_STAT,
+    OP_REMOVE,
+    OP_LOGIN,
+    OP_COUNT,
+};
+
+static const char *const s_opname[OP_COUNT] = {"put",  "get",    "list",
+                                               "stat", "remove", "login"};
+
+enum sstate {
+    S_NEW,        /* not connected yet */
+    S_CONNECTING, /* non-blocking connect in progress */
+    S_HELLO,      /* HELLO sent, awaiting the server's */
+    S_AUTH,       /* AUTH sent, awaiting CHALLENGE */
+    S_PROOF,      /* PROOF sent, awaiting WELCOME */
+    S_IDLE,       /* logged in, no request in flight */
+    S_REQ,        /* a request in flight */
+    S_CLOSED,     /* closed at the end of the phase */
+    S_FAILED,     /* closed after a failure */
+};
+
+/* For failure reports. */
+static const char *const s_stname[] = {
+    [S_NEW] = "not connected",
+    [S_CONNECTING] = "connecting",
+    [S_HELLO] = "awaiting HELLO",
+    [S_AUTH] = "awaiting CHALLENGE",
+    [S_PROOF] = "awaiting WELCOME",
+    [S_IDLE] = "idle",
+    [S_REQ] = "request",
+    [S_CLOSED] = "closed",
+    [S_FAILED] = "failed",
+};
+
+/* What the generator believes one of a session's files holds. */
+struct slot {
+    bool exists;
+    uint64_t size;
+    uint64_t seed; /* the bytes are gen(seed, offset) */
+    int64_t mtime;
+    uint8_t md5[ND_MD5_LEN];
+};
+
+struct sess {
+    int id;
+    int fd;
+    enum sstate st;
+    bool tainted; /* a request failed: the model may be wrong */
+    uint32_t ev;  /* the epoll events registered */
+    uint64_t rng;
+    long ops; /* requests finished in this phase */
+    char dir[96];
+    struct slot slot[NSLOTS];
+
+    /* The request in flight. */
+    enum op op;
+    int target;       /* slot index */
+    bool want_noent;  /* GET or STAT of a removed file */
+    struct slot next; /* PUT: what the slot holds once OK arrives */
+    double started, deadline;
+    uint32_t seen;   /* LIST: slots seen so far */
+    uint64_t listed; /* LIST: entries seen so far */
+
+    /* Output: a control frame, then file bytes, then the trailer. */
+    uint8_t obuf[OBUF_CAP];
+    size_t olen, ooff;
+    uint64_t body_off, body_left;
+    bool trailer_due;
+
+    /* Input: a control frame, or file bytes (raw_left > 0). */
+    uint8_t ibuf[IBUF_CAP];
+    size_t ihave;
+    uint64_t raw_off, raw_left;
+
+    struct nd_digest md;
+    struct nd_scram_client sc;
+};
+
+struct sample {
+    int phase; /* 0: before the first phase */
+    const char *when;
+    long rss_kb, hwm_kb, fds;
+    int open; /* sessions open when taken */
+};
+
+struct stats {
+    unsigned long ok[OP_COUNT];
+    unsigned long failed[OP_COUNT];
+    unsigned long noent;       /* GETs and STATs that rightly said NOENT */
+    unsigned long idle_failed; /* logged-in sessions lost between requests */
+    double lat_max[OP_COUNT], lat_sum[OP_COUNT];
+    uint64_t up, down; /* file bytes verified */
+};
+
+static struct {
+    unsigned port;
+    int sessions;
+    int phases;
+    double seconds;
+    long max_ops;
+    double op_timeout;
+    uint64_t small_min, small_max, medium_min, medium_max;
+    int pid;
+    long rss_tol_kb;
+    double settle;
+    uint64_t seed;
+    const char *user, *password;
+    char dir[64];
+} s_cfg = {
+    .sessions = 500,
+    .phases = 2,
+    .seconds = 60,
+    .op_timeout = 60,
+    .small_min = 1 * KIB,
+    .small_max = 64 * KIB,
+    .medium_min = 256 * KIB,
+    .medium_max = 4096 * KIB,
+    .rss_tol_kb = 2048,
+    .settle = 10,
+};
+
+static struct sess *s_sess;
+static int s_ep = -1;
+static struct stats s_st[MAX_PHASES + 1]; /* [0]: all phases */
+static int s_phase;
+static unsigned long s_failures;
+static int s_inflight_logins;
+static int s_open; /* sessions with a socket */
+static struct sample s_samples[MAX_SAMPLES];
+static int s_nsamples;
+static uint8_t s_gen[CHUNK], s_rx[CHUNK];
+static double s_work_secs; /* time the phases spent on requests */
+
+/* ---- small helpers ----------------------------------------------------- */
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
+__attribute__((noreturn));
+
+static void
+die(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("nd_load: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(2);
+}
+
+/* splitmix64: the content generator and the per-session random source. */
+static uint64_t
+mix64(uint64_t x)
+{
+    x += UINT64_C(0x9E3779B97F4A7C15);
+    x = (x ^ (x >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+    x = (x ^ (x >> 27)) * UINT64_C(0x94D049BB133111EB);
+    return x ^ (x >> 31);
+}
+
+static uint64_t
+rnd(struct sess *s)
+{
+    s->rng = mix64(s->rng);
+    return s->rng;
+}
+
+/* A uniform number in lo..hi (inclusive). */
+static uint64_t
+rnd_range(struct sess *s, uint64_t lo, uint64_t hi)
+{
+    return lo + rnd(s) % (hi - lo + 1);
+}
+
+/*
+ * The n content bytes at offset off of the file made from seed: 8-byte
+ * word k of the file is mix64(seed ^ (k * an odd constant)), little-endian.
+ * Any range can be made on its own, so the generator never keeps a copy of
+ * a file: what it sends and what it expects back are made as needed.
+ */
+static void
+gen(uint64_t seed, uint64_t off, uint8_t *buf, size_t n)
+{
+    uint64_t k = off / 8;
+    size_t skip = (size_t)(off % 8), done = 0;
+
+    while (done < n) {
+        uint64_t w = mix64(seed ^ (k * UINT64_C(0xD6E8FEB86659FD93)));
+        uint8_t b[8];
+        size_t take = 8 - skip;
+
+        for (int i = 0; i < 8; i++)
+            b[i] = (uint8_t)(w >> (8 * i));
+        if (take > n - done)
+            take = n - done;
+        memcpy(buf + done, b + skip, take);
+        done += take;
+        skip = 0;
+        k++;
+    }
+}
+
+static void
+hex(const uint8_t md5[ND_MD5_LEN], char out[ND_DIGEST_HEX_LEN])
+{
+    nd_digest_hex(md5, out);
+}
+
+/* ---- failures ---------------------------------------------------------- */
+
+static void sess_close(struct sess *s, enum sstate st);
+
+/*
+ * Records a failed request (or login) of s, describes it on stderr (the
+ * first FAIL_SHOWN in full) and closes the session: after a failure the
+ * state of the stream is unknown.
+ */
+static void sfail(struct sess *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+sfail(struct sess *s, const char *fmt, ...)
+{
+    enum op op = s->st == S_REQ ? s->op : OP_LOGIN;
+    va_list ap;
+
+    s_failures++;
+    if (s->st == S_IDLE) {
+        s_st[0].idle_failed++;
+        s_st[s_phase].idle_failed++;
+    } else {
+        s_st[0].failed[op]++;
+        s_st[s_phase].failed[op]++;
+    }
+    if (s_failures <= FAIL_SHOWN) {
+        fprintf(stderr, "nd_load: FAILED phase %d session %d (%s", s_phase,
+                s->id, s->dir);
+        if (s->st == S_REQ)
+            fprintf(stderr, ", %s f%d, op #%ld", s_opname[op], s->target,
+                    s->ops + 1);
+        else if (s->st == S_IDLE)
+            fprintf(stderr, ", idle");
+        else
+            fprintf(stderr, ", login: %s", s_stname[s->st]);
+        fputs("): ", stderr);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+    } else if (s_failures == FAIL_SHOWN + 1) {
+        fprintf(stderr, "nd_load: more failures; only counting them now\n");
+    }
+    s->tainted = true;
+    sess_close(s, S_FAILED);
+}
+
+/* ---- the socket -------------------------------------------------------- */
+
+static void
+sess_close(struct sess *s, enum sstate st)
+{
+    if (s->fd >= 0) {
+        if (s->st == S_CONNECTING || s->st == S_HELLO || s->st == S_AUTH ||
+            s->st == S_PROOF)
+            s_inflight_logins--;
+        (void)epoll_ctl(s_ep, EPOLL_CTL_DEL, s->fd, NULL);
+        nd_io_close(&s->fd);
+        s_open--;
+    }
+    nd_scram_client_clear(&s->sc);
+    s->st = st;
+}
+
+/* Registers for EPOLLOUT only while there is something to send. */
+static void
+sess_arm(struct sess *s)
+{
+    uint32_t want = EPOLLIN | EPOLLRDHUP;
+    struct epoll_event e;
+
+    if (s->fd < 0)
+        return;
+    if (s->st == S_CONNECTING || s->ooff < s->olen || s->body_left > 0 ||
+        s->trailer_due)
+        want |= EPOLLOUT;
+    if (want == s->ev)
+        return;
+    e.events = want;
+    e.data.ptr = s;
+    if (epoll_ctl(s_ep, EPOLL_CTL_MOD, s->fd, &e) < 0)
+        die("epoll_ctl: %s", strerror(errno));
+    s->ev = want;
+}
+
+/* Queues one encoded control frame (len from an nd_proto encoder). */
+static void
+queue_frame(struct sess *s, long len, const char *what)
+{
+    if (len < 0 || (size_t)len > sizeof(s->obuf))
+        die("encoding %s failed (%ld)", what, len);
+    s->olen = (size_t)len;
+    s->ooff = 0;
+}
+
+static void
+sess_connect(struct sess *s, double now)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    struct epoll_event e;
+    int one = 1;
+
+    s->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (s->fd < 0)
+        die("socket: %s (raise ulimit -n?)", strerror(errno));
+    s_open++;
+    s_inflight_logins++;
+    (void)setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    sa.sin_port = htons((uint16_t)s_cfg.port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    s->st = S_CONNECTING;
+    s->started = now;
+    s->deadline = now + s_cfg.op_timeout;
+    s->olen = s->ooff = s->ihave = 0;
+    s->body_left = s->raw_left = 0;
+    s->trailer_due = false;
+    e.events = s->ev = EPOLLOUT | EPOLLIN | EPOLLRDHUP;
+    e.data.ptr = s;
+    if (epoll_ctl(s_ep, EPOLL_CTL_ADD, s->fd, &e) < 0)
+        die("epoll_ctl: %s", strerror(errno));
+    if (connect(s->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 &&
+        errno != EINPROGRESS)
+        sfail(s, "connect 127.0.0.1:%u: %s", s_cfg.port, strerror(errno));
+}
+
+/* ---- requests ---------------------------------------------------------- */
+
+static void
+path_of(const struct sess *s, int slot, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/f%d", s->dir, slot);
+}
+
+static void
+start_put(struct sess *s, int slot)
+{
+    char path[128];
+    struct slot *n = &s->next;
+
+    n->exists = true;
+    if (slot == MEDIUM_SLOT)
+        n->size = rnd_range(s, s_cfg.medium_min, s_cfg.medium_max);
+    else
+        n->size = rnd_range(s, s_cfg.small_min, s_cfg.small_max);
+    n->seed = rnd(s);
+    n->mtime = 1000000000 + (int64_t)(rnd(s) % 1000000000);
+    path_of(s, slot, path, sizeof(path));
+    queue_frame(s,
+                nd_proto_put_encode(s->obuf, sizeof(s->obuf), ND_PUT_MTIME,
+                                    n->size, path, n->mtime,
+                                    (uint32_t)(rnd(s) % 1000000000)),
+                "PUT");
+}
+
+/* Picks the next request from the mix and queues it. */
+static void
+start_op(struct sess *s, double now)
+{
+    int have[NSLOTS], gone[NSLOTS], nh = 0, ng = 0;
+    char path[128];
+    unsigned r;
+
+    for (int i = 0; i < NSLOTS; i++) {
+        if (s->slot[i].exists)
+            have[nh++] = i;
+        else
+            gone[ng++] = i;
+    }
+    s->st = S_REQ;
+    s->started = now;
+    s->deadline = now + s_cfg.op_timeout;
+    s->want_noent = false;
+    s->seen = 0;
+    s->listed = 0;
+    r = (unsigned)(rnd(s) % 100);
+    if (nh == 0 || r < 30) {
+        s->op = OP_PUT;
+        s->target = (int)(rnd(s) % NSLOTS);
+        start_put(s, s->target);
+        return;
+    }
+    if (r < 44) {
+        s->op = OP_LIST;
+        s->target = -1;
+        queue_frame(
+            s,
+            nd_proto_req_encode(s->obuf, sizeof(s->obuf), ND_T_LIST, 0, s->dir),
+            "LIST");
+        return;
+    }
+    if (r < 48) {
+        s->op = OP_REMOVE;
+        s->target = have[rnd(s) % (unsigned)nh];
+        path_of(s, s->target, path, sizeof(path));
+        queue_frame(s,
+                    nd_proto_fsreq_encode(s->obuf, sizeof(s->obuf), ND_T_REMOVE,
+                                          0, path, NULL),
+                    "REMOVE");
+        return;
+    }
+    s->op = r < 78 ? OP_GET : OP_STAT;
+    /* Now and then a file the model says is gone: NOENT is the answer. */
+    if (ng > 0 && rnd(s) % 16 == 0) {
+        s->target = gone[rnd(s) % (unsigned)ng];
+        s->want_noent = true;
+    } else {
+        s->target = have[rnd(s) % (unsigned)nh];
+    }
+    path_of(s, s->target, path, sizeof(path));
+    if (s->op == OP_GET)
+        queue_frame(s,
+                    nd_proto_get_encode(s->obuf, sizeof(s->obuf), path, NULL),
+                    "GET");
+    else
+        queue_frame(
+            s,
+            nd_proto_req_encode(s->obuf, sizeof(s->obuf), ND_T_STAT, 0, path),
+            "STAT");
+}
+
+/* Adds one finished request (or login) of lat seconds to the totals and
+ * to the current phase's. */
+static void
+count_op(enum op op, double lat, bool noent)
+{
+    struct stats *both[2] = {&s_st[0], &s_st[s_phase]};
+
+    for (int i = 0; i < 2; i++) {
+        both[i]->ok[op]++;
+        both[i]->lat_sum[op] += lat;
+        if (lat > both[i]->lat_max[op])
+            both[i]->lat_max[op] = lat;
+        if (noent)
+            both[i]->noent++;
+    }
+}
+
+/* A request finished and every check on it passed. */
+static void
+op_done(struct sess *s, double now)
+{
+    count_op(s->op, now - s->started, s->want_noent);
+    s->ops++;
+    s->st = S_IDLE;
+}
+
+static void
+count_bytes(bool up, uint64_t n)
+{
+    if (up) {
+        s_st[0].up += n;
+        s_st[s_phase].up += n;
+    } else {
+        s_st[0].down += n;
+        s_st[s_phase].down += n;
+    }
+}
+
+/* ---- replies ----------------------------------------------------------- */
+
+/* An ERROR frame where none was expected (or a NOENT that was). */
+static void
+on_error(struct sess *s, const uint8_t *body, size_t len, double now)
+{
+    char msg[ND_MSG_MAX + 1];
+    int code = nd_proto_error_decode(body, len, msg, sizeof(msg));
+
+    if (s->st == S_REQ && s->want_noent && code == ND_E_NOENT) {
+        op_done(s, now);
+        return;
+    }
+    if (code < 0)
+        sfail(s, "malformed ERROR frame");
+    else
+        sfail(s, "ERROR %s (%d): %s",
+              nd_proto_status_name(code) ? nd_proto_status_name(code) : "?",
+              code, msg);
+}
+
+static void
+on_login_frame(struct sess *s, const struct nd_hdr *h, const uint8_t *body,
+               double now)
+{
+    char out[ND_SCRAM_MSG_MAX + 1];
+    int n;
+
+    if (s->st == S_HELLO && h->type == ND_T_HELLO) {
+        if (nd_proto_hello_decode(body, h->len) != ND_PROTO_VERSION) {
+            sfail(s, "bad HELLO reply");
+            return;
+        }
+        n = nd_scram_client_first(&s->sc, s_cfg.user, NULL, out, sizeof(out));
+        if (n < 0)
+            die("SCRAM client-first: %s", strerror(-n));
+        queue_frame(s,
+                    nd_proto_raw_encode(s->obuf, sizeof(s->obuf), ND_T_AUTH,
+                                        out, (size_t)n),
+                    "AUTH");
+        s->st = S_AUTH;
+    } else if (s->st == S_AUTH && h->type == ND_T_CHALLENGE) {
+        n = nd_scram_client_final(&s->sc, s_cfg.password,
+                                  strlen(s_cfg.password), (const char *)body,
+                                  h->len, out, sizeof(out));
+        if (n < 0) {
+            sfail(s, "SCRAM: bad CHALLENGE: %s", strerror(-n));
+            return;
+        }
+        queue_frame(s,
+                    nd_proto_raw_encode(s->obuf, sizeof(s->obuf), ND_T_PROOF,
+                                        out, (size_t)n),
+                    "PROOF");
+        s->st = S_PROOF;
+    } else if (s->st == S_PROOF && h->type == ND_T_WELCOME) {
+        if (nd_scram_client_verify(&s->sc, (const char *)body, h->len) != 0) {
+            sfail(s, "WELCOME does not prove the server knows the "
+                     "password");
+            return;
+        }
+        nd_scram_client_clear(&s->sc);
+        s_inflight_logins--;
+        count_op(OP_LOGIN, now - s->started, false);
+        s->st = S_IDLE;
+    } else {
+        sfail(s, "login: unexpected %s frame", nd_proto_type_name(h->type));
+    }
+}
+
+static void
+on_list_frame(struct sess *s, const struct nd_hdr *h, const uint8_t *body,
+              double now)
+{
+    uint32_t n;
+    size_t off;
+    uint64_t total;
+    unsigned want = 0;
+
+    if (h->type == ND_T_ENTRIES) {
+        if (nd_proto_entries_count(body, h->len, &n) < 0) {
+            sfail(s, "malformed ENTRIES");
+            return;
+        }
+        off = 4;
+        for (uint32_t i = 0; i < n; i++) {
+            struct nd_entry e;
+            const struct slot *sl;
+            int k;
+
+            if (nd_proto_entries_next(body, h->len, &off, &e) < 0) {
+                sfail(s, "malformed entry %u of %u", i, n);
+                return;
+            }
+            if (e.name_len != 2 || e.name[0] != 'f' || e.name[1] < '0' ||
+                e.name[1] >= '0' + NSLOTS) {
+                sfail(s, "LIST shows a stranger \"%s\"", e.name);
+                return;
+            }
+            k = e.name[1] - '0';
+            sl = &s->slot[k];
+            if (!sl->exists) {
+                sfail(s, "LIST shows f%d, which was removed", k);
+                return;
+            }
+            if ((s->seen & (1u << k)) != 0) {
+                sfail(s, "LIST shows f%d twice", k);
+                return;
+            }
+            if (e.type != ND_FT_FILE || e.size != sl->size ||
+                e.mtime != sl->mtime) {
+                sfail(s,
+                      "LIST f%d: type %c size %" PRIu64 " mtime %" PRId64
+                      ", expected f %" PRIu64 " %" PRId64,
+                      k, e.type, e.size, e.mtime, sl->size, sl->mtime);
+                return;
+            }
+            s->seen |= 1u << k;
+            s->listed++;
+        }
+        if (off != h->len) {
+            sfail(s, "ENTRIES has %zu stray bytes", h->len - off);
+            return;
+        }
+        return;
+    }
+    if (h->type != ND_T_END) {
+        sfail(s, "LIST: unexpected %s frame", nd_proto_type_name(h->type));
+        return;
+    }
+    if (nd_proto_end_decode(body, h->len, &total) < 0) {
+        sfail(s, "malformed END");
+        return;
+    }
+    for (int i = 0; i < NSLOTS; i++)
+        if (s->slot[i].exists)
+            want |= 1u << i;
+    if (s->seen != want) {
+        sfail(s, "LIST showed files 0x%x, the session holds 0x%x", s->seen,
+              want);
+        return;
+    }
+    if (total != s->listed) {
+        sfail(s, "END says %" PRIu64 " entries, %" PRIu64 " came", total,
+              s->listed);
+        return;
+    }
+    op_done(s, now);
+}
+
+/* A control frame arrived while a request is in flight. */
+static void
+on_req_frame(struct sess *s, const struct nd_hdr *h, const uint8_t *body,
+             double now)
+{
+    struct slot *sl = &s->slot[s->target >= 0 ? s->target : 0];
+    char a[ND_DIGEST_HEX_LEN], b[ND_DIGEST_HEX_LEN];
+
+    if (s->op == OP_LIST) {
+        on_list_frame(s, h, body, now);
+        return;
+    }
+    if (s->want_noent) {
+        sfail(s, "expected ERROR NOENT for a removed file, got %s",
+              nd_proto_type_name(h->type));
+        return;
+    }
+    if (s->op == OP_PUT && h->type == ND_T_READY && !s->trailer_due &&
+        s->body_left == 0 && s->body_off == 0) {
+        uint64_t off;
+
+        if (nd_proto_ready_decode(body, h->len, &off) < 0 || off != 0) {
+            sfail(s, "bad READY (offset must be 0)");
+            return;
+        }
+        if (nd_digest_reset(&s->md) < 0)
+            die("MD5 reset failed");
+        s->body_off = 0;
+        s->body_left = s->next.size;
+        s->trailer_due = true;
+        return;
+    }
+    if (s->op == OP_PUT && h->type == ND_T_OK && !s->trailer_due &&
+        s->body_left == 0 && s->body_off == s->next.size) {
+        uint64_t size;
+        uint8_t md5[ND_MD5_LEN];
+
+        if (nd_proto_putok_decode(body, h->len, &size, md5) < 0) {
+            sfail(s, "malformed OK");
+            return;
+        }
+        hex(md5, a);
+        hex(s->next.md5, b);
+        if (size != s->next.size || memcmp(md5, s->next.md5, 16) != 0) {
+            sfail(s,
+                  "OK says %" PRIu64 " bytes md5 %s; sent %" PRIu64
+                  " bytes md5 %s",
+                  size, a, s->next.size, b);
+            return;
+        }
+        *sl = s->next;
+        count_bytes(true, size);
+        s->body_off = 0;
+        {
+            op_done(s, now);
+            return;
+        }
+    }
+    if (s->op == OP_GET && h->type == ND_T_FILE && s->raw_off == 0) {
+        struct nd_fileinfo fi;
+
+        if (nd_proto_file_decode(body, h->len, &fi) < 0) {
+            sfail(s, "malformed FILE");
+            return;
+        }
+        if (fi.size != sl->size || fi.offset != 0 ||
+            fi.mtime_sec != sl->mtime) {
+            sfail(s,
+                  "FILE: size %" PRIu64 " offset %" PRIu64 " mtime %" PRId64
+                  ", expected %" PRIu64 " 0 %" PRId64,
+                  fi.size, fi.offset, fi.mtime_sec, sl->size, sl->mtime);
+            return;
+        }
+        if (fi.has_md5 && memcmp(fi.md5, sl->md5, 16) != 0) {
+            hex(fi.md5, a);
+            hex(sl->md5, b);
+            {
+                sfail(s, "FILE says md5 %s, put %s", a, b);
+                return;
+            }
+        }
+        if (nd_digest_reset(&s->md) < 0)
+            die("MD5 reset failed");
+        s->raw_left = fi.size;
+        s->raw_off = 0;
+        return;
+    }
+    if (s->op == OP_GET && h->type == ND_T_DIGEST && s->raw_left == 0 &&
+        s->raw_off == sl->size) {
+        uint8_t md5[ND_MD5_LEN], got[ND_MD5_LEN];
+
+        if (nd_proto_digest_decode(body, h->len, md5) < 0) {
+            sfail(s, "malformed DIGEST");
+            return;
+        }
+        if (nd_digest_final(&s->md, got) < 0)
+            die("MD5 failed");
+        if (memcmp(md5, sl->md5, 16) != 0 || memcmp(got, sl->md5, 16) != 0) {
+            hex(md5, a);
+            hex(sl->md5, b);
+            {
+                sfail(s, "trailer md5 %s, put md5 %s, received bytes %s", a, b,
+                      memcmp(got, sl->md5, 16) == 0 ? "match" : "differ");
+                return;
+            }
+        }
+        count_bytes(false, sl->size);
+        s->raw_off = 0;
+        {
+            op_done(s, now);
+            return;
+        }
+    }
+    if (s->op == OP_STAT && h->type == ND_T_STATINFO) {
+        struct nd_statinfo si;
+
+        if (nd_proto_statinfo_decode(body, h->len, &si) < 0) {
+            sfail(s, "malformed STATINFO");
+            return;
+        }
+        if (si.type != ND_FT_FILE || si.size != sl->size ||
+            si.mtime != sl->mtime || si.has_md5 != 1 ||
+            memcmp(si.md5, sl->md5, 16) != 0) {
+            hex(si.md5, a);
+            hex(sl->md5, b);
+            {
+                sfail(s,
+                      "STATINFO %c %" PRIu64 " %" PRId64 " md5(%d) %s, "
+                      "expected f %" PRIu64 " %" PRId64 " md5 %s",
+                      si.type, si.size, si.mtime, si.has_md5, a, sl->size,
+                      sl->mtime, b);
+                return;
+            }
+        }
+        {
+            op_done(s, now);
+            return;
+        }
+    }
+    if (s->op == OP_REMOVE && h->type == ND_T_OK) {
+        if (h->len != 0) {
+            sfail(s, "REMOVE: OK with a body");
+            return;
+        }
+        sl->exists = false;
+        {
+            op_done(s, now);
+            return;
+        }
+    }
+    sfail(s, "unexpected %s frame", nd_proto_type_name(h->type));
+}
+
+static void
+on_frame(struct sess *s, const struct nd_hdr *h, const uint8_t *body,
+         double now)
+{
+    if (h->type == ND_T_ERROR) {
+        on_error(s, body, h->len, now);
+        return;
+    }
+    if (s->st == S_HELLO || s->st == S_AUTH || s->st == S_PROOF) {
+        on_login_frame(s, h, body, now);
+        return;
+    }
+    if (s->st == S_REQ) {
+        on_req_frame(s, h, body, now);
+        return;
+    }
+    sfail(s, "a %s frame while no request is in flight",
+          nd_proto_type_name(h->type));
+}
+
+/* ---- I/O --------------------------------------------------------------- */
+
+/* Sends what can be sent now.  Returns 1 on progress, 0 when the socket is
+ * full or nothing is pending, -1 when the session failed. */
+static int
+do_send(struct sess *s)
+{
+    ssize_t n;
+
+    if (s->ooff < s->olen) {
+        n = nd_io_send_nowait(s->fd, s->obuf + s->ooff, s->olen - s->ooff);
+        if (n == -EAGAIN)
+            return 0;
+        if (n < 0) {
+            sfail(s, "send: %s", strerror((int)-n));
+            return -1;
+        }
+        s->ooff += (size_t)n;
+        return 1;
+    }
+    if (s->body_left > 0) {
+        size_t want = s->body_left < CHUNK ? (size_t)s->body_left : CHUNK;
+
+        gen(s->next.seed, s->body_off, s_gen, want);
+        n = nd_io_send_nowait(s->fd, s_gen, want);
+        if (n == -EAGAIN)
+            return 0;
+        if (n < 0) {
+            sfail(s, "sending file bytes after %" PRIu64 ": %s", s->body_off,
+                  strerror((int)-n));
+            return -1;
+        }
+        if (nd_digest_update(&s->md, s_gen, (size_t)n) < 0)
+            die("MD5 update failed");
+        s->body_off += (uint64_t)n;
+        s->body_left -= (uint64_t)n;
+        return 1;
+    }
+    if (s->trailer_due) {
+        if (nd_digest_final(&s->md, s->next.md5) < 0)
+            die("MD5 failed");
+        s->trailer_due = false;
+        queue_frame(
+            s, nd_proto_digest_encode(s->obuf, sizeof(s->obuf), s->next.md5),
+            "DIGEST");
+        return 1;
+    }
+    return 0;
+}
+
+/* Receives what has arrived.  Returns 1 on progress, 0 when nothing is
+ * there, -1 when the session failed. */
+static int
+do_recv(struct sess *s, double now)
+{
+    ssize_t n;
+
+    if (s->raw_left > 0) {
+        size_t want = s->raw_left < CHUNK ? (size_t)s->raw_left : CHUNK;
+
+        n = nd_io_recv_nowait(s->fd, s_rx, want);
+        if (n == -EAGAIN)
+            return 0;
+        if (n <= 0) {
+            sfail(s, "file bytes after %" PRIu64 " of %" PRIu64 ": %s",
+                  s->raw_off, s->raw_off + s->raw_left,
+                  n == 0 ? "EOF" : strerror((int)-n));
+            return -1;
+        }
+        gen(s->slot[s->target].seed, s->raw_off, s_gen, (size_t)n);
+        if (memcmp(s_rx, s_gen, (size_t)n) != 0) {
+            size_t i = 0;
+
+            while (i < (size_t)n && s_rx[i] == s_gen[i])
+                i++;
+            {
+                sfail(s, "byte %" PRIu64 " differs from what was put",
+                      s->raw_off + i);
+                return -1;
+            }
+        }
+        if (nd_digest_update(&s->md, s_rx, (size_t)n) < 0)
+            die("MD5 update failed");
+        s->raw_off += (uint64_t)n;
+        s->raw_left -= (uint64_t)n;
+        return 1;
+    }
+    if (s->ihave < ND_HDR_LEN) {
+        n = nd_io_recv_nowait(s->fd, s->ibuf + s->ihave, ND_HDR_LEN - s->ihave);
+    } else {
+        struct nd_hdr h;
+        int rc = nd_proto_hdr_decode(s->ibuf, &h);
+
+        if (rc < 0 || h.len > IBUF_CAP - ND_HDR_LEN) {
+            sfail(s, "bad frame header (type %s, %" PRIu32 " bytes)",
+                  nd_proto_type_name(h.type), h.len);
+            return -1;
+        }
+        n = nd_io_recv_nowait(s->fd, s->ibuf + s->ihave,
+                              ND_HDR_LEN + h.len - s->ihave);
+    }
+    if (n == -EAGAIN)
+        return 0;
+    if (n <= 0) {
+        if (s->ihave == 0 && n == 0) {
+            sfail(s, "the server closed the session");
+            return -1;
+        }
+        {
+            sfail(s, "receiving a frame: %s",
+                  n == 0 ? "EOF mid-frame" : strerror((int)-n));
+            return -1;
+        }
+    }
+    s->ihave += (size_t)n;
+    if (s->ihave >= ND_HDR_LEN) {
+        struct nd_hdr h;
+        int rc = nd_proto_hdr_decode(s->ibuf, &h);
+
+        if (rc < 0 || h.len > IBUF_CAP - ND_HDR_LEN) {
+            sfail(s, "bad frame header (type %s, %" PRIu32 " bytes)",
+                  nd_proto_type_name(h.type), h.len);
+            return -1;
+        }
+        if (s->ihave == ND_HDR_LEN + h.len) {
+            s->ihave = 0;
+            on_frame(s, &h, s->ibuf + ND_HDR_LEN, now);
+            if (s->fd < 0)
+                return -1;
+        }
+    }
+    return 1;
+}
+
+static void
+sess_io(struct sess *s, uint32_t events, double now)
+{
+    if (s->st == S_CONNECTING) {
+        int err = 0;
+        socklen_t len = sizeof(err);
+
+        if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) == 0)
+            return;
+        if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+            err = errno;
+        if (err != 0) {
+            sfail(s, "connect 127.0.0.1:%u: %s", s_cfg.port, strerror(err));
+            return;
+        }
+        queue_frame(s, nd_proto_hello_encode(s->obuf, sizeof(s->obuf)),
+                    "HELLO");
+        s->st = S_HELLO;
+    }
+    /* Bounded: each round moves at least a byte or stops. */
+    for (int round = 0; round < 64; round++) {
+        int a, b;
+
+        if (s->st == S_IDLE)
+            break;
+        a = do_send(s);
+        if (a < 0)
+            return;
+        b = do_recv(s, now);
+        if (b < 0)
+            return;
+        if (a == 0 && b == 0)
+            break;
+    }
+    if (s->fd >= 0 && s->st == S_IDLE && (events & (EPOLLIN | EPOLLRDHUP))) {
+        /* Nothing is expected now: a readable socket is a close or junk. */
+        if (do_recv(s, now) < 0)
+            return;
+    }
+    sess_arm(s);
+}
+
+/* ---- the daemon's figures ---------------------------------------------- */
+
+static long
+status_kb(const char *text, const char *key)
+{
+    const char *p = strstr(text, key);
+
+    return p == NULL ? -1 : strtol(p + strlen(key), NULL, 10);
+}
+
+/*
+ * Reads the pool process's VmRSS, VmHWM and open descriptors into sm; -1
+ * for what cannot be read (the process is gone: the checks then fail, and
+ * the report still comes out).
+ */
+static void
+read_proc(struct sample *sm)
+{
+    char path[64], text[8192];
+    struct dirent *de;
+    size_t n;
+    FILE *f;
+    DIR *d;
+
+    sm->rss_kb = sm->hwm_kb = sm->fds = -1;
+    sm->open = s_open;
+    snprintf(path, sizeof(path), "/proc/%d/status", s_cfg.pid);
+    f = fopen(path, "re");
+    if (f == NULL) {
+        fprintf(stderr, "nd_load: %s: %s (is the daemon gone?)\n", path,
+                strerror(errno));
+        return;
+    }
+    n = fread(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    sm->rss_kb = status_kb(text, "\nVmRSS:");
+    sm->hwm_kb = status_kb(text, "\nVmHWM:");
+    snprintf(path, sizeof(path), "/proc/%d/fd", s_cfg.pid);
+    d = opendir(path);
+    if (d == NULL) {
+        fprintf(stderr, "nd_load: %s: %s\n", path, strerror(errno));
+        return;
+    }
+    sm->fds = 0;
+    for (long i = 0; i < 10000000 && (de = readdir(d)) != NULL; i++)
+        if (de->d_name[0] != '.')
+            sm->fds++;
+    closedir(d);
+}
+
+static void
+take_sample(int phase, const char *when)
+{
+    struct sample *sm;
+
+    if (s_cfg.pid <= 0 || s_nsamples >= MAX_SAMPLES)
+        return;
+    sm = &s_samples[s_nsamples++];
+    sm->phase = phase;
+    sm->when = when;
+    read_proc(sm);
+}
+
+static long
+fds_now(void)
+{
+    struct sample sm;
+
+    read_proc(&sm);
+    return sm.fds;
+}
+
+static void
+sleep_s(double secs)
+{
+    struct timespec ts;
+
+    if (secs <= 0)
+        return;
+    ts.tv_sec = (time_t)secs;
+    ts.tv_nsec = (long)((secs - (double)ts.tv_sec) * 1e9);
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+/* ---- a phase ----------------------------------------------------------- */
+
+/* Runs the event loop until done() holds or the clock reaches end.  Also
+ * enforces every session's deadline and starts connects, requests and
+ * samples as the phase goes. */
+struct runctl {
+    bool connecting; /* open sessions, LOGIN_INFLIGHT at a time */
+    bool working;    /* run requests until ops_end */
+    double ops_end;
+    double next_sample, sample_every;
+    int next_new; /* the next session to connect */
+};
+
+static bool
+all_settled(const struct runctl *rc)
+{
+    for (int i = 0; i < s_cfg.sessions; i++) {
+        const struct sess *s = &s_sess[i];
+
+        if (rc->connecting && (s->st != S_IDLE && s->st != S_FAILED))
+            return false;
+        if (rc->working && s->st == S_REQ)
+            return false;
+    }
+    return !rc->connecting || rc->next_new >= s_cfg.sessions;
+}
+
+static void
+run_loop(struct runctl *rc, double hard_end)
+{
+    struct epoll_event ev[256];
+    double last_scan = 0;
+
+    for (;;) {
+        double now = nd_io_now();
+        int n;
+
+        if (rc->connecting) {
+            while (rc->next_new < s_cfg.sessions &&
+                   s_inflight_logins < LOGIN_INFLIGHT) {
+                struct sess *s = &s_sess[rc->next_new++];
+
+                if (!s->tainted)
+                    sess_connect(s, now);
+            }
+        }
+        if (rc->working) {
+            bool more = now < rc->ops_end;
+
+            for (int i = 0; i < s_cfg.sessions; i++) {
+                struct sess *s = &s_sess[i];
+
+                if (s->st != S_IDLE || !more ||
+                    (s_cfg.max_ops > 0 && s->ops >= s_cfg.max_ops))
+                    continue;
+                start_op(s, now);
+                sess_io(s, EPOLLOUT, now);
+            }
+            if (rc->sample_every > 0 && now >= rc->next_sample) {
+                take_sample(s_phase, "during");
+                rc->next_sample = now + rc->sample_every;
+            }
+        }
+        if (all_settled(rc))
+            return;
+        if (now >= hard_end) {
+            for (int i = 0; i < s_cfg.sessions; i++) {
+                struct sess *s = &s_sess[i];
+
+                if (s->fd >= 0 && s->st != S_IDLE)
+                    sfail(s, "still unfinished at the phase's hard deadline");
+            }
+            return;
+        }
+        n = epoll_wait(s_ep, ev, (int)(sizeof(ev) / sizeof(ev[0])), 50);
+        if (n < 0 && errno != EINTR)
+            die("epoll_wait: %s", strerror(errno));
+        now = nd_io_now();
+        for (int i = 0; i < n; i++) {
+            struct sess *s = ev[i].data.ptr;
+
+            if (s->fd >= 0)
+                sess_io(s, ev[i].events, now);
+        }
+        if (now - last_scan >= 0.1) {
+            last_scan = now;
+            for (int i = 0; i < s_cfg.sessions; i++) {
+                struct sess *s = &s_sess[i];
+
+                if (s->fd >= 0 && s->st != S_IDLE && now > s->deadline)
+                    sfail(s, "no answer within %.0f s (op-timeout)",
+                          s_cfg.op_timeout);
+            }
+        }
+    }
+}
+
+/* One phase: open every session, run the mix, close them all.  Returns
+ * the number of sessions that were open at once. */
+static int
+run_phase(int phase)
+{
+    struct runctl rc = {.connecting = true};
+    double t0 = nd_io_now(), t1, t2, hard;
+    int open, usable = 0;
+
+    s_phase = phase;
+    for (int i = 0; i < s_cfg.sessions; i++) {
+        s_sess[i].ops = 0;
+        if (!s_sess[i].tainted)
+            usable++;
+    }
+    printf("phase %d: opening %d sessions (%d logins at a time)\n", phase,
+           usable, LOGIN_INFLIGHT);
+    /* Every login has its own deadline; this one only bounds the loop. */
+    hard = t0 + s_cfg.op_timeout * (1.0 + usable / LOGIN_INFLIGHT);
+    run_loop(&rc, hard);
+    t1 = nd_io_now();
+    open = s_open;
+    printf("phase %d: %d of %d sessions logged in and open after %.1f s\n",
+           phase, open, usable, t1 - t0);
+    rc.connecting = false;
+    rc.working = true;
+    rc.ops_end = t1 + s_cfg.seconds;
+    rc.sample_every = s_cfg.seconds / 4 > 1 ? s_cfg.seconds / 4 : 1;
+    rc.next_sample = t1 + rc.sample_every / 2;
+    run_loop(&rc, rc.ops_end + s_cfg.op_timeout + 5);
+    t2 = nd_io_now();
+    s_work_secs += t2 - t1;
+    take_sample(phase, "during");
+    printf("phase %d: requests ran %.1f s; %d sessions still open, all "
+           "idle\n",
+           phase, t2 - t1, s_open);
+    for (int i = 0; i < s_cfg.sessions; i++)
+        if (s_sess[i].fd >= 0)
+            sess_close(&s_sess[i], S_CLOSED);
+    fflush(stdout);
+    return open;
+}
+
+/* After the sessions closed: waits (s_cfg.settle s at most) for the
+ * daemon's descriptors to come back to base, then a little more for its
+ * memory, and samples. */
+static void
+settle(int phase, long base_fds)
+{
+    double end = nd_io_now() + s_cfg.settle;
+
+    if (s_cfg.pid <= 0)
+        return;
+    while (nd_io_now() < end && fds_now() != base_fds)
+        sleep_s(0.1);
+    sleep_s(0.5);
+    take_sample(phase, "after");
+}
+
+/* ---- the report -------------------------------------------------------- */
+
+static const struct sample *
+find_sample(int phase, const char *when, bool max_rss)
+{
+    const struct sample *best = NULL;
+
+    for (int i = 0; i < s_nsamples; i++) {
+        const struct sample *sm = &s_samples[i];
+
+        if (sm->phase != phase || strcmp(sm->when, when) != 0)
+            continue;
+        if (best == NULL || (max_rss && sm->rss_kb > best->rss_kb) ||
+            (!max_rss && i > best - s_samples))
+            best = sm;
+    }
+    return best;
+}
+
+static void
+print_ops(const char *label, const struct stats *st)
+{
+    unsigned long tot = 0;
+
+    printf("  %-16s", label);
+    for (int i = 0; i < OP_COUNT; i++) {
+        printf(" %9lu", st->ok[i]);
+        if (i != OP_LOGIN)
+            tot += st->ok[i];
+    }
+    printf(" %9lu\n", tot);
+}
+
+static int s_checks_failed;
+
+static void check(bool ok, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+check(bool ok, const char *fmt, ...)
+{
+    va_list ap;
+
+    printf("%s - ", ok ? "ok" : "not ok");
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    putchar('\n');
+    if (!ok)
+        s_checks_failed++;
+}
+
+static void
+report(const int *open_at_once)
+{
+    const struct stats *all = &s_st[0];
+    unsigned long failed = 0, total = 0;
+    char label[32];
+
+    for (int i = 0; i < OP_COUNT; i++) {
+        failed += all->failed[i];
+        if (i != OP_LOGIN)
+            total += all->ok[i];
+    }
+    failed += all->idle_failed;
+    printf("\n== requests (completed and verified) ==\n  %-16s", "");
+    for (int i = 0; i < OP_COUNT; i++)
+        printf(" %9s", s_opname[i]);
+    printf(" %9s\n", "requests");
+    for (int p = 1; p <= s_cfg.phases; p++) {
+        snprintf(label, sizeof(label), "phase %d", p);
+        print_ops(label, &s_st[p]);
+    }
+    print_ops("total", all);
+    printf("  %-16s", "failed");
+    for (int i = 0; i < OP_COUNT; i++)
+        printf(" %9lu", all->failed[i]);
+    printf(" %9lu\n", failed);
+    if (all->idle_failed > 0)
+        printf("  (%lu of them sessions lost between requests)\n",
+               all->idle_failed);
+    printf("  %-16s", "mean latency ms");
+    for (int i = 0; i < OP_COUNT; i++)
+        printf(" %9.1f",
+               all->ok[i] ? 1000.0 * all->lat_sum[i] / (double)all->ok[i] : 0);
+    printf("\n  %-16s", "max latency ms");
+    for (int i = 0; i < OP_COUNT; i++)
+        printf(" %9.1f", 1000.0 * all->lat_max[i]);
+    printf("\n  GET/STAT of removed files answered NOENT: %lu\n", all->noent);
+    printf("  file bytes verified: up %" PRIu64 " (%.1f MiB), down %" PRIu64
+           " (%.1f MiB); %.1f requests/s while they ran\n",
+           all->up, (double)all->up / 1048576.0, all->down,
+           (double)all->down / 1048576.0, (double)total / s_work_secs);
+
+    if (s_cfg.pid > 0) {
+        printf("\n== daemon pool process %d ==\n", s_cfg.pid);
+        printf("  %-22s %12s %12s %8s %9s\n", "sample", "VmRSS KiB",
+               "VmHWM KiB", "fds", "sessions");
+        for (int i = 0; i < s_nsamples; i++) {
+            const struct sample *sm = &s_samples[i];
+
+            if (sm->phase == 0)
+                snprintf(label, sizeof(label), "before");
+            else
+                snprintf(label, sizeof(label), "phase %d %s", sm->phase,
+                         sm->when);
+            printf("  %-22s %12ld %12ld %8ld %9d\n", label, sm->rss_kb,
+                   sm->hwm_kb, sm->fds, sm->open);
+        }
+    }
+
+    printf("\n== checks ==\n");
+    check(failed == 0, "no failed request or login (%lu failed of %lu)", failed,
+          failed + total + all->ok[OP_LOGIN]);
+    check(all->up > 0 && all->down > 0,
+          "file bytes were verified both ways (%" PRIu64 " up, %" PRIu64
+          " down)",
+          all->up, all->down);
+    for (int p = 1; p <= s_cfg.phases; p++)
+        check(open_at_once[p] == s_cfg.sessions,
+              "phase %d: %d of %d sessions open at once", p, open_at_once[p],
+              s_cfg.sessions);
+    if (s_cfg.pid > 0) {
+        const struct sample *b = find_sample(0, "before", false);
+        const struct sample *a1 = find_sample(1, "after", false);
+        const struct sample *an = find_sample(s_cfg.phases, "after", false);
+
+        for (int p = 1; p <= s_cfg.phases; p++) {
+            const struct sample *d = find_sample(p, "during", false);
+            const struct sample *a = find_sample(p, "after", false);
+
+            if (d != NULL)
+                check(b->fds >= 0 && d->fds >= b->fds + d->open,
+                      "phase %d: the daemon held at least one descriptor "
+                      "per open session (%ld >= %ld + %d)",
+                      p, d->fds, b->fds, d->open);
+            if (a != NULL)
+                check(b->fds >= 0 && a->fds == b->fds,
+                      "phase %d: descriptors back to the baseline after the "
+                      "sessions closed (%ld, before %ld)",
+                      p, a->fds, b->fds);
+        }
+        if (a1 != NULL && an != NULL && an != a1) {
+            unsigned long later = 0;
+
+            for (int p = 2; p <= s_cfg.phases; p++)
+                for (int i = 0; i < OP_COUNT; i++)
+                    if (i != OP_LOGIN)
+                        later += s_st[p].ok[i];
+            printf("# RSS from after phase 1 to after phase %d: %+ld KiB over "
+                   "%lu requests (%+.1f bytes per request)\n",
+                   s_cfg.phases, an->rss_kb - a1->rss_kb, later,
+                   later ? 1024.0 * (double)(an->rss_kb - a1->rss_kb) /
+                               (double)later
+                         : 0.0);
+        }
+        if (s_cfg.rss_tol_kb >= 0 && a1 != NULL && an != NULL && an != a1)
+            check(a1->rss_kb >= 0 && an->rss_kb >= 0 &&
+                      an->rss_kb <= a1->rss_kb + s_cfg.rss_tol_kb,
+                  "RSS after phase %d %ld KiB within %ld KiB of after phase "
+                  "1 %ld KiB (growth %+ld KiB; warm-up in phase 1: %+ld KiB)",
+                  s_cfg.phases, an->rss_kb, s_cfg.rss_tol_kb, a1->rss_kb,
+                  an->rss_kb - a1->rss_kb, a1->rss_kb - b->rss_kb);
+        else
+            printf("# RSS not checked (warm-up in phase 1: %+ld KiB)\n",
+                   a1 != NULL ? a1->rss_kb - b->rss_kb : 0);
+    }
+    printf("\nsummary sessions=%d phases=%d requests=%lu failed=%lu "
+           "up_bytes=%" PRIu64 " down_bytes=%" PRIu64 " checks_failed=%d",
+           s_cfg.sessions, s_cfg.phases, total, failed, all->up, all->down,
+           s_checks_failed);
+    if (s_cfg.pid > 0) {
+        const struct sample *b = find_sample(0, "before", false);
+        const struct sample *a1 = find_sample(1, "after", false);
+        const struct sample *an = find_sample(s_cfg.phases, "after", false);
+
+        printf(" rss_before_kb=%ld rss_after1_kb=%ld rss_after_kb=%ld "
+               "fds_before=%ld fds_after=%ld",
+               b->rss_kb, a1 ? a1->rss_kb : -1, an ? an->rss_kb : -1, b->fds,
+               an ? an->fds : -1);
+    }
+    putchar('\n');
+}
+
+/* ---- main -------------------------------------------------------------- */
+
+static void usage(void) __attribute__((noreturn));
+
+static void
+usage(void)
+{
+    fprintf(stderr,
+            "usage: nd_load --port PORT [options]\n"
+            "  logs in as $NETDISK_USER with $NETDISK_PASSWORD; connects to "
+            "127.0.0.1 only\n"
+            "  --sessions N      concurrent sessions (500)\n"
+            "  --phases N        phases, each opening and closing all the\n"
+            "                    sessions (2)\n"
+            "  --seconds S       requests per phase run S seconds (60)\n"
+            "  --ops N           ...or stop each session after N requests\n"
+            "  --op-timeout S    deadline of each connect, login step and\n"
+            "                    request (60)\n"
+            "  --small KMIN:KMAX   sizes of f0..f2 in KiB (1:64)\n"
+            "  --medium KMIN:KMAX  sizes of f3 in KiB (256:4096)\n"
+            "  --pid PID         the daemon's pool process: sample and check\n"
+            "                    its VmRSS, VmHWM and descriptors\n"
+            "  --rss-tol-kb N    allowed RSS growth from after phase 1 to\n"
+            "                    after the last phase (2048; -1: no check)\n"
+            "  --settle S        wait at most S s for the descriptors to\n"
+            "                    come back after a phase (10)\n"
+            "  --seed N          random seed (from the clock)\n"
+            "  --dir NAME        top directory of the sessions' files, which\n"
+            "                    must not exist yet (load-SEED)\n");
+    exit(2);
+}
+
+static double
+num(const char *s, double lo, double hi, const char *what)
+{
+    char *end;
+    double v;
+
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
+        die("bad %s \"%s\" (range %g..%g)", what, s, lo, hi);
+    return v;
+}
+
+static void
+range_kib(const char *s, uint64_t *lo, uint64_t *hi, const char *what)
+{
+    unsigned long a, b;
+    char tail;
+
+    if (sscanf(s, "%lu:%lu%c", &a, &b, &tail) != 2 || a == 0 || b < a ||
+        b > 1024 * 1024)
+        die("bad %s \"%s\": KMIN:KMAX in KiB, 1 <= KMIN <= KMAX", what, s);
+    *lo = a * KIB;
+    *hi = b * KIB;
+}
+
+static void
+parse_args(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+        if (v == NULL)
+            usage();
+        i++;
+        if (strcmp(o, "--port") == 0)
+            s_cfg.port = (unsigned)num(v, 1, 65535, o);
+        else if (strcmp(o, "--sessions") == 0)
+            s_cfg.sessions = (int)num(v, 1, MAX_SESSIONS, o);
+        else if (strcmp(o, "--phases") == 0)
+            s_cfg.phases = (int)num(v, 1, MAX_PHASES, o);
+        else if (strcmp(o, "--seconds") == 0)
+            s_cfg.seconds = num(v, 0, 86400, o);
+        else if (strcmp(o, "--ops") == 0)
+            s_cfg.max_ops = (long)num(v, 0, 1e9, o);
+        else if (strcmp(o, "--op-timeout") == 0)
+            s_cfg.op_timeout = num(v, 1, 3600, o);
+        else if (strcmp(o, "--small") == 0)
+            range_kib(v, &s_cfg.small_min, &s_cfg.small_max, o);
+        else if (strcmp(o, "--medium") == 0)
+            range_kib(v, &s_cfg.medium_min, &s_cfg.medium_max, o);
+        else if (strcmp(o, "--pid") == 0)
+            s_cfg.pid = (int)num(v, 1, 1 << 30, o);
+        else if (strcmp(o, "--rss-tol-kb") == 0)
+            s_cfg.rss_tol_kb = (long)num(v, -1, 1 << 30, o);
+        else if (strcmp(o, "--settle") == 0)
+            s_cfg.settle = num(v, 0, 600, o);
+        else if (strcmp(o, "--seed") == 0)
+            s_cfg.seed = (uint64_t)num(v, 0, 1e15, o);
+        else if (strcmp(o, "--dir") == 0 && strlen(v) < sizeof(s_cfg.dir) &&
+                 v[0] != '\0' && strchr(v, '/') == NULL)
+            snprintf(s_cfg.dir, sizeof(s_cfg.dir), "%s", v);
+        else
+            usage();
+    }
+    if (s_cfg.port == 0)
+        usage();
+    s_cfg.user = getenv("NETDISK_USER");
+    s_cfg.password = getenv("NETDISK_PASSWORD");
+    if (s_cfg.user == NULL || s_cfg.user[0] == '\0' || s_cfg.password == NULL)
+        die("set NETDISK_USER and NETDISK_PASSWORD");
+    if (s_cfg.seed == 0)
+        s_cfg.seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+    if (s_cfg.dir[0] == '\0')
+        snprintf(s_cfg.dir, sizeof(s_cfg.dir), "load-%" PRIu64, s_cfg.seed);
+}
+
+/* Raises the soft descriptor limit to the hard one; fails early when even
+ * that cannot hold every session. */
+static void
+raise_nofile(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        die("getrlimit: %s", strerror(errno));
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+        (void)getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur != RLIM_INFINITY &&
+        rl.rlim_cur < (rlim_t)s_cfg.sessions + 32)
+        die("%d sessions need %d descriptors; RLIMIT_NOFILE is %llu (raise "
+            "ulimit -n or lower --sessions)",
+            s_cfg.sessions, s_cfg.sessions + 32,
+            (unsigned long long)rl.rlim_cur);
+}
+
+int
+main(int argc, char **argv)
+{
+    int open_at_once[MAX_PHASES + 1] = {0};
+    long base_fds = -1;
+
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    parse_args(argc, argv);
+    raise_nofile();
+    s_ep = epoll_create1(EPOLL_CLOEXEC);
+    if (s_ep < 0)
+        die("epoll_create1: %s", strerror(errno));
+    s_sess = calloc((size_t)s_cfg.sessions, sizeof(*s_sess));
+    if (s_sess == NULL)
+        die("out of memory");
+    for (int i = 0; i < s_cfg.sessions; i++) {
+        struct sess *s = &s_sess[i];
+
+        s->id = i;
+        s->fd = -1;
+        s->rng = mix64(s_cfg.seed ^ ((uint64_t)i << 20));
+        snprintf(s->dir, sizeof(s->dir), "%s/s%04d", s_cfg.dir, i);
+        if (nd_digest_init(&s->md) < 0)
+            die("MD5 init failed");
+    }
+    printf("nd_load: %d sessions as \"%s\" on 127.0.0.1:%u, %d phase(s) of "
+           "%.0f s%s, small %" PRIu64 "-%" PRIu64 " KiB, medium %" PRIu64
+           "-%" PRIu64 " KiB, op-timeout %.0f s, seed %" PRIu64
+           ", files under %s/\n",
+           s_cfg.sessions, s_cfg.user, s_cfg.port, s_cfg.phases, s_cfg.seconds,
+           s_cfg.max_ops > 0 ? " (or --ops per session)" : "",
+           s_cfg.small_min / KIB, s_cfg.small_max / KIB, s_cfg.medium_min / KIB,
+           s_cfg.medium_max / KIB, s_cfg.op_timeout, s_cfg.seed, s_cfg.dir);
+    take_sample(0, "before");
+    if (s_nsamples > 0)
+        base_fds = s_samples[0].fds;
+    for (int p = 1; p <= s_cfg.phases; p++) {
+        open_at_once[p] = run_phase(p);
+        settle(p, base_fds);
+    }
+    report(open_at_once);
+    for (int i = 0; i < s_cfg.sessions; i++)
+        nd_digest_free(&s_sess[i].md);
+    free(s_sess);
+    close(s_ep);
+    if (s_checks_failed > 0) {
+        printf("RESULT: FAIL (%d checks failed)\n", s_checks_failed);
+        return 1;
+    }
+    printf("RESULT: PASS\n");
+    return 0;
+}
