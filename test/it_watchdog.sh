@@ -85,4 +85,28 @@ nd_roundtrip "after the second restart"
 child=$(pool_of)
 nd_stop
 check "the pool process is gone too" nd_dead "$child"
+
+# Repeated crashes back off: the delay before each restart doubles (100 ms
+# after the first crash within 60 s, then 200, 400, ...), and the sixth
+# crash within 60 s makes the watchdog give up and exit 1 instead of
+# looping.  A fresh daemon, so that its 60 s window starts here.
+nd_start
+t0=$SECONDS
+readies() { [ "$(grep -c ' ready' "$ND_LOG")" -gt "$1" ]; }
+for i in 1 2 3 4 5; do
+    child=$(pool_of)
+    kill -KILL "$child"
+    wait_for 10 new_child || fail "crash $i: no new pool process within 10 s"
+    wait_for 10 readies "$i" || fail "crash $i: the new pool is not ready"
+done
+delays=$(grep -oE 'restarting in [0-9]+ ms' "$ND_LOG" | grep -oE '[0-9]+' |
+    tr '\n' ' ')
+assert_eq "100 200 400 800 1600 " "$delays" \
+    "five crashes in $((SECONDS - t0)) s: restart delays double (ms: $delays)"
+child=$(pool_of)
+kill -KILL "$child"
+nd_wait_exit "$ND_PID" 10
+assert_eq 1 "$ND_RC" "the sixth crash within 60 s: the watchdog gives up, exit 1"
+check_log "...and says so" 'died 6 times within 60s: giving up'
+check "...and leaves no pool process" nd_dead "$child"
 nd_done
