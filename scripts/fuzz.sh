@@ -43,29 +43,9 @@ esac
 
 # clang and its runtime (libFuzzer, ASan, UBSan live in libclang-rt-dev,
 # which clang only recommends) and llvm-symbolizer (package llvm) for
-# readable stack traces; installed only when missing, as install-deps.sh
-# does for the normal build.
+# readable stack traces; install-deps.sh installs those that are missing.
 install_clang() {
-    local pkgs="clang libclang-rt-dev llvm" missing="" p sudo=""
-
-    for p in $pkgs; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
-            grep -q "install ok installed" || missing="$missing $p"
-    done
-    [ -z "$missing" ] && return 0
-    echo "installing missing Debian packages:$missing"
-    if [ "$(id -u)" -ne 0 ]; then
-        if command -v sudo >/dev/null 2>&1; then
-            sudo="sudo"
-        else
-            echo "error: need root or sudo to install:$missing" >&2
-            exit 1
-        fi
-    fi
-    export DEBIAN_FRONTEND=noninteractive
-    $sudo apt-get update -qq
-    # shellcheck disable=SC2086
-    $sudo apt-get install -y -qq --no-install-recommends $missing
+    scripts/install-deps.sh clang libclang-rt-dev llvm
 }
 
 build_fuzzers() {

@@ -5,8 +5,12 @@ set -eu
 # procps (pgrep) and the coreutils/diffutils oracles are used by the tests;
 # openssl (the command: a throw-away CA, s_client) and iproute2 (ip, for a
 # private network namespace) by it_tls; groff-base (groff, to check that the
-# man pages render) by it_manpages; valgrind by it_valgrind.
+# man pages render) by it_manpages; valgrind by it_valgrind.  With
+# arguments, it installs those packages instead (scripts/fuzz.sh: clang).
 pkgs="build-essential cmake pkg-config libconfig-dev libssl-dev check procps diffutils openssl iproute2 groff-base valgrind"
+if [ "$#" -gt 0 ]; then
+    pkgs="$*"
+fi
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
