@@ -74,18 +74,20 @@ struct nd_conn {
      * kept, owned, for the connection's life. */
     struct nd_transfer *xfer;
     /* Set by the handler when a transfer must wait for its socket: what
-     * for (ND_TLS_WANT_READ or _WRITE; 0: not waiting) and how many
-     * seconds more than idle_timeout the wait may take.  The reactor
-     * watches the socket meanwhile, holding no worker, and sets
-     * park_expired when the wait ran out. */
+     * for (ND_TLS_WANT_READ or _WRITE; 0: not waiting), and a time before
+     * which the wait may not expire even when idle_timeout would (a
+     * resumed transfer's peer hashes first).  The reactor watches the
+     * socket meanwhile, holding no worker, and sets park_expired when the
+     * wait ran out. */
     int park_want;
-    double park_slack;
+    double park_until; /* monotonic; 0: idle_timeout alone */
     bool park_expired;
 
     /* Reactor bookkeeping; the handler does not touch these. */
     bool busy;       /* queued, on a worker, or parked */
     bool parked;     /* a transfer waits for the socket: on the parked
                         list, watched by epoll */
+    bool ep_off;     /* taken out of epoll: the next arming adds it */
     double deadline; /* monotonic time the next request must be in by */
     double login_by; /* ...and, before the login, the login be done by */
     struct nd_conn *prev, *next; /* the idle or the busy list */

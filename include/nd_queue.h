@@ -37,6 +37,11 @@ void nd_queue_destroy(struct nd_queue *q);
  * caller still owns it and must dispose of it.
  */
 int nd_queue_push(struct nd_queue *q, void *item);
+/* The same, but fails with -EAGAIN already when limit items wait (a limit
+ * above the ring's size counts as the size): new requests are held to
+ * queue_capacity, while the rest of the ring is kept for transfers coming
+ * back from the parked list. */
+int nd_queue_push_below(struct nd_queue *q, void *item, size_t limit);
 
 /*
  * Blocks until an item is available and returns it (the caller now owns

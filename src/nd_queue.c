@@ -34,12 +34,18 @@ nd_queue_destroy(struct nd_queue *q)
 int
 nd_queue_push(struct nd_queue *q, void *item)
 {
+    return nd_queue_push_below(q, item, q->cap);
+}
+
+int
+nd_queue_push_below(struct nd_queue *q, void *item, size_t limit)
+{
     int rc = 0;
 
     pthread_mutex_lock(&q->mu);
     if (q->closed) {
         rc = -ESHUTDOWN;
-    } else if (q->len == q->cap) {
+    } else if (q->len >= limit || q->len == q->cap) {
         rc = -EAGAIN;
     } else {
         q->ring[(q->head + q->len) % q->cap] = item;

@@ -122,10 +122,13 @@ conn_arm(struct nd_reactor *r, struct nd_conn *c, int op)
 {
     uint32_t ev = c->tls_want == ND_TLS_WANT_WRITE ? EPOLLOUT : EPOLLIN;
 
+    if (c->ep_off)
+        op = EPOLL_CTL_ADD; /* taken out of epoll when a transfer expired */
     if (ep_ctl(r, op, c->st.fd, ev | EPOLLONESHOT, c) < 0) {
         conn_close(r, c);
         return -1;
     }
+    c->ep_off = false;
     return 0;
 }
 
@@ -225,7 +228,7 @@ dispatch(struct nd_reactor *r, struct nd_conn *c)
     c->busy = true;
     list_append(&r->busy, c);
     r->nbusy++;
-    if (nd_queue_push(&r->queue, c) < 0) {
+    if (nd_queue_push_below(&r->queue, c, (size_t)r->cfg->queue_capacity) < 0) {
         c->busy = false;
         r->nbusy--;
         if (c->st.ssl != NULL)
@@ -465,8 +468,11 @@ hand_back(struct nd_reactor *r, struct nd_conn *c)
 
 /*
  * Queues a parked transfer's connection again: its socket is ready, or
- * (expired) its wait ran out and a worker must end it.  When the queue is
- * full the transfer ends here, with the connection.
+ * (expired) its wait ran out and a worker must end it.  The ring has room
+ * for every connection beyond queue_capacity (a connection is queued at
+ * most once), so a flood of new requests cannot push a transfer out; the
+ * queue only refuses after it was closed, which happens once nothing is
+ * in flight.
  */
 static void
 unpark(struct nd_reactor *r, struct nd_conn *c, bool expired)
@@ -481,16 +487,19 @@ unpark(struct nd_reactor *r, struct nd_conn *c, bool expired)
     if (nd_queue_push(&r->queue, c) < 0) {
         c->busy = false;
         r->nbusy--;
-        warn_busy(r, c->peer, "task queue full: ending a parked transfer");
+        if (c->st.ssl != NULL)
+            (void)nd_io_set_nonblock(c->st.fd, true);
+        nd_log(ND_LOG_ERR, "peer=%s cannot queue a parked transfer: closing",
+               c->peer);
         conn_close(r, c);
     }
 }
 
 /*
  * Watches a transfer that waits for its socket, holding no worker, until
- * the socket is ready or idle_timeout (plus the slack a resumed transfer's
- * first bytes get) has passed.  It stays in flight (busy, counted in
- * nbusy), so a shutdown waits for it.
+ * the socket is ready or idle_timeout has passed (and park_until, which a
+ * resumed transfer sets while its peer hashes).  It stays in flight (busy,
+ * counted in nbusy), so a shutdown waits for it.
  */
 static void
 park(struct nd_reactor *r, struct nd_conn *c)
@@ -500,10 +509,16 @@ park(struct nd_reactor *r, struct nd_conn *c)
     c->busy = true;
     r->nbusy++;
     c->parked = true;
-    c->deadline = nd_io_now() + r->cfg->idle_timeout + c->park_slack;
+    c->deadline = nd_io_now() + r->cfg->idle_timeout;
+    if (c->deadline < c->park_until)
+        c->deadline = c->park_until;
     list_insert_sorted(&r->parked, c);
-    if (ep_ctl(r, EPOLL_CTL_MOD, c->st.fd, ev | EPOLLONESHOT, c) < 0)
+    if (ep_ctl(r, c->ep_off ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, c->st.fd,
+               ev | EPOLLONESHOT, c) < 0) {
         unpark(r, c, true);
+        return;
+    }
+    c->ep_off = false;
 }
 
 static void
@@ -632,8 +647,12 @@ expire_idle(struct nd_reactor *r, double now)
     while (r->parked.next != &r->parked && r->parked.next->deadline <= now) {
         struct nd_conn *c = r->parked.next;
 
-        /* Disarmed first, so that no event can follow it to a worker. */
-        (void)ep_ctl(r, EPOLL_CTL_MOD, c->st.fd, 0, c);
+        /* Out of epoll first: a MOD to no events would still report
+         * EPOLLHUP and EPOLLERR, level-triggered, for a connection a
+         * worker owns (the reactor would spin on them), or after it was
+         * freed.  Whoever arms it next adds it back. */
+        if (ep_ctl(r, EPOLL_CTL_DEL, c->st.fd, 0, NULL) == 0)
+            c->ep_off = true;
         unpark(r, c, true);
     }
 }
@@ -698,7 +717,9 @@ nd_reactor_init(struct nd_reactor *r, const struct nd_config *cfg,
         (rc = ep_ctl(r, EPOLL_CTL_ADD, exit_fd, EPOLLIN, &s_tag_exit)) < 0 ||
         (rc = ep_ctl(r, EPOLL_CTL_ADD, r->wake_fd, EPOLLIN, &s_tag_wake)) < 0)
         return rc;
-    rc = nd_queue_init(&r->queue, (size_t)cfg->queue_capacity);
+    /* Room for every connection beyond queue_capacity: see unpark(). */
+    rc = nd_queue_init(&r->queue, (size_t)cfg->queue_capacity +
+                                      (size_t)cfg->max_connections);
     if (rc < 0)
         return rc;
     return nd_pool_start(&r->pool, cfg->workers, &r->queue, &s_pool_ops, r);

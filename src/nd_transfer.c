@@ -38,8 +38,10 @@
 
 /* How long a worker waits for a moving transfer's socket before parking
  * it, and how many bytes the transfer must have moved since its last wait
- * to be waited for at all (a drip of a few bytes parks at once). */
-#define WAIT_MS 100
+ * to be waited for at all (a drip of a few bytes parks at once).  A fast
+ * peer frees its socket's buffer well within the wait; a client that
+ * sends 64 KiB and stalls costs a worker no more than the wait. */
+#define WAIT_MS 10
 #define WAIT_CREDIT (64u * 1024u)
 /* A trailer's body: the algorithm and the MD5.  Longer is refused. */
 #define TRAILER_MAX (1 + ND_MD5_LEN)
@@ -60,7 +62,7 @@ struct nd_transfer {
     uint64_t at;             /* the next body byte's offset */
     uint64_t end;            /* the file's size */
     uint64_t moved;          /* body bytes since the last wait */
-    int slack;               /* seconds more the first wait may take */
+    double slack_until;      /* no wait expires before this (monotonic) */
     uint8_t sum[ND_MD5_LEN]; /* PUT: the client's digest; GET: the file's */
 
     /* PUT */
@@ -109,7 +111,7 @@ xfer_begin(struct nd_transfer *xs, const char *op, const char *path)
     snprintf(xs->path, sizeof(xs->path), "%s", path);
     xs->x = (struct nd_reqlog){op, xs->path, 0, nd_io_now(), NULL, NULL, 0, 0};
     xs->at = xs->end = xs->moved = xs->hashed = 0;
-    xs->slack = 0;
+    xs->slack_until = 0;
     xs->werr = xs->kept_err = 0;
     xs->tr_got = 0;
     xs->rec = -ENODATA;
@@ -188,7 +190,6 @@ put_body(struct nd_conn *c, struct nd_scratch *sc, struct nd_transfer *xs,
             }
             xs->at += fill;
             xs->moved += fill;
-            xs->slack = 0;
         }
         if (n <= 0)
             return read_stop(n);
@@ -226,11 +227,14 @@ put_trailer(struct nd_conn *c, struct nd_transfer *xs, int *want)
             int rc = nd_proto_hdr_decode(xs->trailer, &xs->tr_hdr);
 
             /* Refused from the header alone, in the order
-             * docs/protocol.md gives: version, frame type, length. */
-            if (rc < 0)
+             * docs/protocol.md gives: version, frame type, length (the
+             * decoder fills tr_hdr whatever it returns). */
+            if (rc == -EPROTONOSUPPORT)
                 return rc;
             if (xs->tr_hdr.type != ND_T_DIGEST)
                 return -EBADMSG;
+            if (rc < 0)
+                return rc;
             if (xs->tr_hdr.len > TRAILER_MAX)
                 return -EMSGSIZE;
         }
@@ -298,7 +302,6 @@ get_body(struct nd_conn *c, struct nd_scratch *sc, struct nd_transfer *xs,
         xs->pend = 0;
         xs->at += (uint64_t)n;
         xs->moved += (uint64_t)n;
-        xs->slack = 0;
     }
     return 1;
 }
@@ -462,8 +465,9 @@ get_finish(struct nd_conn *c, struct nd_transfer *xs, int rc)
 
     x->bytes = xs->at - x->from;
     if (rc < 0) {
-        x->result =
-            rc == -ETIMEDOUT ? "stalled past idle_timeout" : "send failed";
+        x->result = rc == -ETIMEDOUT      ? "stalled past idle_timeout"
+                    : rc == -ECONNABORTED ? "connection lost"
+                                          : "send failed";
         x->err = rc;
         c->close_after = true;
     } else {
@@ -515,7 +519,7 @@ pump(struct nd_conn *c, struct nd_scratch *sc, struct nd_transfer *xs)
         }
         xs->moved = 0;
         c->park_want = want;
-        c->park_slack = xs->slack;
+        c->park_until = xs->slack_until;
         (void)nd_io_set_nonblock(c->st.fd, false);
         return;
     }
@@ -543,6 +547,18 @@ open_upload(const struct nd_handler_ctx *ctx, struct nd_conn *c,
         up->times[1].tv_nsec = (long)req->mtime_nsec;
     }
     return rc;
+}
+
+/*
+ * When the waits of a transfer resumed at offset may expire at the
+ * earliest: its peer first hashes the offset bytes it kept (the digest
+ * covers the whole file), so the first bytes, or the first room, may come
+ * nd_proto_hash_slack() seconds later than idle_timeout alone allows.
+ */
+static double
+slack_until(const struct nd_handler_ctx *ctx, uint64_t offset)
+{
+    return nd_io_now() + ctx->cfg->idle_timeout + nd_proto_hash_slack(offset);
 }
 
 /* Refuses a transfer before it started: the ERROR for rc, and the log
@@ -607,7 +623,7 @@ nd_transfer_put(const struct nd_handler_ctx *ctx, struct nd_conn *c,
     xs->werr = xs->kept_err =
         hash_prefix(&xs->md5, sc, xs->up.fd, xs->up.offset, NULL);
     if (xs->up.offset > 0)
-        xs->slack = nd_proto_hash_slack(xs->up.offset);
+        xs->slack_until = slack_until(ctx, xs->up.offset);
     xs->stage = XS_PUT_BODY;
     pump(c, sc, xs);
 }
@@ -636,7 +652,6 @@ nd_transfer_get(const struct nd_handler_ctx *ctx, struct nd_conn *c,
     uint8_t frame[64];
     int rc;
 
-    (void)ctx;
     if (xs == NULL) {
         refuse_nomem(c, "get", req);
         return;
@@ -676,9 +691,10 @@ nd_transfer_get(const struct nd_handler_ctx *ctx, struct nd_conn *c,
         finish(c, xs, rc);
         return;
     }
-    /* A resumed download's client hashes its part before it reads. */
+    /* A resumed download's client hashes its part before it reads, while
+     * the socket buffers take the first megabytes. */
     if (fi.offset > 0)
-        xs->slack = nd_proto_hash_slack(fi.offset);
+        xs->slack_until = slack_until(ctx, fi.offset);
     pump(c, sc, xs);
 }
 

@@ -21,9 +21,9 @@ START_TEST(test_fifo_order)
     for (uintptr_t round = 0; round < 3; round++) {
         /* Three rounds make the ring wrap around. */
         for (uintptr_t i = 1; i <= 3; i++)
-            ck_assert_int_eq(nd_queue_push(&q, (void *) (round * 10 + i)), 0);
+            ck_assert_int_eq(nd_queue_push(&q, (void *)(round * 10 + i)), 0);
         for (uintptr_t i = 1; i <= 3; i++)
-            ck_assert_ptr_eq(nd_queue_pop(&q), (void *) (round * 10 + i));
+            ck_assert_ptr_eq(nd_queue_pop(&q), (void *)(round * 10 + i));
     }
     ck_assert_ptr_null(nd_queue_try_pop(&q));
     nd_queue_destroy(&q);
@@ -36,12 +36,31 @@ START_TEST(test_bounded)
 
     ck_assert_int_eq(nd_queue_init(&q, 0), -EINVAL);
     ck_assert_int_eq(nd_queue_init(&q, 2), 0);
-    ck_assert_int_eq(nd_queue_push(&q, (void *) 1), 0);
-    ck_assert_int_eq(nd_queue_push(&q, (void *) 2), 0);
-    ck_assert_int_eq(nd_queue_push(&q, (void *) 3), -EAGAIN);
+    ck_assert_int_eq(nd_queue_push(&q, (void *)1), 0);
+    ck_assert_int_eq(nd_queue_push(&q, (void *)2), 0);
+    ck_assert_int_eq(nd_queue_push(&q, (void *)3), -EAGAIN);
     ck_assert_uint_eq(nd_queue_len(&q), 2);
-    ck_assert_ptr_eq(nd_queue_pop(&q), (void *) 1);
-    ck_assert_int_eq(nd_queue_push(&q, (void *) 3), 0);
+    ck_assert_ptr_eq(nd_queue_pop(&q), (void *)1);
+    ck_assert_int_eq(nd_queue_push(&q, (void *)3), 0);
+    nd_queue_destroy(&q);
+}
+END_TEST
+
+/* A limit below the ring's size refuses early; the rest stays usable. */
+START_TEST(test_push_below)
+{
+    struct nd_queue q;
+
+    ck_assert_int_eq(nd_queue_init(&q, 3), 0);
+    ck_assert_int_eq(nd_queue_push_below(&q, (void *)1, 1), 0);
+    ck_assert_int_eq(nd_queue_push_below(&q, (void *)2, 1), -EAGAIN);
+    ck_assert_int_eq(nd_queue_push(&q, (void *)2), 0);
+    ck_assert_int_eq(nd_queue_push_below(&q, (void *)3, 99), 0);
+    ck_assert_int_eq(nd_queue_push(&q, (void *)4), -EAGAIN);
+    ck_assert_uint_eq(nd_queue_len(&q), 3);
+    ck_assert_ptr_eq(nd_queue_pop(&q), (void *)1);
+    ck_assert_ptr_eq(nd_queue_pop(&q), (void *)2);
+    ck_assert_ptr_eq(nd_queue_pop(&q), (void *)3);
     nd_queue_destroy(&q);
 }
 END_TEST
@@ -51,12 +70,12 @@ START_TEST(test_close_drains_then_null)
     struct nd_queue q;
 
     ck_assert_int_eq(nd_queue_init(&q, 4), 0);
-    ck_assert_int_eq(nd_queue_push(&q, (void *) 7), 0);
+    ck_assert_int_eq(nd_queue_push(&q, (void *)7), 0);
     nd_queue_close(&q);
     nd_queue_close(&q); /* idempotent */
-    ck_assert_int_eq(nd_queue_push(&q, (void *) 8), -ESHUTDOWN);
+    ck_assert_int_eq(nd_queue_push(&q, (void *)8), -ESHUTDOWN);
     /* What was queued before the close is still handed out. */
-    ck_assert_ptr_eq(nd_queue_pop(&q), (void *) 7);
+    ck_assert_ptr_eq(nd_queue_pop(&q), (void *)7);
     ck_assert_ptr_null(nd_queue_pop(&q));
     nd_queue_destroy(&q);
 }
@@ -108,7 +127,7 @@ producer(void *arg)
 
     for (uintptr_t i = 1; i <= PER_PRODUCER; i++) {
         /* Full is a normal answer under load: back off and retry. */
-        while (nd_queue_push(&m->q, (void *) i) == -EAGAIN)
+        while (nd_queue_push(&m->q, (void *)i) == -EAGAIN)
             sched_yield();
     }
     return NULL;
@@ -121,7 +140,7 @@ consumer(void *arg)
     void *item;
 
     while ((item = nd_queue_pop(&m->q)) != NULL) {
-        atomic_fetch_add(&m->sum, (unsigned long long) (uintptr_t) item);
+        atomic_fetch_add(&m->sum, (unsigned long long)(uintptr_t)item);
         atomic_fetch_add(&m->count, 1);
     }
     return NULL;
@@ -132,7 +151,7 @@ START_TEST(test_many_producers_consumers)
     static struct mpmc m;
     pthread_t p[PRODUCERS], c[CONSUMERS];
     unsigned long long want =
-        (unsigned long long) PRODUCERS * PER_PRODUCER * (PER_PRODUCER + 1) / 2;
+        (unsigned long long)PRODUCERS * PER_PRODUCER * (PER_PRODUCER + 1) / 2;
 
     ck_assert_int_eq(nd_queue_init(&m.q, 16), 0);
     atomic_store(&m.sum, 0);
@@ -165,13 +184,13 @@ static void
 t_run(void *item, void *arg, void *scratch)
 {
     ck_assert_ptr_eq(scratch, arg);
-    atomic_fetch_add(&s_runs, (int) (uintptr_t) item);
+    atomic_fetch_add(&s_runs, (int)(uintptr_t)item);
 }
 
 static void
 t_fini(void *scratch)
 {
-    (void) scratch;
+    (void)scratch;
     atomic_fetch_add(&s_finis, 1);
 }
 
@@ -185,7 +204,7 @@ START_TEST(test_pool_runs_and_joins)
     ck_assert_int_eq(nd_queue_init(&q, 64), 0);
     ck_assert_int_eq(nd_pool_start(&p, 3, &q, &ops, &arg), 0);
     for (int i = 0; i < 50; i++)
-        ck_assert_int_eq(nd_queue_push(&q, (void *) 1), 0);
+        ck_assert_int_eq(nd_queue_push(&q, (void *)1), 0);
     nd_queue_close(&q);
     nd_pool_join(&p);
     ck_assert_int_eq(atomic_load(&s_runs), 50);
@@ -219,7 +238,7 @@ START_TEST(test_pool_start_fails_cleanly)
     ck_assert_int_eq(nd_pool_start(&p, 3, &q, &ops, &arg), -ENOMEM);
     ck_assert_int_eq(atomic_load(&s_finis), 2);
     ck_assert_int_eq(p.n, 0);
-    ck_assert_int_eq(nd_queue_push(&q, (void *) 1), -ESHUTDOWN);
+    ck_assert_int_eq(nd_queue_push(&q, (void *)1), -ESHUTDOWN);
     nd_queue_destroy(&q);
 }
 END_TEST
@@ -233,6 +252,7 @@ queue_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_fifo_order);
     tcase_add_test(tc, test_bounded);
+    tcase_add_test(tc, test_push_below);
     tcase_add_test(tc, test_close_drains_then_null);
     tcase_add_test(tc, test_close_wakes_all);
     tcase_add_test(tc, test_many_producers_consumers);

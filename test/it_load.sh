@@ -13,8 +13,7 @@
 . "${ND_TEST_SRC:-$(dirname "$0")}/lib.sh"
 
 # The build's sanitizers, from its CMake cache ("" for a plain build).
-sanitize=$(sed -n 's/^ND_SANITIZE:STRING=//p' "$ND_BIN/CMakeCache.txt" \
-    2>/dev/null || true)
+sanitize=$(nd_sanitizer)
 case "$sanitize" in
 *thread*)
     sessions=120 secs=8 medium=256:1024 rss_tol=-1 workers=4

@@ -10,8 +10,7 @@
 
 # Valgrind cannot run a binary built with a sanitizer (both replace
 # malloc); the plain build's run of this test covers the code.
-if [ -n "$(sed -n 's/^ND_SANITIZE:STRING=//p' "$ND_BIN/CMakeCache.txt" \
-    2>/dev/null)" ]; then
+if [ -n "$(nd_sanitizer)" ]; then
     say "# skipped: a sanitizer build (valgrind runs in the plain build)"
     nd_done
 fi

@@ -384,6 +384,13 @@ nd_free_port() {
     return 1
 }
 
+# nd_sanitizer: the sanitizers the build under test was made with, from
+# its CMake cache ("" for a plain build), for tests that scale or skip.
+nd_sanitizer() {
+    sed -n 's/^ND_SANITIZE:STRING=//p' "$ND_BIN/CMakeCache.txt" 2>/dev/null ||
+        true
+}
+
 # Call last: prints the summary line and exits, non-zero on any failure.
 nd_done() {
     local log
