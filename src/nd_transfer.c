@@ -63,6 +63,7 @@ struct nd_transfer {
     uint64_t end;            /* the file's size */
     uint64_t moved;          /* body bytes since the last wait */
     double slack_until;      /* no wait expires before this (monotonic) */
+    bool parked_once;        /* the transfer has waited for its socket */
     uint8_t sum[ND_MD5_LEN]; /* PUT: the client's digest; GET: the file's */
 
     /* PUT */
@@ -112,6 +113,7 @@ xfer_begin(struct nd_transfer *xs, const char *op, const char *path)
     xs->x = (struct nd_reqlog){op, xs->path, 0, nd_io_now(), NULL, NULL, 0, 0};
     xs->at = xs->end = xs->moved = xs->hashed = 0;
     xs->slack_until = 0;
+    xs->parked_once = false;
     xs->werr = xs->kept_err = 0;
     xs->tr_got = 0;
     xs->rec = -ENODATA;
@@ -233,10 +235,10 @@ put_trailer(struct nd_conn *c, struct nd_transfer *xs, int *want)
                 return rc;
             if (xs->tr_hdr.type != ND_T_DIGEST)
                 return -EBADMSG;
-            if (rc < 0)
-                return rc;
             if (xs->tr_hdr.len > TRAILER_MAX)
                 return -EMSGSIZE;
+            if (rc < 0)
+                return rc;
         }
     }
 }
@@ -494,6 +496,7 @@ finish(struct nd_conn *c, struct nd_transfer *xs, int rc)
 static void
 pump(struct nd_conn *c, struct nd_scratch *sc, struct nd_transfer *xs)
 {
+    uint64_t at0;
     int want = 0, rc;
 
     c->park_want = 0;
@@ -502,6 +505,7 @@ pump(struct nd_conn *c, struct nd_scratch *sc, struct nd_transfer *xs)
         finish(c, xs, -ETIMEDOUT);
         return;
     }
+    at0 = xs->at;
     rc = nd_io_set_nonblock(c->st.fd, true);
     while (rc == 0) {
         rc = step(c, sc, xs, &want);
@@ -517,6 +521,13 @@ pump(struct nd_conn *c, struct nd_scratch *sc, struct nd_transfer *xs)
             if (rc < 0)
                 break;
         }
+        /* A resumed transfer's allowance lasts until its peer shows it is
+         * done hashing: bytes moved after a wait (a GET's first bytes
+         * only fill the socket buffers, a PUT's come after the hash). */
+        if (xs->at != at0 && (xs->parked_once || xs->stage == XS_PUT_BODY ||
+                              xs->stage == XS_PUT_TRAILER))
+            xs->slack_until = 0;
+        xs->parked_once = true;
         xs->moved = 0;
         c->park_want = want;
         c->park_until = xs->slack_until;
