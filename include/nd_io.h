@@ -48,20 +48,12 @@ ssize_t nd_io_send_full(int sock, const void *buf, size_t len);
 ssize_t nd_io_pread_full(int fd, void *buf, size_t len, off_t off);
 
 /*
- * Sends len bytes of file fd starting at off to sock with sendfile(2),
- * looping over partial sends in calls of at most ND_IO_CHUNK, which also keeps
- * every call far below the 2 GiB per-call limit.  Falls back to pread+send
- * when the file system does not support sendfile (EINVAL/ENOSYS).  Returns
- * len, -EIO when the file shrank, or -errno.
- */
-ssize_t nd_io_sendfile_full(int sock, int fd, off_t off, size_t len);
-
-/*
- * One sendfile(2) of at most len bytes (retrying EINTR) on a non-blocking
- * socket, for a transfer that parks when the socket is full.  Falls back to
- * one pread and one send of at most 64 KiB where sendfile is unsupported.
- * Returns the count sent (> 0), -EAGAIN when the socket is full, -EIO when
- * the file ended early, or -errno.
+ * One sendfile(2) of at most len bytes, capped at ND_IO_CHUNK (far below
+ * the 2 GiB per-call limit), retrying EINTR, on a non-blocking socket, for
+ * a transfer that parks when the socket is full.  Falls back to one pread
+ * and one send of at most 64 KiB where the file system does not support
+ * sendfile (EINVAL/ENOSYS).  Returns the count sent (> 0), -EAGAIN when
+ * the socket is full, -EIO when the file ended early, or -errno.
  */
 ssize_t nd_io_sendfile_some(int sock, int fd, off_t off, size_t len);
 

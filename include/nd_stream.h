@@ -39,15 +39,6 @@ ssize_t nd_stream_read_full(struct nd_stream *s, void *buf, size_t len);
 ssize_t nd_stream_send_full(struct nd_stream *s, const void *buf, size_t len);
 
 /*
- * Sends len bytes of file fd at offset off, which the caller has already
- * read into buf (to hash them).  A plaintext stream uses sendfile(2) and a
- * TLS stream with kernel TLS uses SSL_sendfile(), both zero-copy from the
- * page cache; user-space TLS encrypts buf.  Returns len or -errno.
- */
-ssize_t nd_stream_send_file(struct nd_stream *s, int fd, off_t off,
-                            const void *buf, size_t len);
-
-/*
  * Non-blocking calls, for a transfer that parks with the reactor when its
  * socket is not ready (nd_transfer); the socket must be O_NONBLOCK.  Each
  * returns a count (> 0), or -EAGAIN with *want set to ND_TLS_WANT_READ or
@@ -55,8 +46,9 @@ ssize_t nd_stream_send_file(struct nd_stream *s, int fd, off_t off,
  * write first, and the other way round), or -errno; read_some returns 0 at
  * the end of the stream.  After -EAGAIN from a TLS write the same bytes
  * must be offered again with the same length.  send_file_some sends from
- * file fd at off, or from buf (the same bytes, already read) when the
- * stream encrypts in user space.
+ * file fd at off (sendfile(2), or SSL_sendfile() with kernel TLS, zero-copy
+ * from the page cache), or from buf (the same bytes, already read) when
+ * the stream encrypts in user space; -EIO means the file ended early.
  */
 ssize_t nd_stream_read_some(struct nd_stream *s, void *buf, size_t len,
                             int *want);

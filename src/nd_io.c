@@ -115,52 +115,9 @@ nd_io_pread_full(int fd, void *buf, size_t len, off_t off)
     return (ssize_t) done;
 }
 
-/* The buffered fallback for files whose file system lacks sendfile. */
-/* The bounce buffer of the fallbacks below: one per thread. */
+/* The bounce buffer of the fallback for files whose file system lacks
+ * sendfile: one per thread. */
 static _Thread_local char s_bounce[64 * 1024];
-
-static ssize_t
-copy_fallback(int sock, int fd, off_t off, size_t len)
-{
-    char *buf = s_bounce;
-    size_t done = 0;
-
-    while (done < len) {
-        size_t want =
-            len - done < sizeof(s_bounce) ? len - done : sizeof(s_bounce);
-        ssize_t n = nd_io_pread_full(fd, buf, want, off + (off_t) done);
-        if (n < 0)
-            return n;
-        n = nd_io_send_full(sock, buf, want);
-        if (n < 0)
-            return n;
-        done += want;
-    }
-    return (ssize_t) len;
-}
-
-ssize_t
-nd_io_sendfile_full(int sock, int fd, off_t off, size_t len)
-{
-    size_t done = 0;
-
-    while (done < len) {
-        size_t want = len - done < ND_IO_CHUNK ? len - done : ND_IO_CHUNK;
-        ssize_t n = sendfile(sock, fd, &off, want);
-        if (n > 0) {
-            done += (size_t) n;
-        } else if (n == 0) {
-            return -EIO; /* the file was truncated (nginx logs the same) */
-        } else if (errno == EINTR) {
-            continue;
-        } else if ((errno == EINVAL || errno == ENOSYS) && done == 0) {
-            return copy_fallback(sock, fd, off, len);
-        } else {
-            return -errno;
-        }
-    }
-    return (ssize_t) done;
-}
 
 ssize_t
 nd_io_sendfile_some(int sock, int fd, off_t off, size_t len)

@@ -120,37 +120,6 @@ nd_stream_zero_copy(const struct nd_stream *s)
     return s->ssl == NULL || BIO_get_ktls_send(SSL_get_wbio(s->ssl));
 }
 
-ssize_t
-nd_stream_send_file(struct nd_stream *s, int fd, off_t off, const void *buf,
-                    size_t len)
-{
-    size_t done = 0;
-
-    if (s->ssl == NULL)
-        return nd_io_sendfile_full(s->fd, fd, off, len);
-    if (!BIO_get_ktls_send(SSL_get_wbio(s->ssl)))
-        return nd_stream_send_full(s, buf, len);
-    while (done < len) {
-        ossl_ssize_t n;
-
-        ERR_clear_error();
-        errno = 0;
-        n = SSL_sendfile(s->ssl, fd, off + (off_t)done, len - done, 0);
-        if (n > 0) {
-            done += (size_t)n;
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        /* 0 means the file ended early: it shrank under us (nginx says
-         * "file was truncated"). */
-        ERR_clear_error();
-        s->broken = true;
-        return n < 0 && errno != 0 ? -errno : -EIO;
-    }
-    return (ssize_t)len;
-}
-
 /* Notes what a plain call that found the socket not ready waits for, and
  * that a TLS call that failed otherwise left the session unusable. */
 static ssize_t

@@ -418,7 +418,7 @@ struct xfer {
     struct nd_stream *st;
     void *buf;
     size_t len;
-    int file; /* >= 0: nd_stream_send_file() of this file */
+    int file; /* >= 0: nd_stream_send_file_some() of this file */
     ssize_t rc;
 };
 
@@ -428,15 +428,30 @@ send_main(void *arg)
     struct xfer *x = arg;
 
     if (x->file >= 0) {
-        /* Two calls, the second at an offset, as the worker sends chunks. */
-        size_t half = x->len / 2 + 1;
-        ssize_t a = nd_stream_send_file(x->st, x->file, 0, x->buf, half);
-        ssize_t b = a < 0 ? a
-                          : nd_stream_send_file(x->st, x->file, (off_t)half,
-                                                (uint8_t *)x->buf + half,
-                                                x->len - half);
+        /* Chunks of a file from their offsets, as a transfer sends them,
+         * waiting (bounded) whenever the socket asks to: a TLS write that
+         * could not go is offered again with the same length. */
+        size_t done = 0;
 
-        x->rc = a < 0 ? a : b < 0 ? b : a + b;
+        x->rc = 0;
+        while (done < x->len && x->rc == 0) {
+            size_t len = x->len - done < 65536 ? x->len - done : 65536;
+            int want = 0;
+            ssize_t n =
+                nd_stream_send_file_some(x->st, x->file, (off_t)done,
+                                         (uint8_t *)x->buf + done, len, &want);
+
+            if (n == -EAGAIN)
+                x->rc = nd_stream_wait(x->st, want, IO_TIMEOUT * 1000) == 1
+                            ? 0
+                            : -ETIMEDOUT;
+            else if (n < 0)
+                x->rc = n;
+            else
+                done += (size_t)n;
+        }
+        if (x->rc == 0)
+            x->rc = (ssize_t)done;
     } else {
         x->rc = nd_stream_send_full(x->st, x->buf, x->len);
     }
