@@ -14,10 +14,6 @@ mkdir -p "$T/in" "$T/out"
 mkrand "$T/in/big" $((24 * MIB))
 big_md5=$(md5_of "$T/in/big")
 
-pool_of() { pgrep -P "$ND_PID" | head -n 1; }
-fd_count() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 | wc -l; }
-fsize() { if [ -e "$1" ]; then stat -c %s "$1"; else echo 0; fi; }
-
 # px_start ARGS...: a proxy in front of the daemon; PX_PORT, PX_PID.
 PX_N=0
 px_start() {

@@ -43,9 +43,6 @@ EOF
 chmod +x "$T/limited/netdiskd"
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-# The pool process: the daemon's child (the daemon itself is the watchdog).
-pool_of() { pgrep -P "$1" | head -n 1; }
-fd_count() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
 log_has() { grep -qF -- "$1" "$ND_LOG"; }
 
 # Background clients of this test, stopped by pid.

@@ -95,7 +95,6 @@ check_no_err() {
     fi
 }
 
-fsize() { if [ -e "$1" ]; then stat -c %s "$1"; else echo 0; fi; }
 mtime_of() { stat -c '%Y %y' "$1"; }
 same_mtime() { [ "$(mtime_of "$1")" = "$(mtime_of "$2")" ]; }
 

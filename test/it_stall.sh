@@ -29,9 +29,6 @@ mkrand "$T/in/big" $((16 * MIB))
 mkrand "$T/in/mid" $((4 * MIB))
 mid_md5=$(md5_of "$T/in/mid")
 
-pool_of() { pgrep -P "$ND_PID" | head -n 1; }
-fd_count() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 | wc -l; }
-
 nd_start 'workers = 2;' "idle_timeout = $IDLE;" 'max_connections = 1000;' \
     'max_per_ip = 1000;' 'queue_capacity = 1024;'
 pool=$(pool_of)
@@ -167,7 +164,6 @@ px_start() {
 }
 px_start get --conn 0 --split 65536 --delay-ms 10
 px_start put --conn 0 --pause-up-at $((1 * MIB)) --pause-ms 5000
-fsize() { if [ -e "$1" ]; then stat -c %s "$1"; else echo 0; fi; }
 part_grows() { [ "$(fsize "$1")" -gt 0 ]; }
 temp_grows() {
     local f

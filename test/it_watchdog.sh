@@ -9,7 +9,6 @@
 
 mkdir "$T/in" "$T/out" "$T/outside"
 nd_start
-pool_of() { pgrep -P "$ND_PID" | head -n 1; }
 child=$(pool_of)
 [ -n "$child" ] || fail "netdiskd $ND_PID has no pool process"
 assert_eq 1 "$(pgrep -P "$ND_PID" | wc -l)" "the watchdog has exactly one pool process"

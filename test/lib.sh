@@ -384,6 +384,13 @@ nd_free_port() {
     return 1
 }
 
+# pool_of [PID]: the pool process of the daemon PID (default $ND_PID);
+# fd_count PID: how many descriptors PID holds; fsize FILE: its size, 0 when
+# it does not exist.
+pool_of() { pgrep -P "${1:-$ND_PID}" | head -n 1; }
+fd_count() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
+fsize() { if [ -e "$1" ]; then stat -c %s "$1"; else echo 0; fi; }
+
 # nd_sanitizer: the sanitizers the build under test was made with, from
 # its CMake cache ("" for a plain build), for tests that scale or skip.
 nd_sanitizer() {

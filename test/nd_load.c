@@ -938,11 +938,9 @@ do_recv(struct sess *s, double now)
 
             while (i < (size_t)n && s_rx[i] == s_gen[i])
                 i++;
-            {
-                sfail(s, "byte %" PRIu64 " differs from what was put",
-                      s->raw_off + i);
-                return -1;
-            }
+            sfail(s, "byte %" PRIu64 " differs from what was put",
+                  s->raw_off + i);
+            return -1;
         }
         if (nd_digest_update(&s->md, s_rx, (size_t)n) < 0)
             die("MD5 update failed");
