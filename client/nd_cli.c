@@ -263,6 +263,8 @@ connect_one(const struct addrinfo *ai)
         if (rc < 0)
             goto out;
     }
+    /* Failing to turn Nagle off only costs time on small files. */
+    (void)nd_net_set_nodelay(fd);
     rc = nd_io_set_nonblock(fd, false);
     if (rc == 0)
         rc = nd_net_set_timeouts(fd, ND_IO_TIMEOUT_S);

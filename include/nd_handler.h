@@ -20,6 +20,7 @@
 
 #include "nd_config.h"
 #include "nd_digest.h"
+#include "nd_queue.h"
 #include "nd_guard.h"
 #include "nd_net.h"
 #include "nd_proto.h"
@@ -110,9 +111,12 @@ struct nd_scratch {
     uint8_t *buf;
     size_t cap;
     struct nd_digest md5;
+    struct nd_queue *queue; /* borrowed: work waiting for a worker, or NULL */
 };
 
-/* Allocates a worker's scratch; NULL on failure.  arg is unused. */
+/* Allocates a worker's scratch; NULL on failure.  arg is the task queue
+ * (struct nd_queue *, borrowed; NULL: none) whose waiting work makes a
+ * transfer park at once instead of waiting briefly for its socket. */
 void *nd_handler_scratch_new(void *arg);
 void nd_handler_scratch_free(void *scratch);
 

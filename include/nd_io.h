@@ -23,6 +23,14 @@
  */
 ssize_t nd_io_read_full(int fd, void *buf, size_t len);
 
+/*
+ * nd_io_read_full() for a stream socket: recv with MSG_WAITALL, so that a
+ * large read sleeps until the whole buffer is there (or EOF, a timeout, a
+ * signal) instead of waking for every segment.  Same returns; a timeout
+ * after a partial read returns -EAGAIN on the next try, as read would.
+ */
+ssize_t nd_io_recv_full(int sock, void *buf, size_t len);
+
 /* One read(2) that retries EINTR.  Returns a count (0 at EOF) or -errno,
  * including -EAGAIN on a non-blocking fd with nothing to read. */
 ssize_t nd_io_read_some(int fd, void *buf, size_t len);

@@ -29,6 +29,15 @@ int nd_net_listen(const char *addr, int port, int backlog, char *bound,
  */
 int nd_net_accept(int lfd, char *peer, size_t peer_len);
 
+/*
+ * Turns Nagle's algorithm off (TCP_NODELAY).  Both ends write a request or
+ * reply frame in one call, so nothing is gained by holding small segments
+ * back, and much is lost: a trailer written right after the last file
+ * bytes would wait for the peer's delayed ACK, about 40 ms per file.
+ * Returns 0 or -errno.
+ */
+int nd_net_set_nodelay(int fd);
+
 /* Sets SO_RCVTIMEO and SO_SNDTIMEO to seconds.  Returns 0 or -errno. */
 int nd_net_set_timeouts(int fd, int seconds);
 

@@ -55,7 +55,8 @@ void *nd_queue_try_pop(struct nd_queue *q);
 /* Refuses further pushes and wakes every waiting worker.  Idempotent. */
 void nd_queue_close(struct nd_queue *q);
 
-/* The number of items waiting, for statistics and tests. */
+/* The number of items waiting: a worker moving a transfer asks it before
+ * waiting for its socket (nd_transfer), and tests. */
 size_t nd_queue_len(struct nd_queue *q);
 
 #endif

@@ -104,7 +104,19 @@ struct nd_upload {
      * commit, sum_err says why no record was stored (0: it was). */
     const uint8_t *md5;
     int sum_err;
+    /* Bytes nd_store_write() wrote since it last started writeback. */
+    uint64_t unkicked;
 };
+
+/*
+ * Appends n bytes to the upload's file (short counts and EINTR handled in
+ * nd_io) and, every ND_STORE_KICK bytes, asks the kernel to start writing
+ * back what is dirty (sync_file_range, without waiting), so that the sync
+ * in nd_store_commit() waits for the last few MiB instead of the whole
+ * file.  Returns 0 or -errno.  Not thread-safe for one upload.
+ */
+#define ND_STORE_KICK (8u * 1024u * 1024u)
+int nd_store_write(struct nd_upload *up, const void *p, size_t n);
 
 /*
  * Creates missing parent directories of path and a temporary file beside its

@@ -38,9 +38,9 @@ nd_handler_scratch_new(void *arg)
 {
     struct nd_scratch *sc = calloc(1, sizeof(*sc));
 
-    (void)arg;
     if (sc == NULL)
         return NULL;
+    sc->queue = arg;
     sc->cap = SCRATCH_CAP;
     sc->buf = malloc(sc->cap);
     if (sc->buf == NULL || nd_digest_init(&sc->md5) < 0) {

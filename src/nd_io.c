@@ -29,6 +29,23 @@ nd_io_read_full(int fd, void *buf, size_t len)
 }
 
 ssize_t
+nd_io_recv_full(int sock, void *buf, size_t len)
+{
+    size_t done = 0;
+
+    while (done < len) {
+        ssize_t n = recv(sock, (char *) buf + done, len - done, MSG_WAITALL);
+        if (n > 0)
+            done += (size_t) n;
+        else if (n == 0)
+            break; /* EOF: report the short count */
+        else if (errno != EINTR)
+            return -errno;
+    }
+    return (ssize_t) done;
+}
+
+ssize_t
 nd_io_read_some(int fd, void *buf, size_t len)
 {
     for (;;) {

@@ -91,16 +91,26 @@ nd_net_accept(int lfd, char *peer, size_t peer_len)
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);
-    int fd, one = 1;
+    int fd;
 
     do {
         fd = accept4(lfd, (struct sockaddr *) &ss, &len, SOCK_CLOEXEC);
     } while (fd < 0 && errno == EINTR);
     if (fd < 0)
         return -errno;
-    (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    (void) nd_net_set_nodelay(fd);
     nd_net_format((struct sockaddr *) &ss, peer, peer_len);
     return fd;
+}
+
+int
+nd_net_set_nodelay(int fd)
+{
+    int one = 1;
+
+    return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0
+               ? -errno
+               : 0;
 }
 
 int

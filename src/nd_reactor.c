@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -41,6 +42,9 @@ static char s_tag_listen, s_tag_exit, s_tag_wake;
 /* The largest frame accepted before the login: the SCRAM messages are
  * at most ND_SCRAM_MSG_MAX bytes. */
 #define PREAUTH_MAX 4096
+/* Requests a worker answers in a row on one connection when the next is
+ * already waiting (worker_run), before it lets the reactor take a turn. */
+#define FOLLOW_MAX 16
 /* Accepts per listener event, so a flood cannot starve the other fds. */
 #define ACCEPT_BATCH 64
 
@@ -135,14 +139,21 @@ conn_arm(struct nd_reactor *r, struct nd_conn *c, int op)
 static void conn_read(struct nd_reactor *r, struct nd_conn *c);
 
 /* Makes c idle: resets its frame state, deadline, and re-arms it. */
+/* Forgets the request frame just answered, ready for the next. */
 static void
-conn_make_idle(struct nd_reactor *r, struct nd_conn *c, int op)
+frame_reset(struct nd_conn *c)
 {
     free(c->body);
     c->body = NULL;
     c->hdr_got = c->body_got = 0;
     c->rx_err = 0;
     c->tls_want = 0;
+}
+
+static void
+conn_make_idle(struct nd_reactor *r, struct nd_conn *c, int op)
+{
+    frame_reset(c);
     c->deadline = nd_io_now() + r->cfg->idle_timeout;
     if (c->authed) {
         list_append(&r->idle, c);
@@ -319,15 +330,16 @@ conn_handshake(struct nd_reactor *r, struct nd_conn *c)
  * Reads whatever is available of c's current frame, exactly up to its end,
  * never into the file bytes or the next request behind it.
  */
-static void
-conn_read(struct nd_reactor *r, struct nd_conn *c)
+/*
+ * Reads what is there of c's request frame without blocking, into c's frame
+ * state (hdr_buf/hdr, body).  Returns 1 when the frame is complete or was
+ * refused from its header (rx_err set), 0 when the socket has no more for
+ * now, or -1 when the peer closed or the read failed (st.broken set).  Used
+ * by the reactor, and by a worker for a frame it saw complete.
+ */
+static int
+frame_read(struct nd_conn *c)
 {
-    int rc;
-
-    if (c->phase == ND_PH_DETECT && (rc = conn_detect(r, c)) <= 0)
-        return;
-    if (c->phase == ND_PH_HANDSHAKE && (rc = conn_handshake(r, c)) <= 0)
-        return;
     for (;;) {
         uint8_t *at;
         size_t want;
@@ -345,17 +357,12 @@ conn_read(struct nd_reactor *r, struct nd_conn *c)
             n = nd_tls_read_nowait(c->st.ssl, at, want, &c->tls_want);
         else
             n = nd_io_recv_nowait(c->st.fd, at, want);
-        if (n == -EAGAIN) {
-            (void)conn_arm(r, c, EPOLL_CTL_MOD);
-            return;
-        }
+        if (n == -EAGAIN)
+            return 0;
         if (n <= 0) {
             if (n < 0)
                 c->st.broken = true;
-            if (c->hdr_got > 0)
-                nd_log(ND_LOG_DEBUG, "peer=%s closed mid-frame", c->peer);
-            conn_close(r, c);
-            return;
+            return -1;
         }
         if (c->hdr_got < ND_HDR_LEN) {
             c->hdr_got += (size_t)n;
@@ -372,17 +379,34 @@ conn_read(struct nd_reactor *r, struct nd_conn *c)
                 if (c->body == NULL)
                     c->rx_err = -ENOMEM;
             }
-            if (c->rx_err != 0 || c->hdr.len == 0) {
-                dispatch(r, c);
-                return;
-            }
+            if (c->rx_err != 0 || c->hdr.len == 0)
+                return 1;
         } else {
             c->body_got += (size_t)n;
-            if (c->body_got == c->hdr.len) {
-                dispatch(r, c);
-                return;
-            }
+            if (c->body_got == c->hdr.len)
+                return 1;
         }
+    }
+}
+
+static void
+conn_read(struct nd_reactor *r, struct nd_conn *c)
+{
+    int rc;
+
+    if (c->phase == ND_PH_DETECT && (rc = conn_detect(r, c)) <= 0)
+        return;
+    if (c->phase == ND_PH_HANDSHAKE && (rc = conn_handshake(r, c)) <= 0)
+        return;
+    rc = frame_read(c);
+    if (rc > 0) {
+        dispatch(r, c);
+    } else if (rc == 0) {
+        (void)conn_arm(r, c, EPOLL_CTL_MOD);
+    } else {
+        if (c->hdr_got > 0)
+            nd_log(ND_LOG_DEBUG, "peer=%s closed mid-frame", c->peer);
+        conn_close(r, c);
     }
 }
 
@@ -555,6 +579,34 @@ take_back(struct nd_reactor *r)
     }
 }
 
+/*
+ * Worker side: whether the next request of c, just answered, is already
+ * complete in its socket and may be answered by this same worker, saving
+ * the two hand-offs through the reactor (a client that pipelines, or the
+ * next step of a login sent before the reply was read).  Only plaintext
+ * connections with nothing left to do (no transfer parked, no late reply,
+ * not closing), and only while no other work waits for a worker; a frame
+ * the header check refuses, or one not all there yet, is the reactor's.
+ * Peeking consumes nothing, so the reactor sees the socket as it was.
+ */
+static bool
+frame_waiting(struct nd_reactor *r, struct nd_conn *c)
+{
+    uint8_t hdr[ND_HDR_LEN];
+    struct nd_hdr h;
+    int avail = 0;
+
+    if (c->st.ssl != NULL || c->park_want != 0 || c->late_len > 0 ||
+        c->close_after || c->st.broken || nd_queue_len(&r->queue) > 0)
+        return false;
+    if (ioctl(c->st.fd, FIONREAD, &avail) < 0 || avail < ND_HDR_LEN ||
+        recv(c->st.fd, hdr, sizeof(hdr), MSG_PEEK | MSG_DONTWAIT) !=
+            (ssize_t)sizeof(hdr) ||
+        nd_proto_hdr_decode(hdr, &h) < 0 || (!c->authed && h.len > PREAUTH_MAX))
+        return false;
+    return (size_t)avail >= ND_HDR_LEN + (size_t)h.len;
+}
+
 static void
 worker_run(void *item, void *arg, void *scratch)
 {
@@ -562,11 +614,25 @@ worker_run(void *item, void *arg, void *scratch)
     struct nd_conn *c = item;
 
     nd_handler_run(&r->hctx, c, scratch);
+    for (int i = 0; i < FOLLOW_MAX && frame_waiting(r, c); i++) {
+        frame_reset(c);
+        if (frame_read(c) <= 0)
+            break;
+        nd_handler_run(&r->hctx, c, scratch);
+    }
     hand_back(r, c);
 }
 
+static void *
+worker_init(void *arg)
+{
+    struct nd_reactor *r = arg;
+
+    return nd_handler_scratch_new(&r->queue);
+}
+
 static const struct nd_pool_ops s_pool_ops = {
-    .thread_init = nd_handler_scratch_new,
+    .thread_init = worker_init,
     .run = worker_run,
     .thread_fini = nd_handler_scratch_free,
 };

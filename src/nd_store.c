@@ -361,6 +361,25 @@ nd_store_suspend(struct nd_upload *up)
 }
 
 int
+nd_store_write(struct nd_upload *up, const void *p, size_t n)
+{
+    ssize_t w = nd_io_write_full(up->fd, p, n);
+
+    if (w < 0)
+        return (int)w;
+    up->unkicked += n;
+    /* Writeback started early overlaps with the rest of the transfer.
+     * Offset 0 and length 0 name the whole file: pages already under
+     * writeback are skipped, and a failure here only loses the overlap
+     * (the sync in nd_store_commit() still reports real errors). */
+    if (up->unkicked >= ND_STORE_KICK) {
+        up->unkicked = 0;
+        (void)sync_file_range(up->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+    }
+    return 0;
+}
+
+int
 nd_store_commit(struct nd_upload *up)
 {
     int rc = 0;

@@ -63,7 +63,7 @@ nd_stream_read_full(struct nd_stream *s, void *buf, size_t len)
     size_t got = 0;
 
     if (s->ssl == NULL)
-        return nd_io_read_full(s->fd, buf, len);
+        return nd_io_recv_full(s->fd, buf, len);
     while (got < len) {
         size_t n = 0;
         int ret;

@@ -10,13 +10,13 @@
  *
  * The body and the trailer move over the socket made non-blocking.  When
  * it is not ready, the worker waits for it briefly (WAIT_MS) only if the
- * transfer has been moving (WAIT_CREDIT bytes since its last wait); else it
- * parks the transfer: the state stays in c->xfer, the worker returns, and
- * the reactor queues the connection again once the socket is ready, or
- * marks the wait expired after idle_timeout and queues it so that a worker
- * ends the transfer.  So a stalled or dripping client holds no worker,
- * while a fast one keeps its worker through the short waits of a full
- * socket buffer.  The small replies (READY, FILE, ERROR, OK) are still
+ * transfer has been moving (WAIT_CREDIT bytes since its last wait) and no
+ * other work waits for a worker; else it parks the transfer: the state stays in
+ * c->xfer, the worker returns, and the reactor queues the connection again once
+ * the socket is ready, or marks the wait expired after idle_timeout and queues
+ * it so that a worker ends the transfer.  So a stalled or dripping client holds
+ * no worker, while a fast one keeps its worker through the short waits of a
+ * full socket buffer.  The small replies (READY, FILE, ERROR, OK) are still
  * sent blocking, with the socket's idle_timeout.
  */
 #include "nd_transfer.h"
@@ -184,12 +184,8 @@ put_body(struct nd_conn *c, struct nd_scratch *sc, struct nd_transfer *xs,
         if (fill > 0) {
             if (nd_digest_update(&xs->md5, sc->buf, fill) < 0)
                 return -EIO;
-            if (xs->werr == 0) {
-                ssize_t w = nd_io_write_full(xs->up.fd, sc->buf, fill);
-
-                if (w < 0)
-                    xs->werr = (int)w;
-            }
+            if (xs->werr == 0)
+                xs->werr = nd_store_write(&xs->up, sc->buf, fill);
             xs->at += fill;
             xs->moved += fill;
         }
@@ -489,6 +485,15 @@ finish(struct nd_conn *c, struct nd_transfer *xs, int rc)
     xs->stage = XS_IDLE;
 }
 
+/* Whether other work waits for a worker: then a transfer whose socket is
+ * not ready parks at once rather than hold its worker for WAIT_MS, so that
+ * many slow readers cannot keep the workers from the ready ones. */
+static bool
+others_wait(const struct nd_scratch *sc)
+{
+    return sc->queue != NULL && nd_queue_len(sc->queue) > 0;
+}
+
 /*
  * Runs the transfer until it is done, fails or must park.  The socket is
  * non-blocking only in here: the replies around a transfer are blocking.
@@ -511,7 +516,7 @@ pump(struct nd_conn *c, struct nd_scratch *sc, struct nd_transfer *xs)
         rc = step(c, sc, xs, &want);
         if (rc != 0)
             break;
-        if (xs->moved >= WAIT_CREDIT) {
+        if (xs->moved >= WAIT_CREDIT && !others_wait(sc)) {
             xs->moved = 0;
             rc = nd_stream_wait(&c->st, want, WAIT_MS);
             if (rc > 0) {
