@@ -4,7 +4,7 @@ CONF     ?= conf/netdiskd.conf
 CMAKE_ARGS ?=
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build run test load asan tsan fuzz install clean
+.PHONY: all deps build run test load bench asan tsan fuzz install clean
 
 all: build
 
@@ -35,6 +35,15 @@ test: build
 # LOAD_SECONDS and more: see test/load/run.sh.
 load: build
 	test/load/run.sh $(BUILD)
+
+# Benchmark (issue 6): netdisk against nginx, vsftpd, rsync and scp on
+# loopback, and against its own limits (one-core MD5, test/bench/nd_ref),
+# interleaved over rounds; prints medians and ratios against the targets
+# and writes docs/benchmarks.md and docs/benchmarks.png.  Installs the
+# peers' packages when missing; bounded to 10 minutes.  BENCH_ROUNDS,
+# BENCH_SIZE_MB and more: see test/bench/run.sh.
+bench: build
+	test/bench/run.sh $(BUILD)
 
 asan:
 	$(MAKE) test BUILD=build-asan CMAKE_ARGS="-DND_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug -DND_WERROR=ON"

@@ -194,6 +194,39 @@ int nd_scram_client_final(struct nd_scram_client *c, const char *pw,
                           size_t cap);
 
 /*
+ * Keys a client may keep between logins (RFC 5802 section 5.1): ClientKey,
+ * StoredKey and ServerKey depend only on the password, the salt and the
+ * iteration count, so a client that logs in again and again with one
+ * password need run PBKDF2 once per (salt, iterations), not once per login.
+ * A zeroed struct is an empty cache.  It holds secrets: wipe it with
+ * nd_scram_client_keys_clear() when done.  The fields are private.
+ */
+struct nd_scram_client_keys {
+    int iterations;                       /* private: 0 when empty */
+    size_t salt_len;                      /* private */
+    uint8_t salt[ND_SCRAM_SALT_MAX];      /* private */
+    uint8_t client_key[ND_SCRAM_KEY_LEN]; /* private */
+    uint8_t stored_key[ND_SCRAM_KEY_LEN]; /* private */
+    uint8_t server_key[ND_SCRAM_KEY_LEN]; /* private */
+};
+
+/*
+ * nd_scram_client_final() with a key cache: when keys holds the salt and
+ * iteration count msg names, it uses them and derives nothing; otherwise it
+ * derives them from the password and stores them in keys (also when the
+ * exchange fails later).  keys must only ever see one password: the cache
+ * is looked up by salt and iteration count alone.  Same returns as
+ * nd_scram_client_final().
+ */
+int nd_scram_client_final_cached(struct nd_scram_client *c,
+                                 struct nd_scram_client_keys *keys,
+                                 const char *pw, size_t pwlen, const char *msg,
+                                 size_t len, char *out, size_t cap);
+
+/* Wipes the cached keys (OPENSSL_cleanse); keys is then empty. */
+void nd_scram_client_keys_clear(struct nd_scram_client_keys *keys);
+
+/*
  * Checks the server-final-message msg (len bytes).  Returns 0 when its v=
  * matches the expected ServerSignature (compared in constant time), -EACCES
  * when it does not or when the server sent "e=...", or -EINVAL when msg is

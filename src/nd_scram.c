@@ -707,9 +707,51 @@ nd_scram_client_first(struct nd_scram_client *c, const char *user,
     return (int)(3 + n);
 }
 
+/*
+ * Fills client_key, stored and server for (pw, salt, iter): from keys when
+ * it holds that salt and count, else by derive_keys(), then remembered in
+ * keys.  keys may be NULL (no cache).  Returns 0 or -EIO.
+ */
+static int
+client_keys(struct nd_scram_client_keys *keys, const char *pw, size_t pwlen,
+            const uint8_t *salt, size_t salt_len, int iter,
+            uint8_t client_key[ND_SCRAM_KEY_LEN],
+            uint8_t stored[ND_SCRAM_KEY_LEN], uint8_t server[ND_SCRAM_KEY_LEN])
+{
+    int rc;
+
+    if (keys != NULL && keys->iterations == iter &&
+        keys->salt_len == salt_len && memcmp(keys->salt, salt, salt_len) == 0) {
+        memcpy(client_key, keys->client_key, ND_SCRAM_KEY_LEN);
+        memcpy(stored, keys->stored_key, ND_SCRAM_KEY_LEN);
+        memcpy(server, keys->server_key, ND_SCRAM_KEY_LEN);
+        return 0;
+    }
+    rc = derive_keys(pw, pwlen, salt, salt_len, iter, client_key, stored,
+                     server);
+    if (rc < 0 || keys == NULL)
+        return rc;
+    keys->iterations = iter;
+    keys->salt_len = salt_len;
+    memcpy(keys->salt, salt, salt_len);
+    memcpy(keys->client_key, client_key, ND_SCRAM_KEY_LEN);
+    memcpy(keys->stored_key, stored, ND_SCRAM_KEY_LEN);
+    memcpy(keys->server_key, server, ND_SCRAM_KEY_LEN);
+    return 0;
+}
+
 int
 nd_scram_client_final(struct nd_scram_client *c, const char *pw, size_t pwlen,
                       const char *msg, size_t len, char *out, size_t cap)
+{
+    return nd_scram_client_final_cached(c, NULL, pw, pwlen, msg, len, out, cap);
+}
+
+int
+nd_scram_client_final_cached(struct nd_scram_client *c,
+                             struct nd_scram_client_keys *keys, const char *pw,
+                             size_t pwlen, const char *msg, size_t len,
+                             char *out, size_t cap)
 {
     struct field f[FIELDS_MAX];
     uint8_t salt[ND_SCRAM_SALT_MAX], client_key[ND_SCRAM_KEY_LEN];
@@ -747,7 +789,7 @@ nd_scram_client_final(struct nd_scram_client *c, const char *pw, size_t pwlen,
                             f[0].p + 2);
     if (wlen + 3 + B64_KEY_LEN + 1 > cap)
         return -ENOSPC;
-    rc = derive_keys(pw, pwlen, salt, (size_t)slen, (int)iter, client_key,
+    rc = client_keys(keys, pw, pwlen, salt, (size_t)slen, (int)iter, client_key,
                      stored, server);
     if (rc < 0)
         goto out;
@@ -809,4 +851,10 @@ void
 nd_scram_client_clear(struct nd_scram_client *c)
 {
     OPENSSL_cleanse(c, sizeof(*c));
+}
+
+void
+nd_scram_client_keys_clear(struct nd_scram_client_keys *keys)
+{
+    OPENSSL_cleanse(keys, sizeof(*keys));
 }

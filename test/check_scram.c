@@ -181,6 +181,62 @@ START_TEST(test_rfc7677_client)
 }
 END_TEST
 
+/* The key cache gives the RFC's answer both when it derives the keys and
+ * when it reuses them, and derives again for another salt. */
+START_TEST(test_rfc7677_client_cached)
+{
+    struct nd_scram_client_keys keys = {0};
+    char out[ND_SCRAM_MSG_MAX];
+
+    for (int round = 0; round < 2; round++) {
+        struct nd_scram_client c;
+        int n;
+
+        rfc_client(&c);
+        n = nd_scram_client_final_cached(
+            &c, &keys, RFC_PW, strlen(RFC_PW), RFC_SERVER_FIRST,
+            strlen(RFC_SERVER_FIRST), out, sizeof(out));
+        ck_assert_int_eq(n, (int)strlen(RFC_CLIENT_FINAL));
+        ck_assert_str_eq(out, RFC_CLIENT_FINAL);
+        ck_assert_int_eq(nd_scram_client_verify(&c, RFC_SERVER_FINAL,
+                                                strlen(RFC_SERVER_FINAL)),
+                         0);
+        nd_scram_client_clear(&c);
+    }
+    /* Another salt (and iteration count) must not reuse the cached keys:
+     * an exchange with a verifier of its own still succeeds. */
+    {
+        static const uint8_t salt[16] = "another-salt-16b";
+        struct nd_scram_verifier v;
+        struct nd_scram_client c;
+        struct nd_scram_server s;
+        char m1[ND_SCRAM_MSG_MAX], m2[ND_SCRAM_MSG_MAX], m3[ND_SCRAM_MSG_MAX];
+        char m4[ND_SCRAM_MSG_MAX];
+        int n;
+
+        ck_assert_int_eq(nd_scram_verifier_derive(RFC_PW, strlen(RFC_PW), salt,
+                                                  sizeof(salt), 5000, &v),
+                         0);
+        n = nd_scram_client_first(&c, "user", NULL, m1, sizeof(m1));
+        ck_assert_int_gt(n, 0);
+        ck_assert_int_eq(nd_scram_server_start(&s, m1, (size_t)n), 0);
+        n = nd_scram_server_challenge(&s, &v, NULL, m2, sizeof(m2));
+        ck_assert_int_gt(n, 0);
+        n = nd_scram_client_final_cached(&c, &keys, RFC_PW, strlen(RFC_PW), m2,
+                                         (size_t)n, m3, sizeof(m3));
+        ck_assert_int_gt(n, 0);
+        n = nd_scram_server_finish(&s, m3, (size_t)n, m4, sizeof(m4));
+        ck_assert_int_gt(n, 0);
+        ck_assert_int_eq(nd_scram_client_verify(&c, m4, (size_t)n), 0);
+        nd_scram_server_clear(&s);
+        nd_scram_client_clear(&c);
+    }
+    nd_scram_client_keys_clear(&keys);
+    for (size_t i = 0; i < sizeof(keys); i++)
+        ck_assert_uint_eq(((const unsigned char *)&keys)[i], 0);
+}
+END_TEST
+
 START_TEST(test_rfc7677_server)
 {
     struct nd_scram_verifier v;
@@ -963,6 +1019,7 @@ scram_suite(void)
 
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_rfc7677_client);
+    tcase_add_test(tc, test_rfc7677_client_cached);
     tcase_add_test(tc, test_rfc7677_server);
     tcase_add_test(tc, test_lengths_not_nul);
     tcase_add_test(tc, test_random_exchange);

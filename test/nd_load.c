@@ -31,6 +31,27 @@
  * phase within the tolerance of the RSS after the first (the first phase
  * warms the allocator up; growth after that is a leak).
  *
+ * Logins derive the password's SCRAM keys once and reuse them (RFC 5802
+ * section 5.1, as a real client may), so a login costs the generator an
+ * HMAC or two and what it loads is the daemon, not PBKDF2 here.
+ *
+ * Two modes replace the phases for the benchmark (make bench), each ending
+ * in one summary line of "key value" pairs:
+ *
+ *   --idle S   opens and logs in every session as a phase does, then
+ *              sends nothing for S seconds while sampling --pid, and closes
+ *              them: what idle connections cost the daemon.  Fails when a
+ *              login failed or the server closed a session meanwhile.
+ *              "idle: sessions N logged_in N seconds S lost N
+ *              rss_kb_before .. fds_after .." (-1 for figures not sampled).
+ *   --churn N  the small-files workload with a session per file: PUTs N
+ *              files DIR/cNNNN of --churn-size bytes in one session, then,
+ *              timed, GETs each in a connection of its own (connect, HELLO,
+ *              login, GET, close), checked like every GET here.  One
+ *              connection at a time, on blocking sockets bounded by
+ *              --op-timeout: no epoll.  "churn: gets N seconds S per_sec R
+ *              ms_mean .. ms_max .. size B failed 0|1 fds_before ..".
+ *
  * Every wait is bounded: each connect, login step and request has a
  * deadline (--op-timeout), each phase a hard one, and every loop is bounded
  * by a count or a clock.  It connects to 127.0.0.1 only.  Exit status: 0
@@ -49,6 +70,7 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -181,6 +203,9 @@ static struct {
     uint64_t seed;
     const char *user, *password;
     char dir[64];
+    double idle;         /* --idle: hold the sessions this long; 0: off */
+    long churn;          /* --churn: files, each got on its own connection */
+    uint64_t churn_size; /* --churn-size */
 } s_cfg = {
     .sessions = 500,
     .phases = 2,
@@ -192,6 +217,7 @@ static struct {
     .medium_max = 4096 * KIB,
     .rss_tol_kb = 2048,
     .settle = 10,
+    .churn_size = 4096,
 };
 
 static struct sess *s_sess;
@@ -205,6 +231,10 @@ static struct sample s_samples[MAX_SAMPLES];
 static int s_nsamples;
 static uint8_t s_gen[CHUNK], s_rx[CHUNK];
 static double s_work_secs; /* time the phases spent on requests */
+/* The keys of the one password every login uses, derived once (RFC 5802
+ * section 5.1, as a real client may cache them): the logins then cost the
+ * generator an HMAC or two, and what they measure is the daemon. */
+static struct nd_scram_client_keys s_keys;
 
 /* ---- small helpers ----------------------------------------------------- */
 
@@ -583,9 +613,9 @@ on_login_frame(struct sess *s, const struct nd_hdr *h, const uint8_t *body,
                     "AUTH");
         s->st = S_AUTH;
     } else if (s->st == S_AUTH && h->type == ND_T_CHALLENGE) {
-        n = nd_scram_client_final(&s->sc, s_cfg.password,
-                                  strlen(s_cfg.password), (const char *)body,
-                                  h->len, out, sizeof(out));
+        n = nd_scram_client_final_cached(
+            &s->sc, &s_keys, s_cfg.password, strlen(s_cfg.password),
+            (const char *)body, h->len, out, sizeof(out));
         if (n < 0) {
             sfail(s, "SCRAM: bad CHALLENGE: %s", strerror(-n));
             return;
@@ -1463,6 +1493,548 @@ report(const int *open_at_once)
     putchar('\n');
 }
 
+/* ---- --idle: sessions that only stay connected ------------------------- */
+
+/* The largest VmRSS, VmHWM and descriptor count among the samples taken
+ * at (phase, when); -1 for each when there is none. */
+static struct sample
+sample_max(int phase, const char *when)
+{
+    struct sample m = {.rss_kb = -1, .hwm_kb = -1, .fds = -1};
+
+    for (int i = 0; i < s_nsamples; i++) {
+        const struct sample *sm = &s_samples[i];
+
+        if (sm->phase != phase || strcmp(sm->when, when) != 0)
+            continue;
+        if (sm->rss_kb > m.rss_kb)
+            m.rss_kb = sm->rss_kb;
+        if (sm->hwm_kb > m.hwm_kb)
+            m.hwm_kb = sm->hwm_kb;
+        if (sm->fds > m.fds)
+            m.fds = sm->fds;
+    }
+    return m;
+}
+
+/*
+ * Keeps every open session for secs seconds without sending a byte,
+ * sampling the daemon at the start, at most every secs/8 s (1 s at least)
+ * and at the end.  A session the server closes (or writes to) meanwhile
+ * fails as lost between requests (stats idle_failed).
+ */
+static void
+hold_idle(double secs)
+{
+    double now = nd_io_now(), end = now + secs, next = now;
+    double every = secs / 8 > 1 ? secs / 8 : 1;
+    struct epoll_event ev[256];
+
+    for (;;) {
+        int n, ms;
+
+        now = nd_io_now();
+        if (now >= end)
+            break;
+        if (now >= next) {
+            take_sample(1, "during");
+            next = now + every;
+        }
+        ms = (int)(1000 * ((next < end ? next : end) - now)) + 1;
+        n = epoll_wait(s_ep, ev, (int)(sizeof(ev) / sizeof(ev[0])), ms);
+        if (n < 0 && errno != EINTR)
+            die("epoll_wait: %s", strerror(errno));
+        now = nd_io_now();
+        for (int i = 0; i < n; i++) {
+            struct sess *s = ev[i].data.ptr;
+
+            if (s->fd >= 0)
+                sess_io(s, ev[i].events, now);
+        }
+    }
+    take_sample(1, "during");
+}
+
+/*
+ * --idle: opens and logs in every session (as a phase does), keeps them
+ * all open for s_cfg.idle seconds without a request, closes them and waits
+ * for the daemon's descriptors to come back to base_fds.  Prints the
+ * "idle:" summary line.  Returns 0 when every session logged in and none
+ * was lost during the hold, 1 otherwise.
+ */
+static int
+run_idle(long base_fds)
+{
+    struct runctl rc = {.connecting = true};
+    double t0 = nd_io_now(), hard;
+    struct sample b = {.rss_kb = -1, .hwm_kb = -1, .fds = -1}, d, a;
+    unsigned long lost;
+    int logged_in = 0;
+
+    s_phase = 1;
+    printf("# idle: opening %d sessions (%d logins at a time)\n",
+           s_cfg.sessions, LOGIN_INFLIGHT);
+    /* Every login has its own deadline; this one only bounds the loop. */
+    hard = t0 + s_cfg.op_timeout * (1.0 + s_cfg.sessions / LOGIN_INFLIGHT);
+    run_loop(&rc, hard);
+    for (int i = 0; i < s_cfg.sessions; i++)
+        if (s_sess[i].st == S_IDLE)
+            logged_in++;
+    printf("# idle: %d of %d sessions logged in after %.1f s; holding them "
+           "%.1f s without a request\n",
+           logged_in, s_cfg.sessions, nd_io_now() - t0, s_cfg.idle);
+    hold_idle(s_cfg.idle);
+    lost = s_st[0].idle_failed;
+    for (int i = 0; i < s_cfg.sessions; i++)
+        if (s_sess[i].fd >= 0)
+            sess_close(&s_sess[i], S_CLOSED);
+    settle(1, base_fds);
+    if (s_nsamples > 0 && s_samples[0].phase == 0)
+        b = s_samples[0];
+    d = sample_max(1, "during");
+    a = sample_max(1, "after");
+    printf("idle: sessions %d logged_in %d seconds %.1f lost %lu "
+           "rss_kb_before %ld rss_kb_during %ld hwm_kb_during %ld "
+           "fds_before %ld fds_during %ld rss_kb_after %ld fds_after %ld\n",
+           s_cfg.sessions, logged_in, s_cfg.idle, lost, b.rss_kb, d.rss_kb,
+           d.hwm_kb, b.fds, d.fds, a.rss_kb, a.fds);
+    if (logged_in < s_cfg.sessions)
+        fprintf(stderr, "nd_load: %d of %d sessions failed to log in\n",
+                s_cfg.sessions - logged_in, s_cfg.sessions);
+    if (lost > 0)
+        fprintf(stderr, "nd_load: the server closed %lu idle sessions\n", lost);
+    return logged_in == s_cfg.sessions && lost == 0 ? 0 : 1;
+}
+
+/* ---- --churn: a connection per file ------------------------------------ */
+
+/*
+ * The churn mode runs one connection at a time on a blocking socket whose
+ * every send and receive is bounded by SO_SNDTIMEO/SO_RCVTIMEO of
+ * --op-timeout: no epoll, since there is never more than one thing to wait
+ * for.  Each function returns 0 or -errno and, on failure, says why in
+ * c->why (-EPROTO for an answer that is wrong rather than missing).
+ */
+struct bconn {
+    int fd;
+    char why[ND_MSG_MAX + 256];
+    uint8_t out[OBUF_CAP]; /* a control frame to send */
+    uint8_t in[IBUF_CAP];  /* the control frame received last */
+};
+
+/* What the churn files hold: CHURN_MTIME, s_cfg.churn_size bytes made from
+ * seed, whose MD5 is md5 once the PUT came back OK. */
+struct cfile {
+    uint64_t seed;
+    uint8_t md5[ND_MD5_LEN];
+};
+
+#define CHURN_MTIME INT64_C(1500000000)
+
+static struct cfile *s_cfile;
+
+static int bfail(struct bconn *c, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+bfail(struct bconn *c, int rc, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(c->why, sizeof(c->why), fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+static const char *
+io_err(ssize_t n)
+{
+    return n == 0 ? "EOF" : n == -EAGAIN ? "timed out" : strerror((int)-n);
+}
+
+static int
+bconn_open(struct bconn *c)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    struct timeval tv;
+    int one = 1;
+
+    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (c->fd < 0)
+        return bfail(c, -errno, "socket: %s", strerror(errno));
+    tv.tv_sec = (time_t)s_cfg.op_timeout;
+    tv.tv_usec = (suseconds_t)((s_cfg.op_timeout - (double)tv.tv_sec) * 1e6);
+    if (setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+        setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
+        return bfail(c, -errno, "setsockopt: %s", strerror(errno));
+    (void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    sa.sin_port = htons((uint16_t)s_cfg.port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    /* SO_SNDTIMEO bounds a blocking connect too. */
+    if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+        return bfail(c, -errno, "connect 127.0.0.1:%u: %s", s_cfg.port,
+                     strerror(errno));
+    return 0;
+}
+
+/* Sends the frame in c->out that an nd_proto encoder made (len). */
+static int
+bconn_send(struct bconn *c, long len, const char *what)
+{
+    ssize_t n;
+
+    if (len < 0 || (size_t)len > sizeof(c->out))
+        die("encoding %s failed (%ld)", what, len);
+    n = nd_io_send_full(c->fd, c->out, (size_t)len);
+    if (n < 0)
+        return bfail(c, (int)n, "sending %s: %s", what, io_err(n));
+    return 0;
+}
+
+/*
+ * Receives one control frame into c->in (the body after ND_HDR_LEN).
+ * Anything but a frame of type want fails, an ERROR with its code and text.
+ */
+static int
+bconn_recv(struct bconn *c, uint8_t want, struct nd_hdr *h)
+{
+    const char *wname = nd_proto_type_name(want);
+    char msg[ND_MSG_MAX + 1];
+    ssize_t n;
+    int code;
+
+    n = nd_io_read_full(c->fd, c->in, ND_HDR_LEN);
+    if (n != ND_HDR_LEN)
+        return bfail(c, n < 0 ? (int)n : -ECONNRESET, "awaiting %s: %s", wname,
+                     n == 0  ? "the server closed the connection"
+                     : n > 0 ? "EOF mid-header"
+                             : io_err(n));
+    if (nd_proto_hdr_decode(c->in, h) < 0 || h->len > IBUF_CAP - ND_HDR_LEN)
+        return bfail(c, -EPROTO,
+                     "awaiting %s: bad frame header (type %s, %" PRIu32
+                     " bytes)",
+                     wname, nd_proto_type_name(h->type), h->len);
+    n = nd_io_read_full(c->fd, c->in + ND_HDR_LEN, h->len);
+    if (n != (ssize_t)h->len)
+        return bfail(c, n < 0 ? (int)n : -ECONNRESET,
+                     "awaiting %s: %s frame cut short: %s", wname,
+                     nd_proto_type_name(h->type), io_err(n < 0 ? n : 0));
+    if (h->type == ND_T_ERROR && want != ND_T_ERROR) {
+        code =
+            nd_proto_error_decode(c->in + ND_HDR_LEN, h->len, msg, sizeof(msg));
+        if (code < 0)
+            return bfail(c, -EPROTO, "awaiting %s: malformed ERROR", wname);
+        return bfail(c, -EPROTO, "awaiting %s: ERROR %s (%d): %s", wname,
+                     nd_proto_status_name(code) ? nd_proto_status_name(code)
+                                                : "?",
+                     code, msg);
+    }
+    if (h->type != want)
+        return bfail(c, -EPROTO, "awaiting %s: a %s frame", wname,
+                     nd_proto_type_name(h->type));
+    return 0;
+}
+
+/* HELLO, then a SCRAM-SHA-256 login with the cached keys (s_keys).  With
+ * get_path, a GET of it goes out right behind PROOF, before WELCOME is
+ * read (pipelined; its reply follows WELCOME, for the caller to read). */
+static int
+bconn_login(struct bconn *c, const char *get_path)
+{
+    const char *body = (const char *)c->in + ND_HDR_LEN;
+    char msg[ND_SCRAM_MSG_MAX + 1];
+    struct nd_scram_client sc;
+    struct nd_hdr h;
+    int n, rc;
+
+    /* AUTH goes out right behind HELLO, before its reply (pipelined, as
+     * docs/protocol.md allows): one round trip fewer per connection. */
+    n = nd_scram_client_first(&sc, s_cfg.user, NULL, msg, sizeof(msg));
+    if (n < 0)
+        die("SCRAM client-first: %s", strerror(-n));
+    rc = bconn_send(c, nd_proto_hello_encode(c->out, sizeof(c->out)), "HELLO");
+    if (rc == 0)
+        rc = bconn_send(c,
+                        nd_proto_raw_encode(c->out, sizeof(c->out), ND_T_AUTH,
+                                            msg, (size_t)n),
+                        "AUTH");
+    if (rc == 0)
+        rc = bconn_recv(c, ND_T_HELLO, &h);
+    if (rc == 0 && nd_proto_hello_decode(body, h.len) != ND_PROTO_VERSION)
+        rc = bfail(c, -EPROTO, "bad HELLO reply");
+    if (rc == 0)
+        rc = bconn_recv(c, ND_T_CHALLENGE, &h);
+    if (rc < 0)
+        goto out;
+    n = nd_scram_client_final_cached(&sc, &s_keys, s_cfg.password,
+                                     strlen(s_cfg.password), body, h.len, msg,
+                                     sizeof(msg));
+    if (n < 0) {
+        rc = bfail(c, n, "SCRAM: bad CHALLENGE: %s", strerror(-n));
+        goto out;
+    }
+    rc = bconn_send(
+        c,
+        nd_proto_raw_encode(c->out, sizeof(c->out), ND_T_PROOF, msg, (size_t)n),
+        "PROOF");
+    if (rc == 0 && get_path != NULL)
+        rc = bconn_send(
+            c, nd_proto_get_encode(c->out, sizeof(c->out), get_path, NULL),
+            "GET");
+    if (rc == 0)
+        rc = bconn_recv(c, ND_T_WELCOME, &h);
+    if (rc < 0)
+        goto out;
+    if (nd_scram_client_verify(&sc, body, h.len) != 0)
+        rc = bfail(c, -EACCES,
+                   "WELCOME does not prove the server knows the password");
+out:
+    nd_scram_client_clear(&sc);
+    return rc;
+}
+
+static void
+churn_path(long i, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/c%04ld", s_cfg.dir, i);
+}
+
+/* PUTs churn file i (mtime CHURN_MTIME) and checks that OK echoes its size
+ * and MD5, which it records in s_cfile[i]. */
+static int
+churn_put(struct bconn *c, long i, struct nd_digest *md)
+{
+    const uint8_t *body = c->in + ND_HDR_LEN;
+    struct cfile *f = &s_cfile[i];
+    uint64_t size = s_cfg.churn_size, off = 0, got_size;
+    uint8_t got[ND_MD5_LEN];
+    char path[128], a[ND_DIGEST_HEX_LEN], b[ND_DIGEST_HEX_LEN];
+    struct nd_hdr h;
+    int rc;
+
+    churn_path(i, path, sizeof(path));
+    rc = bconn_send(c,
+                    nd_proto_put_encode(c->out, sizeof(c->out), ND_PUT_MTIME,
+                                        size, path, CHURN_MTIME, 0),
+                    "PUT");
+    if (rc == 0)
+        rc = bconn_recv(c, ND_T_READY, &h);
+    if (rc < 0)
+        return rc;
+    if (nd_proto_ready_decode(body, h.len, &off) < 0 || off != 0)
+        return bfail(c, -EPROTO, "bad READY (offset must be 0)");
+    if (nd_digest_reset(md) < 0)
+        die("MD5 reset failed");
+    while (off < size) {
+        size_t want = size - off < CHUNK ? (size_t)(size - off) : CHUNK;
+        ssize_t n;
+
+        gen(f->seed, off, s_gen, want);
+        if (nd_digest_update(md, s_gen, want) < 0)
+            die("MD5 update failed");
+        n = nd_io_send_full(c->fd, s_gen, want);
+        if (n < 0)
+            return bfail(c, (int)n, "sending file bytes after %" PRIu64 ": %s",
+                         off, io_err(n));
+        off += want;
+    }
+    if (nd_digest_final(md, f->md5) < 0)
+        die("MD5 failed");
+    rc = bconn_send(c, nd_proto_digest_encode(c->out, sizeof(c->out), f->md5),
+                    "DIGEST");
+    if (rc == 0)
+        rc = bconn_recv(c, ND_T_OK, &h);
+    if (rc < 0)
+        return rc;
+    if (nd_proto_putok_decode(body, h.len, &got_size, got) < 0)
+        return bfail(c, -EPROTO, "malformed OK");
+    if (got_size != size || memcmp(got, f->md5, ND_MD5_LEN) != 0) {
+        hex(got, a);
+        hex(f->md5, b);
+        return bfail(c, -EPROTO,
+                     "OK says %" PRIu64 " bytes md5 %s; sent %" PRIu64
+                     " bytes md5 %s",
+                     got_size, a, size, b);
+    }
+    count_bytes(true, size);
+    return 0;
+}
+
+/* GETs churn file i: FILE must match what was put, every byte is compared
+ * with the regenerated content, and the trailer must equal both the MD5
+ * put and the MD5 of what arrived. */
+static int
+churn_get(struct bconn *c, long i, struct nd_digest *md, bool sent)
+{
+    const uint8_t *body = c->in + ND_HDR_LEN;
+    const struct cfile *f = &s_cfile[i];
+    uint8_t trailer[ND_MD5_LEN], got[ND_MD5_LEN];
+    char path[128], a[ND_DIGEST_HEX_LEN], b[ND_DIGEST_HEX_LEN];
+    struct nd_fileinfo fi;
+    uint64_t off = 0;
+    struct nd_hdr h;
+    int rc;
+
+    churn_path(i, path, sizeof(path));
+    rc = sent ? 0
+              : bconn_send(
+                    c, nd_proto_get_encode(c->out, sizeof(c->out), path, NULL),
+                    "GET");
+    if (rc == 0)
+        rc = bconn_recv(c, ND_T_FILE, &h);
+    if (rc < 0)
+        return rc;
+    if (nd_proto_file_decode(body, h.len, &fi) < 0)
+        return bfail(c, -EPROTO, "malformed FILE");
+    if (fi.size != s_cfg.churn_size || fi.offset != 0 ||
+        fi.mtime_sec != CHURN_MTIME)
+        return bfail(c, -EPROTO,
+                     "FILE: size %" PRIu64 " offset %" PRIu64 " mtime %" PRId64
+                     ", expected %" PRIu64 " 0 %" PRId64,
+                     fi.size, fi.offset, fi.mtime_sec, s_cfg.churn_size,
+                     CHURN_MTIME);
+    if (fi.has_md5 && memcmp(fi.md5, f->md5, ND_MD5_LEN) != 0) {
+        hex(fi.md5, a);
+        hex(f->md5, b);
+        return bfail(c, -EPROTO, "FILE says md5 %s, put %s", a, b);
+    }
+    if (nd_digest_reset(md) < 0)
+        die("MD5 reset failed");
+    while (off < fi.size) {
+        size_t want = fi.size - off < CHUNK ? (size_t)(fi.size - off) : CHUNK;
+        ssize_t n = nd_io_read_full(c->fd, s_rx, want);
+
+        if (n != (ssize_t)want)
+            return bfail(c, n < 0 ? (int)n : -ECONNRESET,
+                         "file bytes after %" PRIu64 " of %" PRIu64 ": %s",
+                         off + (n > 0 ? (uint64_t)n : 0), fi.size,
+                         io_err(n < 0 ? n : 0));
+        gen(f->seed, off, s_gen, want);
+        if (memcmp(s_rx, s_gen, want) != 0) {
+            size_t k = 0;
+
+            while (k < want && s_rx[k] == s_gen[k])
+                k++;
+            return bfail(c, -EPROTO,
+                         "byte %" PRIu64 " differs from what was put", off + k);
+        }
+        if (nd_digest_update(md, s_rx, want) < 0)
+            die("MD5 update failed");
+        off += want;
+    }
+    rc = bconn_recv(c, ND_T_DIGEST, &h);
+    if (rc < 0)
+        return rc;
+    if (nd_proto_digest_decode(body, h.len, trailer) < 0)
+        return bfail(c, -EPROTO, "malformed DIGEST");
+    if (nd_digest_final(md, got) < 0)
+        die("MD5 failed");
+    if (memcmp(trailer, f->md5, ND_MD5_LEN) != 0 ||
+        memcmp(got, f->md5, ND_MD5_LEN) != 0) {
+        hex(trailer, a);
+        hex(f->md5, b);
+        return bfail(c, -EPROTO,
+                     "trailer md5 %s, put md5 %s, received bytes %s", a, b,
+                     memcmp(got, f->md5, ND_MD5_LEN) == 0 ? "match" : "differ");
+    }
+    count_bytes(false, fi.size);
+    return 0;
+}
+
+/*
+ * --churn: PUTs s_cfg.churn files in one session, then, timed, GETs each in
+ * a connection of its own (connect, HELLO, login, GET, close), one
+ * connection at a time.  Prints the "churn:" summary line.  Returns 0 when
+ * every put and get verified, 1 otherwise.
+ */
+static int
+run_churn(long base_fds)
+{
+    static struct bconn conn = {.fd = -1};
+    struct bconn *c = &conn;
+    struct nd_digest md;
+    struct sample b, a;
+    double t0, t1, lat_sum = 0, lat_max = 0;
+    long i = 0, done = 0;
+    int rc;
+
+    s_cfile = calloc((size_t)s_cfg.churn, sizeof(*s_cfile));
+    if (s_cfile == NULL)
+        die("out of memory");
+    if (nd_digest_init(&md) < 0)
+        die("MD5 init failed");
+    for (long k = 0; k < s_cfg.churn; k++)
+        s_cfile[k].seed = mix64(s_cfg.seed ^ ((uint64_t)k << 24) ^ 0xC4u);
+    s_phase = 1;
+    printf("# churn: putting %ld files of %" PRIu64 " bytes under %s/ in "
+           "one session\n",
+           s_cfg.churn, s_cfg.churn_size, s_cfg.dir);
+    t0 = nd_io_now();
+    rc = bconn_open(c);
+    if (rc == 0)
+        rc = bconn_login(c, NULL);
+    if (rc < 0)
+        fprintf(stderr, "nd_load: FAILED churn: the put session: %s\n", c->why);
+    for (; rc == 0 && i < s_cfg.churn; i++) {
+        rc = churn_put(c, i, &md);
+        if (rc < 0)
+            fprintf(stderr, "nd_load: FAILED churn: put of c%04ld: %s\n", i,
+                    c->why);
+    }
+    nd_io_close(&c->fd);
+    if (rc < 0)
+        goto out;
+    printf("# churn: put them in %.2f s; now a connection per GET, one at a "
+           "time\n",
+           nd_io_now() - t0);
+    /* The put session's descriptors are back: the baseline of the loop. */
+    settle(1, base_fds);
+    s_phase = 2;
+    t0 = nd_io_now();
+    for (i = 0; i < s_cfg.churn; i++) {
+        double start = nd_io_now(), lat;
+
+        char path[128];
+
+        /* The GET rides behind the login's last step, as a client that
+         * opens a session for one file would send it. */
+        churn_path(i, path, sizeof(path));
+        rc = bconn_open(c);
+        if (rc == 0)
+            rc = bconn_login(c, path);
+        if (rc == 0)
+            rc = churn_get(c, i, &md, true);
+        nd_io_close(&c->fd);
+        if (rc < 0) {
+            fprintf(stderr, "nd_load: FAILED churn: get of c%04ld: %s\n", i,
+                    c->why);
+            break;
+        }
+        lat = nd_io_now() - start;
+        lat_sum += lat;
+        if (lat > lat_max)
+            lat_max = lat;
+        done++;
+    }
+    t1 = nd_io_now();
+    settle(2, base_fds);
+    b = sample_max(1, "after");
+    a = sample_max(2, "after");
+    printf("churn: gets %ld seconds %.3f per_sec %.1f ms_mean %.3f "
+           "ms_max %.3f size %" PRIu64
+           " failed %d fds_before %ld fds_after %ld rss_kb_before %ld "
+           "rss_kb_after %ld\n",
+           done, t1 - t0, t1 > t0 ? (double)done / (t1 - t0) : 0.0,
+           done > 0 ? 1000.0 * lat_sum / (double)done : 0.0, 1000.0 * lat_max,
+           s_cfg.churn_size, rc < 0 ? 1 : 0, b.fds, a.fds, b.rss_kb, a.rss_kb);
+out:
+    nd_digest_free(&md);
+    free(s_cfile);
+    s_cfile = NULL;
+    return rc < 0 ? 1 : 0;
+}
+
 /* ---- main -------------------------------------------------------------- */
 
 static void usage(void) __attribute__((noreturn));
@@ -1470,28 +2042,43 @@ static void usage(void) __attribute__((noreturn));
 static void
 usage(void)
 {
-    fprintf(stderr,
-            "usage: nd_load --port PORT [options]\n"
-            "  logs in as $NETDISK_USER with $NETDISK_PASSWORD; connects to "
-            "127.0.0.1 only\n"
-            "  --sessions N      concurrent sessions (500)\n"
-            "  --phases N        phases, each opening and closing all the\n"
-            "                    sessions (2)\n"
-            "  --seconds S       requests per phase run S seconds (60)\n"
-            "  --ops N           ...or stop each session after N requests\n"
-            "  --op-timeout S    deadline of each connect, login step and\n"
-            "                    request (60)\n"
-            "  --small KMIN:KMAX   sizes of f0..f2 in KiB (1:64)\n"
-            "  --medium KMIN:KMAX  sizes of f3 in KiB (256:4096)\n"
-            "  --pid PID         the daemon's pool process: sample and check\n"
-            "                    its VmRSS, VmHWM and descriptors\n"
-            "  --rss-tol-kb N    allowed RSS growth from after phase 1 to\n"
-            "                    after the last phase (2048; -1: no check)\n"
-            "  --settle S        wait at most S s for the descriptors to\n"
-            "                    come back after a phase (10)\n"
-            "  --seed N          random seed (from the clock)\n"
-            "  --dir NAME        top directory of the sessions' files, which\n"
-            "                    must not exist yet (load-SEED)\n");
+    fprintf(
+        stderr,
+        "usage: nd_load --port PORT [options]\n"
+        "  logs in as $NETDISK_USER with $NETDISK_PASSWORD; connects to "
+        "127.0.0.1 only\n"
+        "  --sessions N      concurrent sessions (500)\n"
+        "  --phases N        phases, each opening and closing all the\n"
+        "                    sessions (2)\n"
+        "  --seconds S       requests per phase run S seconds (60)\n"
+        "  --ops N           ...or stop each session after N requests\n"
+        "  --op-timeout S    deadline of each connect, login step and\n"
+        "                    request (60)\n"
+        "  --small KMIN:KMAX   sizes of f0..f2 in KiB (1:64)\n"
+        "  --medium KMIN:KMAX  sizes of f3 in KiB (256:4096)\n"
+        "  --pid PID         the daemon's pool process: sample and check\n"
+        "                    its VmRSS, VmHWM and descriptors\n"
+        "  --rss-tol-kb N    allowed RSS growth from after phase 1 to\n"
+        "                    after the last phase (2048; -1: no check)\n"
+        "  --settle S        wait at most S s for the descriptors to\n"
+        "                    come back after a phase (10)\n"
+        "  --seed N          random seed (from the clock)\n"
+        "  --dir NAME        top directory of the sessions' files, which\n"
+        "                    must not exist yet (load-SEED)\n"
+        "modes instead of the phases (each prints one summary line):\n"
+        "  --idle S          open and log in all --sessions, then send\n"
+        "                    nothing for S seconds (the daemon's\n"
+        "                    idle_timeout must be longer), sampling --pid,\n"
+        "                    and close them; prints \"idle: sessions N\n"
+        "                    logged_in N ...\"; fails when a login failed\n"
+        "                    or the server closed a session\n"
+        "  --churn N         put N files DIR/cNNNN in one session, then\n"
+        "                    get each in a connection of its own\n"
+        "                    (connect, HELLO, SCRAM login, GET, close),\n"
+        "                    sequentially: one connection at a time on\n"
+        "                    blocking sockets; prints \"churn: gets N\n"
+        "                    seconds S per_sec R ...\"\n"
+        "  --churn-size B    bytes per churn file (4096)\n");
     exit(2);
 }
 
@@ -1554,13 +2141,19 @@ parse_args(int argc, char **argv)
             s_cfg.settle = num(v, 0, 600, o);
         else if (strcmp(o, "--seed") == 0)
             s_cfg.seed = (uint64_t)num(v, 0, 1e15, o);
+        else if (strcmp(o, "--idle") == 0)
+            s_cfg.idle = num(v, 0.001, 86400, o);
+        else if (strcmp(o, "--churn") == 0)
+            s_cfg.churn = (long)num(v, 1, 1000000, o);
+        else if (strcmp(o, "--churn-size") == 0)
+            s_cfg.churn_size = (uint64_t)num(v, 0, 1 << 30, o);
         else if (strcmp(o, "--dir") == 0 && strlen(v) < sizeof(s_cfg.dir) &&
                  v[0] != '\0' && strchr(v, '/') == NULL)
             snprintf(s_cfg.dir, sizeof(s_cfg.dir), "%s", v);
         else
             usage();
     }
-    if (s_cfg.port == 0)
+    if (s_cfg.port == 0 || (s_cfg.idle > 0 && s_cfg.churn > 0))
         usage();
     s_cfg.user = getenv("NETDISK_USER");
     s_cfg.password = getenv("NETDISK_PASSWORD");
@@ -1599,9 +2192,23 @@ main(int argc, char **argv)
 {
     int open_at_once[MAX_PHASES + 1] = {0};
     long base_fds = -1;
+    int rc = 0;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
     parse_args(argc, argv);
+    if (s_cfg.churn > 0) {
+        printf("nd_load: churn of %ld files of %" PRIu64 " bytes as \"%s\" "
+               "on 127.0.0.1:%u, one connection per GET, op-timeout %.0f s, "
+               "seed %" PRIu64 ", files under %s/\n",
+               s_cfg.churn, s_cfg.churn_size, s_cfg.user, s_cfg.port,
+               s_cfg.op_timeout, s_cfg.seed, s_cfg.dir);
+        take_sample(0, "before");
+        if (s_nsamples > 0)
+            base_fds = s_samples[0].fds;
+        rc = run_churn(base_fds);
+        nd_scram_client_keys_clear(&s_keys);
+        return rc;
+    }
     raise_nofile();
     s_ep = epoll_create1(EPOLL_CLOEXEC);
     if (s_ep < 0)
@@ -1619,26 +2226,41 @@ main(int argc, char **argv)
         if (nd_digest_init(&s->md) < 0)
             die("MD5 init failed");
     }
-    printf("nd_load: %d sessions as \"%s\" on 127.0.0.1:%u, %d phase(s) of "
-           "%.0f s%s, small %" PRIu64 "-%" PRIu64 " KiB, medium %" PRIu64
-           "-%" PRIu64 " KiB, op-timeout %.0f s, seed %" PRIu64
-           ", files under %s/\n",
-           s_cfg.sessions, s_cfg.user, s_cfg.port, s_cfg.phases, s_cfg.seconds,
-           s_cfg.max_ops > 0 ? " (or --ops per session)" : "",
-           s_cfg.small_min / KIB, s_cfg.small_max / KIB, s_cfg.medium_min / KIB,
-           s_cfg.medium_max / KIB, s_cfg.op_timeout, s_cfg.seed, s_cfg.dir);
+    if (s_cfg.idle > 0)
+        printf("nd_load: %d idle sessions as \"%s\" on 127.0.0.1:%u, held "
+               "%.1f s, op-timeout %.0f s\n",
+               s_cfg.sessions, s_cfg.user, s_cfg.port, s_cfg.idle,
+               s_cfg.op_timeout);
+    else
+        printf("nd_load: %d sessions as \"%s\" on 127.0.0.1:%u, %d phase(s) "
+               "of %.0f s%s, small %" PRIu64 "-%" PRIu64 " KiB, medium %" PRIu64
+               "-%" PRIu64 " KiB, op-timeout %.0f s, seed %" PRIu64
+               ", files under %s/\n",
+               s_cfg.sessions, s_cfg.user, s_cfg.port, s_cfg.phases,
+               s_cfg.seconds,
+               s_cfg.max_ops > 0 ? " (or --ops per session)" : "",
+               s_cfg.small_min / KIB, s_cfg.small_max / KIB,
+               s_cfg.medium_min / KIB, s_cfg.medium_max / KIB, s_cfg.op_timeout,
+               s_cfg.seed, s_cfg.dir);
     take_sample(0, "before");
     if (s_nsamples > 0)
         base_fds = s_samples[0].fds;
-    for (int p = 1; p <= s_cfg.phases; p++) {
-        open_at_once[p] = run_phase(p);
-        settle(p, base_fds);
+    if (s_cfg.idle > 0) {
+        rc = run_idle(base_fds);
+    } else {
+        for (int p = 1; p <= s_cfg.phases; p++) {
+            open_at_once[p] = run_phase(p);
+            settle(p, base_fds);
+        }
+        report(open_at_once);
     }
-    report(open_at_once);
     for (int i = 0; i < s_cfg.sessions; i++)
         nd_digest_free(&s_sess[i].md);
     free(s_sess);
     close(s_ep);
+    nd_scram_client_keys_clear(&s_keys);
+    if (s_cfg.idle > 0)
+        return rc;
     if (s_checks_failed > 0) {
         printf("RESULT: FAIL (%d checks failed)\n", s_checks_failed);
         return 1;

@@ -1,0 +1,62 @@
+#!/bin/bash
+# The benchmark, smoke-sized (BENCH_SMOKE=1 test/bench/run.sh): a 4 MiB big
+# file, 20 small files, 4 concurrent gets of 1 MiB, 20 idle sessions, one
+# round, TLS included, no peers and no package installs.  No timing is
+# judged: this keeps the harness from rotting.  Checks that the run
+# passes (every step ran, every result verified), that its table has a
+# row for every netdisk workload and limit, and that it wrote its report
+# to its work directory, not to docs/.
+# shellcheck disable=SC2119,SC2317
+# shellcheck source=lib.sh
+. "${ND_TEST_SRC:-$(dirname "$0")}/lib.sh"
+
+docs=$ND_TEST_SRC/../docs/benchmarks.md
+before=absent
+[ -e "$docs" ] && before=$(stat -c %Y.%s "$docs")
+
+rc=0
+TMPDIR=$T BENCH_SMOKE=1 BENCH_OUT_DIR=$T/report \
+    timeout -k 10 500 bash "$ND_TEST_SRC/bench/run.sh" "$ND_BIN" \
+    >"$T/bench.out" 2>"$T/bench.err" || rc=$?
+sed 's/^/# /' "$T/bench.out"
+sed 's/^/# stderr: /' "$T/bench.err" | head -n 30
+assert_eq 0 "$rc" "BENCH_SMOKE=1 test/bench/run.sh passed (exit status)"
+check "it printed PASS" grep -q '^bench: PASS' "$T/bench.out"
+
+# row WORKLOAD TOOL WORKLOAD_LABEL TOOL_LABEL: the run measured TOOL on
+# WORKLOAD (summary.tsv) and its table shows that row.
+row() {
+    if awk -F '\t' -v w="$1" -v t="$2" '$1 == w && $2 == t { f = 1 } END { exit !f }' \
+        "$T/report/summary.tsv" 2>/dev/null &&
+        grep -F -- "$3" "$T/bench.out" | grep -qF -- "$4"; then
+        ok "the table has a row for $1 / $2"
+    else
+        not_ok "the table has a row for $1 / $2 ('$3' ... '$4')"
+    fi
+}
+row get netdisk "verified get, 4 MiB" "netdisk get (verifies)"
+row get netdisk-tls "verified get, 4 MiB" "netdisk over TLS"
+row get ref-md5 "verified get, 4 MiB" "limit: MD5 on one core"
+row get ref-get "verified get, 4 MiB" "limit: nd_ref get"
+row put netdisk "verified put, 4 MiB" "netdisk put (verifies, fsync)"
+row put netdisk-tls "verified put, 4 MiB" "netdisk over TLS"
+row put ref-put-sync "verified put, 4 MiB" "limit: nd_ref put --sync"
+row put ref-put "verified put, 4 MiB" "limit: nd_ref put (no sync)"
+row small-get netdisk "20 x 4 KiB gets, one session" "netdisk get, one login"
+row small-get-conn netdisk "20 x 4 KiB gets, a session each" "nd_load --churn"
+row small-put netdisk "20 x 4 KiB puts, one session" "netdisk put, one login"
+row conc netdisk "4 concurrent gets x 1 MiB" "netdisk get x 4"
+row cpu netdisk "server CPU per GiB served" "netdiskd pool process"
+row idle-rss netdisk "20 idle sessions: daemon RSS" "netdiskd"
+row idle-probe netdisk "20 idle sessions: a get meanwhile" "netdiskd"
+check "the table is followed by the ratios" \
+    grep -q '^get 4 MiB: netdisk / MD5 1 core ' "$T/bench.out"
+check "the TLS path is reported" grep -q '^TLS path: ' "$T/bench.out"
+check "the report was written (report.md with its results)" \
+    grep -q '^## Results' "$T/report/report.md"
+after=absent
+[ -e "$docs" ] && after=$(stat -c %Y.%s "$docs")
+assert_eq "$before" "$after" "docs/benchmarks.md was left alone"
+check "the work directory was removed" \
+    test -z "$(find "$T" -maxdepth 1 -name 'nd-bench.*' -print)"
+nd_done
