@@ -21,6 +21,7 @@
 #define ND_REACTOR_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include <openssl/ssl.h>
@@ -60,6 +61,9 @@ struct nd_reactor {
     int nbusy; /* queued, on a worker or parked: in flight */
 
     bool stopping;
+    /* stopping, for the workers: set with it, read without the reactor's
+     * state (a worker answers no pipelined request once it is set). */
+    atomic_bool stop_seen;
     bool forced;
     double stop_deadline;
     bool accept_paused;

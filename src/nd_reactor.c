@@ -42,8 +42,9 @@ static char s_tag_listen, s_tag_exit, s_tag_wake;
 /* The largest frame accepted before the login: the SCRAM messages are
  * at most ND_SCRAM_MSG_MAX bytes. */
 #define PREAUTH_MAX 4096
-/* Requests a worker answers in a row on one connection when the next is
- * already waiting (worker_run), before it lets the reactor take a turn. */
+/* Requests a worker answers in a row on one connection, after the one it
+ * was given, when each is already waiting (worker_run); then the reactor
+ * takes a turn. */
 #define FOLLOW_MAX 16
 /* Accepts per listener event, so a flood cannot starve the other fds. */
 #define ACCEPT_BATCH 64
@@ -138,7 +139,6 @@ conn_arm(struct nd_reactor *r, struct nd_conn *c, int op)
 
 static void conn_read(struct nd_reactor *r, struct nd_conn *c);
 
-/* Makes c idle: resets its frame state, deadline, and re-arms it. */
 /* Forgets the request frame just answered, ready for the next. */
 static void
 frame_reset(struct nd_conn *c)
@@ -150,6 +150,7 @@ frame_reset(struct nd_conn *c)
     c->tls_want = 0;
 }
 
+/* Makes c idle: resets its frame state, deadline, and re-arms it. */
 static void
 conn_make_idle(struct nd_reactor *r, struct nd_conn *c, int op)
 {
@@ -327,13 +328,10 @@ conn_handshake(struct nd_reactor *r, struct nd_conn *c)
 }
 
 /*
- * Reads whatever is available of c's current frame, exactly up to its end,
- * never into the file bytes or the next request behind it.
- */
-/*
  * Reads what is there of c's request frame without blocking, into c's frame
- * state (hdr_buf/hdr, body).  Returns 1 when the frame is complete or was
- * refused from its header (rx_err set), 0 when the socket has no more for
+ * state (hdr_buf/hdr, body), exactly up to its end, never into the file
+ * bytes or the next request behind it.  Returns 1 when the frame is complete or
+ * was refused from its header (rx_err set), 0 when the socket has no more for
  * now, or -1 when the peer closed or the read failed (st.broken set).  Used
  * by the reactor, and by a worker for a frame it saw complete.
  */
@@ -585,7 +583,8 @@ take_back(struct nd_reactor *r)
  * the two hand-offs through the reactor (a client that pipelines, or the
  * next step of a login sent before the reply was read).  Only plaintext
  * connections with nothing left to do (no transfer parked, no late reply,
- * not closing), and only while no other work waits for a worker; a frame
+ * not closing), only while no other work waits for a worker, and never
+ * once the pool is stopping (no new request is started then); a frame
  * the header check refuses, or one not all there yet, is the reactor's.
  * Peeking consumes nothing, so the reactor sees the socket as it was.
  */
@@ -597,7 +596,8 @@ frame_waiting(struct nd_reactor *r, struct nd_conn *c)
     int avail = 0;
 
     if (c->st.ssl != NULL || c->park_want != 0 || c->late_len > 0 ||
-        c->close_after || c->st.broken || nd_queue_len(&r->queue) > 0)
+        c->close_after || c->st.broken || atomic_load(&r->stop_seen) ||
+        nd_queue_len(&r->queue) > 0)
         return false;
     if (ioctl(c->st.fd, FIONREAD, &avail) < 0 || avail < ND_HDR_LEN ||
         recv(c->st.fd, hdr, sizeof(hdr), MSG_PEEK | MSG_DONTWAIT) !=
@@ -616,8 +616,12 @@ worker_run(void *item, void *arg, void *scratch)
     nd_handler_run(&r->hctx, c, scratch);
     for (int i = 0; i < FOLLOW_MAX && frame_waiting(r, c); i++) {
         frame_reset(c);
-        if (frame_read(c) <= 0)
+        if (frame_read(c) <= 0) {
+            /* Not expected after the peek; the framing is lost either
+             * way, so the connection goes. */
+            c->close_after = true;
             break;
+        }
         nd_handler_run(&r->hctx, c, scratch);
     }
     hand_back(r, c);
@@ -648,6 +652,7 @@ begin_stop(struct nd_reactor *r, bool requested)
     if (r->stopping)
         return;
     r->stopping = true;
+    atomic_store(&r->stop_seen, true);
     r->stop_deadline = nd_io_now() + r->cfg->shutdown_timeout;
     nd_notify("STOPPING=1");
     nd_log(ND_LOG_INFO, "shutting down: %d connections, %d requests in flight",
@@ -752,6 +757,7 @@ nd_reactor_init(struct nd_reactor *r, const struct nd_config *cfg,
     int rc;
 
     memset(r, 0, sizeof(*r));
+    atomic_init(&r->stop_seen, false);
     r->cfg = cfg;
     r->lfd = lfd;
     r->exit_fd = exit_fd;

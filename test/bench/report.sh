@@ -337,10 +337,14 @@ report_markdown() {
   to seconds per GiB for the big file ($(size_label "$SIZE_MB"), random
   bytes, in the page cache).
 - Before every timed run that writes a large new file (every get and every
-  put, for every tool), an untimed scratch file of the same size is written
-  with \`head -c\` from /dev/zero and deleted in the same filesystem, and
-  the previous output is deleted first: on these machines memory left free
-  for a few seconds costs a host fault on first touch (issue 6).
+  put, for every tool), the previous output is deleted, \`sync\` runs (so
+  that no writeback left by the step before, a put leaves 1 GiB dirty,
+  competes with the timed run), and then an untimed scratch file of the
+  same size is written with \`head -c\` from /dev/zero and deleted in the
+  same filesystem, right before the timed command: on these machines
+  memory left free for a few seconds costs a host fault on first touch
+  (issue 6), and the sync must come first, or the pages the scratch file
+  freed sit idle while it runs.
 - Every result is checked outside the timing: \`cmp\` of the landed file
   against the source, \`diff -r\` of the small and concurrent files, and the
   digest that md5sum or nd_ref printed against the source's. A wrong result

@@ -599,14 +599,15 @@ record() {
     say "r$3 $1 $2: $4 $5"
 }
 
-# warm MB: write and delete an untimed scratch file of MB MiB where the
-# timed run will write (see the header), then sync, so that no writeback
-# left by the step before (a put lands 1 GiB of dirty pages) competes with
-# the timed run for the disk and the cores.
+# warm MB: sync, so that no writeback left by the step before (a put
+# lands 1 GiB of dirty pages) competes with the timed run, then write and
+# delete an untimed scratch file of MB MiB where the timed run will write
+# (see the header).  In that order: pages freed and left alone for the
+# seconds a sync can take are handed back to the host and fault again.
 warm() {
+    bounded 120 sync || true
     bounded 120 head -c "${1}M" /dev/zero >"$W/scratch" || true
     rm -f "$W/scratch"
-    bounded 120 sync || true
 }
 
 fresh_out() {
