@@ -35,6 +35,8 @@
  * as the MD5 alone.  Smaller files are hashed inline, where a thread would
  * cost more than it saves. */
 #define PIPE_MIN (4u * ND_IO_CHUNK)
+/* The smallest file whose interrupted get is kept for a resume. */
+#define RESUME_MIN ND_IO_CHUNK
 #define PIPE_SLOTS 8
 
 /*
@@ -183,13 +185,17 @@ get_body(struct nd_xfer *t, const char *local, const char *part,
     uint64_t done = 0;
     char h1[8], h2[8];
     int fd = -1, rc;
+    /* A file below RESUME_MIN is fetched again rather than resumed: no
+     * state file is written for it (two creates and a rename saved per
+     * small file), and an interrupted part is removed. */
+    bool keep = fi->size >= RESUME_MIN;
 
     if (nd_digest_init(&d) < 0) {
         nd_xfer_lost(t);
         return nd_cli_fail_local("get", part, ENOMEM);
     }
     /* The state first: a part without one is never resumed. */
-    rc = nd_resume_save(part, origin, fi);
+    rc = keep ? nd_resume_save(part, origin, fi) : 0;
     if (rc == 0)
         fd = open_part(part, fi, &d);
     if (rc < 0 || fd < 0) {
@@ -220,7 +226,8 @@ get_body(struct nd_xfer *t, const char *local, const char *part,
         rc = nd_cli_fail_local("cannot write", part, errno);
     if (rc == ND_EXIT_OK && rename(part, local) < 0)
         rc = nd_cli_fail_local("cannot rename to", local, errno);
-    if (rc == ND_EXIT_OK || rc == ND_EXIT_DIGEST || fi->offset + done == 0) {
+    if (rc == ND_EXIT_OK || rc == ND_EXIT_DIGEST || fi->offset + done == 0 ||
+        !keep) {
         if (rc != ND_EXIT_OK)
             unlink(part);
         nd_resume_drop(part);

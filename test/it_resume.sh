@@ -197,6 +197,23 @@ for cut in 100 $((1 * MIB)) $((17 * MIB)) $((full_down - 1)); do
     rm -f "$out"
 done
 
+# A file under 1 MiB is fetched again, not resumed: an interrupted get of
+# one leaves neither .part nor .part.state, and the next get is whole.
+mkrand "$T/in/s" $((64 * 1024))
+assert_exit 0 nd put "$T/in/s" s.bin
+out=$T/out/s
+px_start --conn 1 --cut-down $((hdr_down + 20000)) --max-conns 2
+run ndc "$PX_PORT" get s.bin "$out"
+check "small file: the interrupted get exits non-zero ($RC)" test "$RC" -ne 0
+check "small file: neither LOCAL, .part nor .part.state is left" \
+    test ! -e "$out" -a ! -e "$out.part" -a ! -e "$out.part.state"
+run ndc "$PX_PORT" get s.bin "$out"
+assert_eq 0 "$RC" "small file: the same get again exits 0"
+check "small file: ...and is byte-identical (cmp)" cmp -s "$T/in/s" "$out"
+check "small file: ...without a resume" test "$(grep -c "resuming after" "$ND_ERR" || true)" = 0
+px_stop
+rm -f "$out"
+
 # A fresh get through another port is another origin: it starts at 0.
 px_start --conn 1 --cut-down $((3 * MIB)) --max-conns 1
 run ndc "$PX_PORT" get a.bin "$T/out/orig"
