@@ -327,8 +327,10 @@ report_markdown() {
   every workload; when the 10-minute bound leaves too little time, the
   later rounds measure only the big file's get and put (column n). In
   every round each workload runs once per tool, one tool after the other
-  (netdisk, nginx, vsftpd, rsync, scp, the limits, netdisk over TLS), so
-  that a slow moment of the machine falls on every tool alike. Reported:
+  (netdisk, nginx, vsftpd, rsync, scp, the limits, netdisk over TLS; in
+  even rounds the other way round, so that no tool always comes first
+  after a step that leaves the machine busy), so that a slow moment of the
+  machine falls on every tool alike. Reported:
   the median over the rounds and the range. The server CPU figure comes
   from the rounds' gets of the big file from netdiskd and nginx, plus more
   gets up to ${CPU_GETS} per server as time allows; the idle sessions are

@@ -1024,15 +1024,33 @@ PUT_TOOLS="netdisk vsftpd rsync scp ref-put-sync ref-put netdisk-tls"
 # sets T_BIG_PART and T_REST_PART to the seconds each part took.
 T_BIG_PART=0
 T_REST_PART=0
+# in_order R TOOL...: the tools in the order round R runs them: as given in
+# odd rounds, reversed in even ones, so that no tool always runs first
+# after a step that leaves the machine busy (writeback, freed memory).
+in_order() {
+    local r=$1 i
+    shift
+    local tools=("$@")
+    if [ $((r % 2)) -eq 1 ]; then
+        printf '%s\n' "${tools[@]}"
+    else
+        for ((i = ${#tools[@]} - 1; i >= 0; i--)); do
+            printf '%s\n' "${tools[i]}"
+        done
+    fi
+}
+
 round() {
     local r=$1 mode=$2 t t0
     t0=$(elapsed)
-    for t in $GET_TOOLS; do
+    # shellcheck disable=SC2086
+    for t in $(in_order "$r" $GET_TOOLS); do
         up "$t" || continue
         [ "$DEADLINE_HIT" = 0 ] || return 0
         measure get "$t" "$r" s/GiB m_get "$t" || true
     done
-    for t in $PUT_TOOLS; do
+    # shellcheck disable=SC2086
+    for t in $(in_order "$r" $PUT_TOOLS); do
         up "$t" || continue
         [ "$DEADLINE_HIT" = 0 ] || return 0
         measure put "$t" "$r" s/GiB m_put "$t" || true
@@ -1045,7 +1063,7 @@ round() {
     if [ -e "$USERDIR/small" ] && ! bounded 120 "${ND[@]}" rm -r small; then
         step_failed "r$r small-put netdisk" "netdisk rm -r small failed"
     fi
-    for t in netdisk vsftpd; do
+    for t in $(in_order "$r" netdisk vsftpd); do
         up "$t" || continue
         [ "$DEADLINE_HIT" = 0 ] || return 0
         measure small-put "$t" "$r" ms/file m_small small-put "$t" || true
@@ -1056,12 +1074,12 @@ round() {
         bounded "$T_SMALL" "${ND[@]}" put "${SMALL_NAMES[@]/#/$W/src/small/}" \
             small/ || step_failed "r$r small files" "netdisk put (untimed) failed"
     fi
-    for t in netdisk nginx; do
+    for t in $(in_order "$r" netdisk nginx); do
         up "$t" || continue
         [ "$DEADLINE_HIT" = 0 ] || return 0
         measure small-get "$t" "$r" files/s m_small small-get "$t" || true
     done
-    for t in netdisk nginx; do
+    for t in $(in_order "$r" netdisk nginx); do
         up "$t" || continue
         [ "$DEADLINE_HIT" = 0 ] || return 0
         if [ "$t" = netdisk ] && [ -n "${NOTRUN[nd_load-churn]:-}" ]; then
@@ -1070,7 +1088,7 @@ round() {
         measure small-get-conn "$t" "$r" files/s m_small small-get-conn "$t" ||
             true
     done
-    for t in netdisk nginx; do
+    for t in $(in_order "$r" netdisk nginx); do
         up "$t" || continue
         [ "$DEADLINE_HIT" = 0 ] || return 0
         measure conc "$t" "$r" MiB/s m_conc "$t" || true
