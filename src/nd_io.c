@@ -6,18 +6,23 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-ssize_t
-nd_io_read_full(int fd, void *buf, size_t len)
+/* Reads until len bytes or EOF: with read(2), or for a socket with
+ * recv(MSG_WAITALL) when sock is set.  The one loop behind both. */
+static ssize_t
+read_full(int fd, void *buf, size_t len, bool sock)
 {
     size_t done = 0;
 
     while (done < len) {
-        ssize_t n = read(fd, (char *) buf + done, len - done);
+        char *at = (char *) buf + done;
+        ssize_t n = sock ? recv(fd, at, len - done, MSG_WAITALL)
+                         : read(fd, at, len - done);
         if (n > 0)
             done += (size_t) n;
         else if (n == 0)
@@ -29,20 +34,15 @@ nd_io_read_full(int fd, void *buf, size_t len)
 }
 
 ssize_t
+nd_io_read_full(int fd, void *buf, size_t len)
+{
+    return read_full(fd, buf, len, false);
+}
+
+ssize_t
 nd_io_recv_full(int sock, void *buf, size_t len)
 {
-    size_t done = 0;
-
-    while (done < len) {
-        ssize_t n = recv(sock, (char *) buf + done, len - done, MSG_WAITALL);
-        if (n > 0)
-            done += (size_t) n;
-        else if (n == 0)
-            break; /* EOF: report the short count */
-        else if (errno != EINTR)
-            return -errno;
-    }
-    return (ssize_t) done;
+    return read_full(sock, buf, len, true);
 }
 
 ssize_t

@@ -1067,6 +1067,28 @@ sess_io(struct sess *s, uint32_t events, double now)
     sess_arm(s);
 }
 
+/* Waits up to ms for socket events, hands each to its session, and
+ * returns the time after the wait.  The one epoll_wait of the phases and
+ * of --idle. */
+static double
+serve_events(int ms)
+{
+    struct epoll_event ev[256];
+    int n = epoll_wait(s_ep, ev, (int)(sizeof(ev) / sizeof(ev[0])), ms);
+    double now;
+
+    if (n < 0 && errno != EINTR)
+        die("epoll_wait: %s", strerror(errno));
+    now = nd_io_now();
+    for (int i = 0; i < n; i++) {
+        struct sess *s = ev[i].data.ptr;
+
+        if (s->fd >= 0)
+            sess_io(s, ev[i].events, now);
+    }
+    return now;
+}
+
 /* ---- the daemon's figures ---------------------------------------------- */
 
 static long
@@ -1183,12 +1205,10 @@ all_settled(const struct runctl *rc)
 static void
 run_loop(struct runctl *rc, double hard_end)
 {
-    struct epoll_event ev[256];
     double last_scan = 0;
 
     for (;;) {
         double now = nd_io_now();
-        int n;
 
         if (rc->connecting) {
             while (rc->next_new < s_cfg.sessions &&
@@ -1227,16 +1247,7 @@ run_loop(struct runctl *rc, double hard_end)
             }
             return;
         }
-        n = epoll_wait(s_ep, ev, (int)(sizeof(ev) / sizeof(ev[0])), 50);
-        if (n < 0 && errno != EINTR)
-            die("epoll_wait: %s", strerror(errno));
-        now = nd_io_now();
-        for (int i = 0; i < n; i++) {
-            struct sess *s = ev[i].data.ptr;
-
-            if (s->fd >= 0)
-                sess_io(s, ev[i].events, now);
-        }
+        now = serve_events(50);
         if (now - last_scan >= 0.1) {
             last_scan = now;
             for (int i = 0; i < s_cfg.sessions; i++) {
@@ -1528,10 +1539,9 @@ hold_idle(double secs)
 {
     double now = nd_io_now(), end = now + secs, next = now;
     double every = secs / 8 > 1 ? secs / 8 : 1;
-    struct epoll_event ev[256];
 
     for (;;) {
-        int n, ms;
+        int ms;
 
         now = nd_io_now();
         if (now >= end)
@@ -1541,16 +1551,7 @@ hold_idle(double secs)
             next = now + every;
         }
         ms = (int)(1000 * ((next < end ? next : end) - now)) + 1;
-        n = epoll_wait(s_ep, ev, (int)(sizeof(ev) / sizeof(ev[0])), ms);
-        if (n < 0 && errno != EINTR)
-            die("epoll_wait: %s", strerror(errno));
-        now = nd_io_now();
-        for (int i = 0; i < n; i++) {
-            struct sess *s = ev[i].data.ptr;
-
-            if (s->fd >= 0)
-                sess_io(s, ev[i].events, now);
-        }
+        now = serve_events(ms);
     }
     take_sample(1, "during");
 }
