@@ -464,6 +464,17 @@ bounded 60 cmp -s "$W/src/small/f0000" "$USERDIR/probe/f0000" ||
     wrong "the daemon's copy of probe/f0000"
 bounded 120 diff -rq "$W/src/conc" "$USERDIR/conc" >/dev/null ||
     wrong "the daemon's copies of the concurrent files"
+# From here on each big source and the daemon's copy of it are one inode
+# (the peers' files below are hard links to the same), so the run keeps
+# one copy of each in the page cache.  On these machines memory beyond
+# about 5 GiB of page cache costs the host a fault on every new page: a
+# reference get took 1.7 s with 2 GiB cached and 4.6-6.4 s with 7 GiB
+# (docs/benchmarks.md, "Analysis").  Two copies of every source held 4
+# GiB before a timed run wrote anything.
+ln -f "$USERDIR/big.bin" "$SRC"
+for n in "${CONC_NAMES[@]}"; do
+    ln -f "$USERDIR/conc/$n" "$W/src/conc/$n"
+done
 
 # ---- the peers -------------------------------------------------------------------------
 # Each serves its own directory; the files in them are hard links to the
@@ -604,9 +615,16 @@ record() {
 # delete an untimed scratch file of MB MiB where the timed run will write
 # (see the header).  In that order: pages freed and left alone for the
 # seconds a sync can take are handed back to the host and fault again.
+# The scratch file is written 1 MiB at a time: ext4 then caches it in
+# large folios, and only memory freed from large folios warms a writer
+# that uses them.  A scratch file written 4 KiB at a time (head -c) left
+# the next 1 MiB writer as cold as none: 3.7 s for a new 1 GiB file
+# against 0.3 s after a 1 MiB scratch (docs/benchmarks.md, "Analysis").
+# Writers of small units are warmed either way.
 warm() {
     bounded 120 sync || true
-    bounded 120 head -c "${1}M" /dev/zero >"$W/scratch" || true
+    bounded 120 dd if=/dev/zero of="$W/scratch" bs=1M count="$1" \
+        status=none || true
     rm -f "$W/scratch"
 }
 
