@@ -170,7 +170,8 @@ put_body(struct nd_xfer *x, int fd, const char *local, uint64_t size,
     struct nd_sess *s = &x->s;
     struct nd_digest d = {0};
     struct nd_progress bar;
-    uint8_t *buf = malloc(ND_IO_CHUNK), md5[ND_MD5_LEN], got[ND_MD5_LEN];
+    uint8_t *buf = nd_io_buf_alloc(ND_IO_CHUNK), md5[ND_MD5_LEN],
+            got[ND_MD5_LEN];
     uint8_t body[ND_REPLY_MAX];
     uint64_t done = offset, got_size;
     size_t len;

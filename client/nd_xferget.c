@@ -58,7 +58,7 @@ get_bytes(struct nd_xfer *t, int fd, const char *part, uint64_t n,
 
     if (fd < 0 || n < PIPE_MIN ||
         nd_hashpipe_new(&hp, d, PIPE_SLOTS, ND_IO_CHUNK) < 0)
-        buf = malloc(ND_IO_CHUNK);
+        buf = nd_io_buf_alloc(ND_IO_CHUNK);
     if (hp == NULL && buf == NULL) {
         nd_xfer_lost(t);
         return nd_cli_fail_local("get", part, ENOMEM);
@@ -155,7 +155,7 @@ open_part(const char *part, const struct nd_fileinfo *fi, struct nd_digest *d)
     fd = open(part, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
         return -errno;
-    buf = malloc(ND_IO_CHUNK);
+    buf = nd_io_buf_alloc(ND_IO_CHUNK);
     rc = buf == NULL ? -ENOMEM : nd_xfer_hash_local(fd, fi->offset, d, buf);
     free(buf);
     /* Anything past the offset is dropped: the server sends it again. */

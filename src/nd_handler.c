@@ -42,7 +42,7 @@ nd_handler_scratch_new(void *arg)
         return NULL;
     sc->queue = arg;
     sc->cap = SCRATCH_CAP;
-    sc->buf = malloc(sc->cap);
+    sc->buf = nd_io_buf_alloc(sc->cap);
     if (sc->buf == NULL || nd_digest_init(&sc->md5) < 0) {
         free(sc->buf);
         free(sc);

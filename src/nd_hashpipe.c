@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
+#include "nd_io.h"
+
 struct nd_hashpipe {
     pthread_mutex_t mu;
     pthread_cond_t cv; /* signalled on every change of the counters */
@@ -72,7 +74,7 @@ nd_hashpipe_new(struct nd_hashpipe **out, struct nd_digest *d, size_t nslots,
     hp->d = d;
     hp->nslots = nslots;
     hp->slot_len = slot_len;
-    hp->mem = malloc(nslots * slot_len);
+    hp->mem = nd_io_buf_alloc(nslots * slot_len);
     hp->len = calloc(nslots, sizeof(*hp->len));
     if (hp->mem == NULL || hp->len == NULL) {
         rc = -ENOMEM;

@@ -7,10 +7,27 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+/* The alignment of transfer buffers: a page. */
+#define BUF_ALIGN 4096
+
+void *
+nd_io_buf_alloc(size_t len)
+{
+    void *p = NULL;
+    int rc = posix_memalign(&p, BUF_ALIGN, len);
+
+    if (rc != 0) {
+        errno = rc;
+        return NULL;
+    }
+    return p;
+}
 
 /* Reads until len bytes or EOF: with read(2), or for a socket with
  * recv(MSG_WAITALL) when sock is set.  The one loop behind both. */

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,6 +212,24 @@ START_TEST(test_recv_nowait_and_close)
 }
 END_TEST
 
+/* Transfer buffers start on a page, whatever their size, and are whole:
+ * the kernel copies into every byte of them. */
+START_TEST(test_buf_alloc_aligned)
+{
+    static const size_t lens[] = {1, 4095, ND_IO_CHUNK, 8 * ND_IO_CHUNK + 17};
+
+    for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+        uint8_t *b = nd_io_buf_alloc(lens[i]);
+
+        ck_assert_ptr_nonnull(b);
+        ck_assert_uint_eq((uintptr_t)b % 4096, 0);
+        memset(b, 0xa5, lens[i]);
+        ck_assert_uint_eq(b[lens[i] - 1], 0xa5);
+        free(b);
+    }
+}
+END_TEST
+
 START_TEST(test_wire_frames)
 {
     uint8_t frame[64], body[64];
@@ -298,6 +317,7 @@ io_suite(void)
     tcase_add_test(tc, test_sendfile_some);
     tcase_add_test(tc, test_file_shrank);
     tcase_add_test(tc, test_recv_nowait_and_close);
+    tcase_add_test(tc, test_buf_alloc_aligned);
     tcase_add_test(tc, test_wire_frames);
     tcase_add_test(tc, test_notify);
     suite_add_tcase(s, tc);

@@ -96,8 +96,8 @@ usage(void)
 static void *
 unit_alloc(void)
 {
-    /* Page-aligned, so the kernel copies whole pages in and out. */
-    return aligned_alloc(4096, UNIT);
+    /* Page-aligned, as netdisk's own transfer buffers (nd_io_buf_alloc). */
+    return nd_io_buf_alloc(UNIT);
 }
 
 /* ---- sockets and the server child ------------------------------------- */
