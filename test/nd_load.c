@@ -51,6 +51,8 @@
  *              connection at a time, on blocking sockets bounded by
  *              --op-timeout: no epoll.  "churn: gets N seconds S per_sec R
  *              ms_mean .. ms_max .. size B failed 0|1 fds_before ..".
+ *              With --churn-out DIR each file got is also written to
+ *              DIR/cNNNN, inside the timing, as curl -o writes its files.
  *
  * Every wait is bounded: each connect, login step and request has a
  * deadline (--op-timeout), each phase a hard one, and every loop is bounded
@@ -59,6 +61,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -203,9 +206,10 @@ static struct {
     uint64_t seed;
     const char *user, *password;
     char dir[64];
-    double idle;         /* --idle: hold the sessions this long; 0: off */
-    long churn;          /* --churn: files, each got on its own connection */
-    uint64_t churn_size; /* --churn-size */
+    double idle;           /* --idle: hold the sessions this long; 0: off */
+    long churn;            /* --churn: files, each got on its own connection */
+    uint64_t churn_size;   /* --churn-size */
+    const char *churn_out; /* --churn-out: where each get is written */
 } s_cfg = {
     .sessions = 500,
     .phases = 2,
@@ -1875,7 +1879,7 @@ churn_get(struct bconn *c, long i, struct nd_digest *md, bool sent)
     struct nd_fileinfo fi;
     uint64_t off = 0;
     struct nd_hdr h;
-    int rc;
+    int rc, ofd = -1;
 
     churn_path(i, path, sizeof(path));
     rc = sent ? 0
@@ -1902,28 +1906,50 @@ churn_get(struct bconn *c, long i, struct nd_digest *md, bool sent)
     }
     if (nd_digest_reset(md) < 0)
         die("MD5 reset failed");
+    if (s_cfg.churn_out != NULL) {
+        char out[4096];
+
+        snprintf(out, sizeof(out), "%s/c%04ld", s_cfg.churn_out, i);
+        ofd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (ofd < 0)
+            return bfail(c, -errno, "cannot create %s: %s", out,
+                         strerror(errno));
+    }
     while (off < fi.size) {
         size_t want = fi.size - off < CHUNK ? (size_t)(fi.size - off) : CHUNK;
         ssize_t n = nd_io_read_full(c->fd, s_rx, want);
 
-        if (n != (ssize_t)want)
-            return bfail(c, n < 0 ? (int)n : -ECONNRESET,
-                         "file bytes after %" PRIu64 " of %" PRIu64 ": %s",
-                         off + (n > 0 ? (uint64_t)n : 0), fi.size,
-                         io_err(n < 0 ? n : 0));
+        if (n != (ssize_t)want) {
+            rc = bfail(c, n < 0 ? (int)n : -ECONNRESET,
+                       "file bytes after %" PRIu64 " of %" PRIu64 ": %s",
+                       off + (n > 0 ? (uint64_t)n : 0), fi.size,
+                       io_err(n < 0 ? n : 0));
+            break;
+        }
         gen(f->seed, off, s_gen, want);
         if (memcmp(s_rx, s_gen, want) != 0) {
             size_t k = 0;
 
             while (k < want && s_rx[k] == s_gen[k])
                 k++;
-            return bfail(c, -EPROTO,
-                         "byte %" PRIu64 " differs from what was put", off + k);
+            rc = bfail(c, -EPROTO, "byte %" PRIu64 " differs from what was put",
+                       off + k);
+            break;
         }
         if (nd_digest_update(md, s_rx, want) < 0)
             die("MD5 update failed");
+        if (ofd >= 0 && (n = nd_io_write_full(ofd, s_rx, want)) < 0) {
+            rc = bfail(c, (int)n, "cannot write c%04ld: %s", i,
+                       strerror((int)-n));
+            break;
+        }
         off += want;
     }
+    /* close() is where a file system may report a deferred write error. */
+    if (ofd >= 0 && close(ofd) < 0 && rc == 0)
+        rc = bfail(c, -errno, "cannot write c%04ld: %s", i, strerror(errno));
+    if (rc < 0)
+        return rc;
     rc = bconn_recv(c, ND_T_DIGEST, &h);
     if (rc < 0)
         return rc;
@@ -2079,7 +2105,10 @@ usage(void)
         "                    sequentially: one connection at a time on\n"
         "                    blocking sockets; prints \"churn: gets N\n"
         "                    seconds S per_sec R ...\"\n"
-        "  --churn-size B    bytes per churn file (4096)\n");
+        "  --churn-size B    bytes per churn file (4096)\n"
+        "  --churn-out DIR   also write each file got to DIR/cNNNN\n"
+        "                    (created, written, closed), as a client\n"
+        "                    that saves what it fetches would\n");
     exit(2);
 }
 
@@ -2148,6 +2177,8 @@ parse_args(int argc, char **argv)
             s_cfg.churn = (long)num(v, 1, 1000000, o);
         else if (strcmp(o, "--churn-size") == 0)
             s_cfg.churn_size = (uint64_t)num(v, 0, 1 << 30, o);
+        else if (strcmp(o, "--churn-out") == 0 && v[0] != '\0')
+            s_cfg.churn_out = v;
         else if (strcmp(o, "--dir") == 0 && strlen(v) < sizeof(s_cfg.dir) &&
                  v[0] != '\0' && strchr(v, '/') == NULL)
             snprintf(s_cfg.dir, sizeof(s_cfg.dir), "%s", v);
