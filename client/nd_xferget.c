@@ -56,9 +56,11 @@ get_bytes(struct nd_xfer *t, int fd, const char *part, uint64_t n,
     uint64_t moved = 0;
     int rc = ND_EXIT_OK;
 
+    /* A small file gets a buffer of its own size: a chunk each would be
+     * an mmap and a munmap per file. */
     if (fd < 0 || n < PIPE_MIN ||
         nd_hashpipe_new(&hp, d, PIPE_SLOTS, ND_IO_CHUNK) < 0)
-        buf = nd_io_buf_alloc(ND_IO_CHUNK);
+        buf = nd_io_buf_alloc(n < ND_IO_CHUNK ? (size_t)n + 1 : ND_IO_CHUNK);
     if (hp == NULL && buf == NULL) {
         nd_xfer_lost(t);
         return nd_cli_fail_local("get", part, ENOMEM);
@@ -104,6 +106,10 @@ get_bytes(struct nd_xfer *t, int fd, const char *part, uint64_t n,
             nd_progress_update(&bar, moved);
         }
     }
+    /* The session was lost before every byte came (its failure was
+     * reported where it happened): the file is not complete. */
+    if (rc == ND_EXIT_OK && moved < n)
+        rc = ND_EXIT_NET;
     /* The digest is the caller's again only once the thread is done. */
     if (hp != NULL && nd_hashpipe_drain(hp) < 0 && rc == ND_EXIT_OK)
         rc = nd_cli_fail_local("cannot hash", part, EIO);
@@ -252,19 +258,18 @@ origin_of(const struct nd_opts *o, const char *remote, char *out, size_t cap)
 }
 
 /*
- * Sends GET for the session's target, ranged after the bytes part holds
- * when its state names this very file, and reads FILE into fi.  Returns an
- * exit status; *ranged tells whether a range was asked for.
+ * Sends GET for remote, ranged after the bytes part holds when its state
+ * names this very file (origin) and resume allows.  Returns an exit
+ * status; *ranged and *offset tell the range asked for.
  */
 static int
-get_request(struct nd_xfer *t, const char *part, const char *origin,
-            bool resume, struct nd_fileinfo *fi, bool *ranged)
+send_get(struct nd_xfer *t, const char *remote, const char *part,
+         const char *origin, bool resume, bool *ranged, uint64_t *offset)
 {
-    uint8_t frame[ND_HDR_LEN + 64 + ND_PATH_MAX], body[ND_REPLY_MAX];
+    uint8_t frame[ND_HDR_LEN + 64 + ND_PATH_MAX];
     struct nd_sess *s = nd_xfer_sess(t);
     struct nd_fileinfo rg;
     struct stat st;
-    size_t len;
     int rc;
 
     *ranged = resume && lstat(part, &st) == 0 && S_ISREG(st.st_mode) &&
@@ -272,27 +277,82 @@ get_request(struct nd_xfer *t, const char *part, const char *origin,
               (uint64_t)st.st_size <= rg.size;
     if (*ranged)
         rg.offset = (uint64_t)st.st_size;
+    *offset = *ranged ? rg.offset : 0;
     rc = nd_wire_send(&s->st, frame,
-                      nd_proto_get_encode(frame, sizeof(frame), s->path,
+                      nd_proto_get_encode(frame, sizeof(frame), remote,
                                           *ranged ? &rg : NULL));
     if (rc < 0) {
         nd_xfer_lost(t);
         return nd_cli_fail_send(s, rc);
     }
+    return ND_EXIT_OK;
+}
+
+/*
+ * Asks for the session's target (unless ahead says the GET went out
+ * already) and reads FILE into fi.  Returns an exit status; *ranged tells
+ * whether a range was asked for.
+ */
+static int
+get_request(struct nd_xfer *t, const char *part, const char *origin,
+            bool resume, struct nd_xferget_ahead *ahead, struct nd_fileinfo *fi,
+            bool *ranged)
+{
+    uint8_t body[ND_REPLY_MAX];
+    struct nd_sess *s = nd_xfer_sess(t);
+    uint64_t offset;
+    size_t len;
+    int rc;
+
+    if (ahead != NULL && ahead->sent) {
+        ahead->sent = false;
+        *ranged = ahead->ranged;
+        offset = ahead->offset;
+    } else {
+        rc = send_get(t, s->path, part, origin, resume, ranged, &offset);
+        if (rc != ND_EXIT_OK)
+            return rc;
+    }
     rc = nd_xfer_expect(t, ND_T_FILE, body, &len);
     if (rc == ND_EXIT_OK &&
         (nd_proto_file_decode(body, len, fi) < 0 ||
          (!*ranged && fi->offset != 0) ||
-         (*ranged && fi->offset != 0 && fi->offset != rg.offset))) {
+         (*ranged && fi->offset != 0 && fi->offset != offset))) {
         nd_xfer_lost(t);
         rc = nd_cli_fail_wire(s, -EBADMSG);
     }
     return rc;
 }
 
+/*
+ * Sends the GET for next while the current file (announced at offset 0,
+ * so never asked for again) is still coming: the server reads it right
+ * after sending this file.  Not when next's part is this file's part or
+ * this file's local name: its range is decided now, from that part, which
+ * this file is about to write or rename onto.
+ * Returns an exit status; a failure leaves the session lost.
+ */
+static int
+send_ahead(struct nd_xfer *t, const char *local, const char *part,
+           const struct nd_xferget_next *next, struct nd_xferget_ahead *ahead)
+{
+    char origin[ND_ORIGIN_MAX];
+    int rc;
+
+    if (next == NULL || ahead == NULL || strcmp(next->part, part) == 0 ||
+        strcmp(next->part, local) == 0 || !nd_xfer_usable(t))
+        return ND_EXIT_OK;
+    origin_of(nd_xfer_opts(t), next->remote, origin, sizeof(origin));
+    rc = send_get(t, next->remote, next->part, origin, true, &ahead->ranged,
+                  &ahead->offset);
+    ahead->sent = rc == ND_EXIT_OK;
+    return rc;
+}
+
 int
 nd_xferget_one(struct nd_xfer *t, const char *remote, const char *local,
-               const char *part)
+               const char *part, const struct nd_xferget_next *next,
+               struct nd_xferget_ahead *ahead)
 {
     const struct nd_opts *o = nd_xfer_opts(t);
     struct nd_sess *s = nd_xfer_sess(t);
@@ -308,7 +368,10 @@ nd_xferget_one(struct nd_xfer *t, const char *remote, const char *local,
      * remote file changed in a way its size and mtime do not show) is
      * fetched once more, whole. */
     for (int attempt = 0; rc == ND_EXIT_OK && attempt < 2; attempt++) {
-        rc = get_request(t, part, origin, attempt == 0, &fi, &ranged);
+        rc = get_request(t, part, origin, attempt == 0, ahead, &fi, &ranged);
+        /* Only a resumed file may be asked for again (below). */
+        if (rc == ND_EXIT_OK && fi.offset == 0)
+            rc = send_ahead(t, local, part, next, ahead);
         if (rc != ND_EXIT_OK)
             break;
         if (ranged && fi.offset == 0) {

@@ -85,6 +85,16 @@ int nd_io_set_nonblock(int fd, bool on);
  */
 void nd_io_close(int *fd);
 
+/*
+ * Reads and drops what has arrived on socket sock and not been read, without
+ * waiting, at most ND_IO_DISCARD_MAX bytes; for just before a close.  Linux
+ * answers close(2) of a socket with unread input by a reset, which also
+ * drops what the socket still had to send: a request pipelined behind a
+ * transfer would cut that transfer's tail.  Safe from any thread.
+ */
+#define ND_IO_DISCARD_MAX (256u * 1024u)
+void nd_io_discard_input(int sock);
+
 /* Monotonic clock in seconds, as a double, for durations and deadlines. */
 double nd_io_now(void);
 

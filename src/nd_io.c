@@ -199,6 +199,24 @@ nd_io_close(int *fd)
     *fd = -1;
 }
 
+void
+nd_io_discard_input(int sock)
+{
+    char buf[16384];
+    size_t total = 0;
+
+    while (sock >= 0 && total < ND_IO_DISCARD_MAX) {
+        ssize_t n = recv(sock, buf, sizeof(buf), MSG_DONTWAIT);
+
+        if (n > 0)
+            total += (size_t) n;
+        else if (n < 0 && errno == EINTR)
+            continue;
+        else
+            break; /* nothing more now, the peer's FIN, or an error */
+    }
+}
+
 double
 nd_io_now(void)
 {

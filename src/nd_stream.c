@@ -215,5 +215,9 @@ nd_stream_close(struct nd_stream *s)
         SSL_free(s->ssl);
         s->ssl = NULL;
     }
+    /* A request the peer pipelined and we never read (the daemon closes
+     * after the transfer in hand when it stops) would turn the close into
+     * a reset that drops the end of that transfer on its way out. */
+    nd_io_discard_input(s->fd);
     nd_io_close(&s->fd);
 }

@@ -212,6 +212,28 @@ START_TEST(test_recv_nowait_and_close)
 }
 END_TEST
 
+/* What arrived unread is dropped without waiting, and the peer's data
+ * sent afterwards is still there to read: nothing blocks, nothing more is
+ * taken. */
+START_TEST(test_discard_input)
+{
+    char buf[64];
+    int sv[2];
+
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    nd_io_discard_input(sv[1]); /* nothing there: returns at once */
+    ck_assert_int_eq(nd_io_send_full(sv[0], "pipelined request", 17), 17);
+    nd_io_discard_input(sv[1]);
+    ck_assert_int_eq(nd_io_recv_nowait(sv[1], buf, sizeof(buf)), -EAGAIN);
+    ck_assert_int_eq(nd_io_send_full(sv[0], "later", 5), 5);
+    ck_assert_int_eq(nd_io_recv_nowait(sv[1], buf, sizeof(buf)), 5);
+    nd_io_discard_input(-1); /* no socket: a no-op */
+    nd_io_close(&sv[0]);
+    nd_io_discard_input(sv[1]); /* the peer's FIN ends it too */
+    nd_io_close(&sv[1]);
+}
+END_TEST
+
 /* Transfer buffers start on a page, whatever their size, and are whole:
  * the kernel copies into every byte of them. */
 START_TEST(test_buf_alloc_aligned)
@@ -318,6 +340,7 @@ io_suite(void)
     tcase_add_test(tc, test_file_shrank);
     tcase_add_test(tc, test_recv_nowait_and_close);
     tcase_add_test(tc, test_buf_alloc_aligned);
+    tcase_add_test(tc, test_discard_input);
     tcase_add_test(tc, test_wire_frames);
     tcase_add_test(tc, test_notify);
     suite_add_tcase(s, tc);

@@ -214,6 +214,33 @@ check "small file: ...without a resume" test "$(grep -c "resuming after" "$ND_ER
 px_stop
 rm -f "$out"
 
+# A resumed file in the middle of a list: its ranged GET goes out while
+# the file before it still comes (pipelining), and the file after it is
+# asked for only once the resumed one's reply came.
+mkdir -p "$T/out/list"
+mkrand "$T/in/probe" 3000
+assert_exit 0 nd put "$T/in/probe" probe.bin
+out=$T/out/list/a.bin
+px_start --conn 1 --cut-down $((17 * MIB)) --max-conns 2
+run ndc "$PX_PORT" get a.bin "$out"
+check "list: the interrupted get exits non-zero ($RC)" test "$RC" -ne 0
+kept=$(fsize "$out.part")
+check "list: a part of a.bin is kept ($kept bytes)" test "$kept" -gt 0
+log_mark
+run ndc "$PX_PORT" get s.bin a.bin probe.bin "$T/out/list"
+assert_eq 0 "$RC" "list: get s.bin a.bin probe.bin exits 0"
+check "list: a.bin resumed (cmp)" cmp -s "$T/in/a" "$out"
+check "list: ...and the files around it arrived" \
+    cmp -s "$T/in/s" "$T/out/list/s.bin"
+check "list: ...both" cmp -s "$T/in/probe" "$T/out/list/probe.bin"
+check_err "list: the client says it resumes" "resuming after"
+check_new "list: the daemon sent a.bin from=$kept" \
+    "$(xfer_re get a.bin "$kept" $((SIZE - kept)) ok)"
+check "list: no .part or .part.state left" \
+    test -z "$(find "$T/out/list" -name '*.part*')"
+px_stop
+rm -rf "$T/out/list"
+
 # A fresh get through another port is another origin: it starts at 0.
 px_start --conn 1 --cut-down $((3 * MIB)) --max-conns 1
 run ndc "$PX_PORT" get a.bin "$T/out/orig"

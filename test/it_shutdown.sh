@@ -6,7 +6,8 @@
 # The in-flight case uses nd_rawclient's rate-limited modes, so the
 # transfers are certainly still running when the signal arrives (the temp
 # file exists in the root and the download is partly written); a second
-# round does the same with the real client and 512 MiB files.
+# round does the same with the real client and 512 MiB files, and a third
+# stops a pipelined get of two files during the first.
 # shellcheck disable=SC2119,SC2317
 # shellcheck source=lib.sh
 . "${ND_TEST_SRC:-$(dirname "$0")}/lib.sh"
@@ -129,6 +130,41 @@ nd_wait_exit "$ND_PID" 30
 assert_eq 0 "$ND_RC" "the daemon exited 0 after draining"
 assert_no_temps
 rm -f "$T/in/up" "$T/in/down" "$T/out/down" "$ROOT/down.bin"
+
+# --- a pipelined get: SIGTERM while the first of two files is coming ----
+# The client's GET for the second file is already in the daemon's socket,
+# unread, when the signal comes.  The daemon finishes the first file and
+# closes; it must read and drop that GET first, since closing a socket
+# with unread input sends a reset that would drop the first file's tail,
+# still in the socket's send buffer.  A proxy slows the download (64 KiB
+# every 20 ms) so that the signal certainly comes mid-file.
+nd_start
+mkrand "$T/in/p1" $((16 * 1024 * 1024))
+mkrand "$T/in/p2" 4096
+assert_exit 0 nd put "$T/in/p1" "$T/in/p2" pipe/
+mkdir "$T/pout"
+"$ND_TEST_BIN/nd_faultproxy" --to "$ND_PORT" --port-file "$T/px.port" \
+    --log "$T/px.log" --timeout 60 --conn 1 --split 65536 --delay-ms 20 \
+    2>"$T/px.err" &
+px_pid=$!
+wait_for 5 test -s "$T/px.port" || fail "nd_faultproxy wrote no port file"
+timeout -k 5 "$ND_CMD_TIMEOUT" "$ND_BIN/netdisk" -q -H 127.0.0.1 \
+    -p "$(cat "$T/px.port")" get pipe/p1 pipe/p2 "$T/pout" 2>"$T/pget.err" &
+pget_pid=$!
+p1_going() { [ "$(fsize "$T/pout/p1.part")" -gt $((1024 * 1024)) ]; }
+wait_for 20 p1_going || fail "the slowed get never wrote 1 MiB of p1"
+kill -TERM "$ND_PID"
+grc=0
+wait "$pget_pid" || grc=$?
+assert_eq "$(md5_of "$T/in/p1")" \
+    "$(md5_of "$T/pout/p1" 2>/dev/null || echo missing)" \
+    "pipelined get stopped mid-file: the first file arrived whole (md5sum)"
+check "...the second was not sent (exit $grc): $(head -c 200 "$T/pget.err")" \
+    test "$grc" -ne 0 -a ! -e "$T/pout/p2"
+nd_wait_exit "$ND_PID" 30
+assert_eq 0 "$ND_RC" "...and the daemon exited 0"
+kill -TERM "$px_pid" 2>/dev/null || true
+wait "$px_pid" 2>/dev/null || true
 
 # --- a transfer that outlives shutdown_timeout --------------------------
 # An upload at 64 KiB/s would take a minute; shutdown_timeout = 3 cuts it.
