@@ -322,7 +322,8 @@ report_markdown() {
   \`tls = "required"\` and a throw-away CA), and each peer started by the
   benchmark on a free loopback port with a throw-away configuration
   (test/bench/peers.sh), serving its own directory of hard links to the
-  same source files.
+  same source files. Each big source is itself a hard link to the
+  daemon's uploaded copy, so the page cache holds one copy of each.
 - Rounds: ${ROUNDS_RUN} (of ${ROUNDS} asked), ${FULL_ROUNDS} of them with
   every workload; when the 10-minute bound leaves too little time, the
   later rounds measure only the big file's get and put (column n). In
@@ -342,11 +343,17 @@ report_markdown() {
   put, for every tool), the previous output is deleted, \`sync\` runs (so
   that no writeback left by the step before, a put leaves 1 GiB dirty,
   competes with the timed run), and then an untimed scratch file of the
-  same size is written with \`head -c\` from /dev/zero and deleted in the
+  same size is written with \`dd bs=1M\` from /dev/zero and deleted in the
   same filesystem, right before the timed command: on these machines
-  memory left free for a few seconds costs a host fault on first touch
-  (issue 6), and the sync must come first, or the pages the scratch file
-  freed sit idle while it runs.
+  memory left free for a while costs a host fault on first touch (issue
+  6), the sync must come first, or the pages the scratch file freed sit
+  idle while it runs, and the scratch file must be written in large
+  units, or its freed pages do not serve a writer of large units (see the
+  analysis).
+- Small-file outputs are not deleted during the run but moved aside (and
+  removed with the work directory at the end): on this ext4 without a
+  journal, files created right after as many were deleted walk past every
+  recently deleted inode (see the analysis).
 - Every result is checked outside the timing: \`cmp\` of the landed file
   against the source, \`diff -r\` of the small and concurrent files, and the
   digest that md5sum or nd_ref printed against the source's. A wrong result
@@ -370,10 +377,12 @@ report_markdown() {
     pipelines: the best a verified transfer can do on this machine); their
     own printed seconds are used.
   - Small files (${SMALL_N} x 4 KiB): \`netdisk get small/f0000 ...
-    small/fNNNN DIR\` (one login) against one curl process fetching every
+    small/fNNNN DIR\` (one login; the client pipelines its GETs) against
+    one curl process fetching every
     URL over one keep-alive connection (\`curl --config LIST\`); a session
-    per file: \`nd_load --churn ${SMALL_N} --churn-size 4096\` (a login per
-    get) against the same curl with \`-H 'Connection: close'\`; puts,
+    per file: \`nd_load --churn ${SMALL_N} --churn-size 4096 --churn-out
+    DIR\` (a login per get, each file written to DIR as curl writes its
+    own) against the same curl with \`-H 'Connection: close'\`; puts,
     first in the round (they land the files its gets read): \`netdisk put
     f... small/\` (one login, an fsync per file) against one \`curl
     --config\` uploading to vsftpd, each after an untimed \`sync\` (so
