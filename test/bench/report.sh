@@ -460,7 +460,7 @@ set yrange [0:*]
 set ylabel "s/GiB"
 set grid ytics
 set key top left
-set xtics rotate by -25 nomirror
+set xtics rotate by 30 right nomirror
 plot '$dat' using 2:xtic(1) title "get", '' using 3 title "put"
 EOF
 }
