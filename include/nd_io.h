@@ -49,8 +49,8 @@ ssize_t nd_io_send_nowait(int sock, const void *buf, size_t len);
  * copies to and from user memory with `rep movsb`, which is far slower when
  * the user address is not aligned, and malloc() returns large blocks 16
  * bytes past a page: on this project's 2-core machines a 1 GiB get spent
- * 1.5-1.7 s of client system time with a malloc()ed ring, 1.05-1.2 s with
- * an aligned one (docs/benchmarks.md).  Returns the buffer, which the
+ * 1.46-1.66 s of client system time with a malloc()ed ring, 1.00-1.16 s
+ * with an aligned one (docs/benchmarks.md).  Returns the buffer, which the
  * caller frees with free(), or NULL with errno set.  Thread-safe.
  */
 void *nd_io_buf_alloc(size_t len);
