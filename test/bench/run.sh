@@ -466,11 +466,12 @@ bounded 120 diff -rq "$W/src/conc" "$USERDIR/conc" >/dev/null ||
     wrong "the daemon's copies of the concurrent files"
 # From here on each big source and the daemon's copy of it are one inode
 # (the peers' files below are hard links to the same), so the run keeps
-# one copy of each in the page cache.  On these machines memory beyond
-# about 5 GiB of page cache costs the host a fault on every new page: a
-# reference get took 1.7 s with 2 GiB cached and 4.6-6.4 s with 7 GiB
-# (docs/benchmarks.md, "Analysis").  Two copies of every source held 4
-# GiB before a timed run wrote anything.
+# one copy of each in the page cache.  On these machines a page frame not
+# touched for a while costs the host a fault on first touch, and every
+# GiB the run keeps cached is a GiB of recently used frames a new file
+# cannot reuse: a new 1 GiB file took 0.32 s on frames just freed and
+# 3.0-5.6 s with 1-6 GiB of other files cached (docs/benchmarks.md,
+# "Analysis").  Two copies of every source held 4 GiB.
 ln -f "$USERDIR/big.bin" "$SRC"
 for n in "${CONC_NAMES[@]}"; do
     ln -f "$USERDIR/conc/$n" "$W/src/conc/$n"
