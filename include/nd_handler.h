@@ -86,6 +86,9 @@ struct nd_conn {
 
     /* Reactor bookkeeping; the handler does not touch these. */
     bool busy;       /* queued, on a worker, or parked */
+    bool rearmed;    /* handed back by a worker that re-armed it itself */
+    bool ev_seen;    /* an event came while rearmed and not taken back yet
+                        (guarded by the reactor's back_mu) */
     bool parked;     /* a transfer waits for the socket: on the parked
                         list, watched by epoll */
     bool ep_off;     /* taken out of epoll: the next arming adds it */
@@ -106,10 +109,17 @@ struct nd_handler_ctx {
  * Called by the reactor when it closes c. */
 void nd_handler_conn_free(struct nd_conn *c);
 
-/* Per-worker scratch: a transfer buffer and a digest context. */
+/* What a worker holds back of its replies to send them together (see
+ * nd_stream_hold): room for the replies to a run of pipelined requests,
+ * and for a small file with its header and trailer. */
+#define ND_HOLD_CAP (64 * 1024)
+
+/* Per-worker scratch: a transfer buffer, a digest context, and the buffer
+ * that holds replies while the worker owns a connection. */
 struct nd_scratch {
     uint8_t *buf;
     size_t cap;
+    uint8_t *hold; /* ND_HOLD_CAP bytes */
     struct nd_digest md5;
     struct nd_queue *queue; /* borrowed: work waiting for a worker, or NULL */
 };

@@ -28,8 +28,9 @@ extern int nd_log_max_level;
             nd_log_write((level), __VA_ARGS__);                                \
     } while (0)
 
-/* Chooses the line format from the environment.  Call once at start-up;
- * not thread-safe. */
+/* Chooses the line format from the environment and notes the pid that
+ * lines carry (noted again in the child of each fork()).  Call once at
+ * start-up, before any thread; not thread-safe. */
 void nd_log_init(void);
 
 /* Formats and writes one line (truncated at 4 KiB).  Thread-safe. */

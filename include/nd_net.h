@@ -7,6 +7,7 @@
 #ifndef ND_NET_H
 #define ND_NET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
 
@@ -23,11 +24,22 @@ int nd_net_listen(const char *addr, int port, int backlog, char *bound,
                   size_t bound_len, char *err, size_t err_len);
 
 /*
- * Accepts one connection as a blocking, CLOEXEC socket with TCP_NODELAY.
- * Returns the fd (caller owns it) and the peer in peer, or -errno
- * (-EAGAIN when none is pending).
+ * Accepts one connection as a blocking, CLOEXEC socket.  Linux gives it a
+ * copy of the listener's socket options, so options every connection
+ * needs are best set once on the listener (nd_net_conn_options()); see
+ * nd_net_has_conn_options() for making sure.  Returns the fd (caller owns
+ * it) and the peer in peer, or -errno (-EAGAIN when none is pending).
  */
 int nd_net_accept(int lfd, char *peer, size_t peer_len);
+
+/* What a daemon's connection needs: TCP_NODELAY and SO_RCVTIMEO and
+ * SO_SNDTIMEO of seconds, on fd: a connection, or a listener whose
+ * connections inherit them.  Returns 0 or -errno. */
+int nd_net_conn_options(int fd, int seconds);
+
+/* Whether fd has what nd_net_conn_options(fd, seconds) sets: for checking
+ * once that accepted connections do inherit the listener's options. */
+bool nd_net_has_conn_options(int fd, int seconds);
 
 /*
  * Turns Nagle's algorithm off (TCP_NODELAY).  Both ends write a request or

@@ -69,6 +69,14 @@ struct nd_reactor {
     bool accept_paused;
     double accept_resume;
     double last_busy_warn;
+    bool wake_seen; /* the eventfd fired: take back after the batch */
+    /* Whether accepted connections inherit the options set on the
+     * listener (nd_net_conn_options): 0 not known yet, 1 they do, -1
+     * they are set on each. */
+    int conn_opts;
+    /* The reactor's own scratch, for the frames it answers itself (HELLO
+     * and AUTH of a plaintext session); owned. */
+    struct nd_scratch *scratch;
 };
 
 /*

@@ -22,10 +22,50 @@ struct nd_stream {
     int fd;      /* the socket; owned by whoever owns the stream */
     SSL *ssl;    /* NULL for plaintext; owned with the stream when set */
     bool broken; /* a TLS call failed: no close_notify may follow */
+    /* Bytes held back to go out with the next ones (nd_stream_hold):
+     * held_len of held_cap in held, which is borrowed; NULL: not holding. */
+    unsigned char *held;
+    size_t held_len, held_cap;
 };
 
-/* Makes s a plaintext stream over fd. */
+/* Makes s a plaintext stream over fd, not holding. */
 void nd_stream_init(struct nd_stream *s, int fd);
+
+/*
+ * Holding: several small frames leave in one send, so that the peer is
+ * woken once for them rather than once each (a reply and the reply to a
+ * pipelined request behind it; a small file with its header and trailer).
+ * After nd_stream_hold(), nd_stream_send_full() appends to buf (cap bytes,
+ * borrowed until nd_stream_release()) instead of sending, as long as the
+ * bytes fit; what does not fit first sends what is held.  Every other call
+ * that reads or writes the stream sends what is held first, so the bytes
+ * keep their order and nothing held can wait for a peer that waits for
+ * it: the blocking calls send it blocking, the non-blocking ones without
+ * blocking (returning -EAGAIN, want set to write, until it is all out).
+ * Holding only delays bytes; the caller releases before it hands the
+ * stream to anyone else or stops using it.
+ */
+void nd_stream_hold(struct nd_stream *s, void *buf, size_t cap);
+
+/* Sends what is held, blocking (bounded by the socket's timeout), and
+ * keeps holding.  Returns 0 or -errno (then what was held is dropped: the
+ * stream is unusable). */
+int nd_stream_flush(struct nd_stream *s);
+
+/* Sends what is held without blocking.  Returns 0 when it is all out, or
+ * -EAGAIN (*want set) with the rest still held, or -errno. */
+int nd_stream_flush_nowait(struct nd_stream *s, int *want);
+
+/* nd_stream_flush(), then stops holding: buf is the caller's again. */
+int nd_stream_release(struct nd_stream *s);
+
+/*
+ * The free part of the hold buffer, for a caller that reads bytes straight
+ * into it: returns where they go and sets *room (0 and NULL when not
+ * holding).  nd_stream_hold_commit() then appends n <= *room of them.
+ */
+void *nd_stream_hold_room(struct nd_stream *s, size_t *room);
+void nd_stream_hold_commit(struct nd_stream *s, size_t n);
 
 /*
  * Reads until len bytes arrived or the peer ended the stream.  Returns the
@@ -34,8 +74,9 @@ void nd_stream_init(struct nd_stream *s, int fd);
  */
 ssize_t nd_stream_read_full(struct nd_stream *s, void *buf, size_t len);
 
-/* Sends all len bytes; a closed peer gives -EPIPE, never SIGPIPE in the
- * daemon (it ignores SIGPIPE).  Returns len or -errno. */
+/* Sends all len bytes (or, while holding, keeps them; see above); a closed
+ * peer gives -EPIPE, never SIGPIPE in the daemon (it ignores SIGPIPE).
+ * Returns len or -errno. */
 ssize_t nd_stream_send_full(struct nd_stream *s, const void *buf, size_t len);
 
 /*
@@ -66,7 +107,8 @@ int nd_stream_zero_copy(const struct nd_stream *s);
 
 /*
  * Ends the stream: for TLS a best-effort close_notify that never blocks for
- * long, then SSL_free(); then close(2).  Safe on a closed stream.
+ * long, then SSL_free(); then close(2).  Anything still held is dropped.
+ * Safe on a closed stream.
  */
 void nd_stream_close(struct nd_stream *s);
 

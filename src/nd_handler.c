@@ -43,8 +43,10 @@ nd_handler_scratch_new(void *arg)
     sc->queue = arg;
     sc->cap = SCRATCH_CAP;
     sc->buf = nd_io_buf_alloc(sc->cap);
-    if (sc->buf == NULL || nd_digest_init(&sc->md5) < 0) {
+    sc->hold = nd_io_buf_alloc(ND_HOLD_CAP);
+    if (sc->buf == NULL || sc->hold == NULL || nd_digest_init(&sc->md5) < 0) {
         free(sc->buf);
+        free(sc->hold);
         free(sc);
         return NULL;
     }
@@ -60,6 +62,7 @@ nd_handler_scratch_free(void *scratch)
         return;
     nd_digest_free(&sc->md5);
     free(sc->buf);
+    free(sc->hold);
     free(sc);
 }
 

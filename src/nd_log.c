@@ -5,6 +5,7 @@
 #include "nd_log.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -15,11 +16,23 @@
 
 int nd_log_max_level = ND_LOG_INFO;
 static bool s_journal;
+/* The pid every line carries, kept rather than asked for per line: set
+ * before any thread logs, and again in a child of fork() before it has
+ * threads. */
+static long s_pid;
+
+static void
+note_pid(void)
+{
+    s_pid = (long) getpid();
+}
 
 void
 nd_log_init(void)
 {
     s_journal = getenv("JOURNAL_STREAM") != NULL;
+    note_pid();
+    (void) pthread_atfork(NULL, NULL, note_pid);
 }
 
 static const char *
@@ -56,7 +69,8 @@ nd_log_write(int level, const char *fmt, ...)
         gmtime_r(&ts.tv_sec, &tm);
         strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
         k = snprintf(line, sizeof(line), "%s.%03ldZ netdiskd[%ld] %s: ", when,
-                     ts.tv_nsec / 1000000, (long) getpid(), level_name(level));
+                     ts.tv_nsec / 1000000, s_pid != 0 ? s_pid : (long) getpid(),
+                     level_name(level));
     }
     n = k > 0 ? (size_t) k : 0;
     va_start(ap, fmt);

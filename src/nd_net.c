@@ -98,9 +98,31 @@ nd_net_accept(int lfd, char *peer, size_t peer_len)
     } while (fd < 0 && errno == EINTR);
     if (fd < 0)
         return -errno;
-    (void) nd_net_set_nodelay(fd);
     nd_net_format((struct sockaddr *) &ss, peer, peer_len);
     return fd;
+}
+
+int
+nd_net_conn_options(int fd, int seconds)
+{
+    int rc = nd_net_set_nodelay(fd);
+
+    return rc < 0 ? rc : nd_net_set_timeouts(fd, seconds);
+}
+
+bool
+nd_net_has_conn_options(int fd, int seconds)
+{
+    struct timeval rcv, snd;
+    socklen_t rl = sizeof(rcv), sl = sizeof(snd), nl = sizeof(int);
+    int nodelay = 0;
+
+    return getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, &nl) == 0 &&
+           nodelay != 0 &&
+           getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &rcv, &rl) == 0 &&
+           getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &snd, &sl) == 0 &&
+           rcv.tv_sec == seconds && rcv.tv_usec == 0 && snd.tv_sec == seconds &&
+           snd.tv_usec == 0;
 }
 
 int

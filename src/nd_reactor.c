@@ -6,7 +6,10 @@
  * incomplete.  A complete frame goes to the queue with the fd disarmed, so
  * no event can arrive while a worker owns it; the hand-back re-arms it, and
  * because EPOLL_CTL_MOD re-checks readiness, a pipelined next request is
- * seen at once.  Idle deadlines are set only when a connection becomes idle,
+ * seen at once; a worker whose connection only goes back to waiting
+ * re-arms it itself and lets the reactor take it back without waking it.
+ * HELLO and AUTH of a plaintext session are answered here, not queued.
+ * Idle deadlines are set only when a connection becomes idle,
  * so the idle list stays sorted by appending, and a client dripping a frame
  * byte by byte cannot extend its deadline.
  *
@@ -150,11 +153,10 @@ frame_reset(struct nd_conn *c)
     c->tls_want = 0;
 }
 
-/* Makes c idle: resets its frame state, deadline, and re-arms it. */
+/* Puts c among the connections awaiting a request, with its deadline. */
 static void
-conn_make_idle(struct nd_reactor *r, struct nd_conn *c, int op)
+conn_idle(struct nd_reactor *r, struct nd_conn *c)
 {
-    frame_reset(c);
     c->deadline = nd_io_now() + r->cfg->idle_timeout;
     if (c->authed) {
         list_append(&r->idle, c);
@@ -165,6 +167,14 @@ conn_make_idle(struct nd_reactor *r, struct nd_conn *c, int op)
             c->deadline = c->login_by;
         list_insert_sorted(&r->prelogin, c);
     }
+}
+
+/* Makes c idle: resets its frame state, deadline, and re-arms it. */
+static void
+conn_make_idle(struct nd_reactor *r, struct nd_conn *c, int op)
+{
+    frame_reset(c);
+    conn_idle(r, c);
     /* Bytes OpenSSL already decrypted never wake epoll: read them now.
      * The fd stays disarmed (conn_read arms it when it must wait), so no
      * event can arrive once the next frame went to a worker. */
@@ -387,6 +397,56 @@ frame_read(struct nd_conn *c)
     }
 }
 
+/*
+ * Whether the reactor answers c's complete frame itself rather than a
+ * worker: the two steps of a plaintext session before anything is read
+ * from the store, HELLO and AUTH.  Their answers need no file (the users
+ * file is parsed once and kept; a change is seen by its stat) and no
+ * waiting, and a session per file spends most of its time handing such
+ * steps to a worker and back.  PROOF goes to a worker: it opens the user's
+ * directory, and the first request usually rides behind it.
+ */
+static bool
+answered_here(const struct nd_conn *c)
+{
+    return c->st.ssl == NULL && c->rx_err == 0 && !c->close_after &&
+           (!c->hello_done ||
+            (!c->authed && c->scram == NULL && c->hdr.type == ND_T_AUTH));
+}
+
+/*
+ * Answers c's complete frame, and those behind it, while answered_here()
+ * says so; their replies leave in one send (HELLO's with the CHALLENGE),
+ * made without blocking: this early the socket's buffer is empty, so a
+ * connection that cannot take a few hundred bytes is closed.  Returns what
+ * frame_read() returned for the frame after them, or -2 when c was closed.
+ */
+static int
+answer_here(struct nd_reactor *r, struct nd_conn *c)
+{
+    int rc = 1, want = 0;
+
+    nd_stream_hold(&c->st, r->scratch->hold, ND_HOLD_CAP);
+    while (rc > 0 && answered_here(c)) {
+        nd_handler_run(&r->hctx, c, r->scratch);
+        if (c->close_after)
+            break;
+        frame_reset(c);
+        rc = frame_read(c);
+    }
+    if (nd_stream_flush_nowait(&c->st, &want) < 0 && !c->close_after) {
+        nd_log(ND_LOG_INFO, "peer=%s does not take the login's reply: closing",
+               c->peer);
+        c->close_after = true;
+    }
+    nd_stream_hold(&c->st, NULL, 0);
+    if (c->close_after) {
+        conn_close(r, c);
+        return -2;
+    }
+    return rc;
+}
+
 static void
 conn_read(struct nd_reactor *r, struct nd_conn *c)
 {
@@ -397,6 +457,8 @@ conn_read(struct nd_reactor *r, struct nd_conn *c)
     if (c->phase == ND_PH_HANDSHAKE && (rc = conn_handshake(r, c)) <= 0)
         return;
     rc = frame_read(c);
+    if (rc > 0 && answered_here(c) && (rc = answer_here(r, c)) == -2)
+        return;
     if (rc > 0) {
         dispatch(r, c);
     } else if (rc == 0) {
@@ -406,6 +468,21 @@ conn_read(struct nd_reactor *r, struct nd_conn *c)
             nd_log(ND_LOG_DEBUG, "peer=%s closed mid-frame", c->peer);
         conn_close(r, c);
     }
+}
+
+/*
+ * Gives an accepted connection its options, unless it has them from the
+ * listener, which was given them at the start: three system calls fewer
+ * per connection.  Whether it has is checked on the first connection.
+ * Returns 0 or -errno.
+ */
+static int
+conn_options(struct nd_reactor *r, int fd)
+{
+    if (r->conn_opts == 0)
+        r->conn_opts =
+            nd_net_has_conn_options(fd, r->cfg->idle_timeout) ? 1 : -1;
+    return r->conn_opts > 0 ? 0 : nd_net_conn_options(fd, r->cfg->idle_timeout);
 }
 
 static void
@@ -453,7 +530,11 @@ accept_some(struct nd_reactor *r)
             continue;
         }
         c = calloc(1, sizeof(*c));
-        if (c == NULL || nd_net_set_timeouts(fd, r->cfg->idle_timeout) < 0) {
+        if (c != NULL && conn_options(r, fd) < 0) {
+            free(c);
+            c = NULL;
+        }
+        if (c == NULL) {
             if (counted == 0)
                 nd_guard_disconnect(&r->guard, addr);
             free(c);
@@ -470,22 +551,55 @@ accept_some(struct nd_reactor *r)
         c->prev = c->next = c;
         r->nconns++;
         nd_log(ND_LOG_DEBUG, "peer=%s connected (%d open)", peer, r->nconns);
-        conn_make_idle(r, c, EPOLL_CTL_ADD);
+        /* A client sends its first frames right behind the TCP handshake,
+         * and by the time we accept they are often there: read them now
+         * rather than after another turn of the loop.  The fd is not in
+         * epoll yet; the first arming adds it. */
+        conn_idle(r, c);
+        c->ep_off = true;
+        conn_read(r, c);
     }
 }
 
-/* Worker side: returns c to the reactor.  Called on worker threads. */
+/*
+ * Worker side: returns c to the reactor.  Called on worker threads.
+ *
+ * A plaintext connection that only goes back to waiting for its next
+ * request (the common case) is re-armed here, and the reactor is not woken
+ * for it: it takes c back at the end of its next turn, which comes at the
+ * latest with the next event or within a second.  Waking it would cost a
+ * switch to the reactor and back for every request.  An event for c that
+ * comes before the reactor took it back is noted (ev_seen) and c is read
+ * then; one that comes before c is even on the back list makes this wake
+ * the reactor after all, decided under back_mu, where the reactor notes it.
+ * Anything else (a close, a parked transfer, a late reply, TLS, a stop)
+ * wakes the reactor, which does the rest.
+ */
 static void
 hand_back(struct nd_reactor *r, struct nd_conn *c)
 {
     uint64_t one = 1;
+    bool quiet = c->st.ssl == NULL && c->park_want == 0 && c->late_len == 0 &&
+                 !c->close_after && !atomic_load(&r->stop_seen);
+    bool wake;
 
+    if (quiet) {
+        frame_reset(c);
+        quiet = ep_ctl(r, c->ep_off ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, c->st.fd,
+                       EPOLLIN | EPOLLONESHOT, c) == 0;
+        if (quiet)
+            c->ep_off = false;
+    }
+    c->rearmed = quiet;
     pthread_mutex_lock(&r->back_mu);
     c->back_next = r->back;
     r->back = c;
+    /* c is the reactor's from here on: only the flags below are read. */
+    wake = !quiet || c->ev_seen || atomic_load(&r->stop_seen);
     pthread_mutex_unlock(&r->back_mu);
     /* An eventfd write only fails when the counter would overflow. */
-    (void)!write(r->wake_fd, &one, sizeof(one));
+    if (wake)
+        (void)!write(r->wake_fd, &one, sizeof(one));
 }
 
 /*
@@ -543,13 +657,34 @@ park(struct nd_reactor *r, struct nd_conn *c)
     c->ep_off = false;
 }
 
+/*
+ * An event for a connection that is busy: its worker re-armed it while
+ * handing it back (hand_back), and the reactor has not taken it back yet.
+ * Noted, under back_mu, for take_back(), or for that worker to wake us.
+ */
+static void
+ev_for_busy(struct nd_reactor *r, struct nd_conn *c)
+{
+    pthread_mutex_lock(&r->back_mu);
+    c->ev_seen = true;
+    pthread_mutex_unlock(&r->back_mu);
+}
+
+/*
+ * Takes back what the workers handed back.  Called between batches of
+ * events, never inside one: closing c here must not leave an event for it
+ * in the batch at hand.
+ */
 static void
 take_back(struct nd_reactor *r)
 {
     struct nd_conn *c;
     uint64_t n;
 
-    (void)!read(r->wake_fd, &n, sizeof(n));
+    if (r->wake_seen) {
+        r->wake_seen = false;
+        (void)!read(r->wake_fd, &n, sizeof(n));
+    }
     pthread_mutex_lock(&r->back_mu);
     c = r->back;
     r->back = NULL;
@@ -562,6 +697,22 @@ take_back(struct nd_reactor *r)
         list_remove(c);
         if (c->st.ssl != NULL)
             (void)nd_io_set_nonblock(c->st.fd, true);
+        if (c->rearmed) {
+            /* Re-armed by its worker (hand_back): awaiting its next
+             * request, and read now if an event came meanwhile. */
+            c->rearmed = false;
+            if (r->stopping) {
+                conn_close(r, c);
+            } else {
+                conn_idle(r, c);
+                if (c->ev_seen) {
+                    c->ev_seen = false;
+                    conn_read(r, c);
+                }
+            }
+            c = next;
+            continue;
+        }
         /* A transfer under way goes on even while stopping. */
         if (c->park_want != 0)
             park(r, c);
@@ -612,8 +763,15 @@ worker_run(void *item, void *arg, void *scratch)
 {
     struct nd_reactor *r = arg;
     struct nd_conn *c = item;
+    struct nd_scratch *sc = scratch;
 
-    nd_handler_run(&r->hctx, c, scratch);
+    /* The replies of this run go out together when it ends (or sooner,
+     * before any transfer moves file bytes): the reply to the HELLO with
+     * the CHALLENGE behind it, WELCOME with the FILE that was pipelined
+     * behind PROOF, a small file with its header and trailer.  One send
+     * wakes the client once. */
+    nd_stream_hold(&c->st, sc->hold, ND_HOLD_CAP);
+    nd_handler_run(&r->hctx, c, sc);
     for (int i = 0; i < FOLLOW_MAX && frame_waiting(r, c); i++) {
         frame_reset(c);
         if (frame_read(c) <= 0) {
@@ -622,8 +780,12 @@ worker_run(void *item, void *arg, void *scratch)
             c->close_after = true;
             break;
         }
-        nd_handler_run(&r->hctx, c, scratch);
+        nd_handler_run(&r->hctx, c, sc);
     }
+    /* The buffer is this worker's: nothing stays held past the hand-back
+     * (a parked transfer sent what was held before it parked). */
+    if (nd_stream_release(&c->st) < 0)
+        c->close_after = true;
     hand_back(r, c);
 }
 
@@ -779,6 +941,11 @@ nd_reactor_init(struct nd_reactor *r, const struct nd_config *cfg,
                        cfg->login_ban_after, cfg->login_ban_seconds);
     if (rc < 0)
         return rc;
+    r->scratch = nd_handler_scratch_new(NULL);
+    if (r->scratch == NULL)
+        return -ENOMEM;
+    if (nd_net_conn_options(lfd, cfg->idle_timeout) < 0)
+        r->conn_opts = -1;
     r->ep = epoll_create1(EPOLL_CLOEXEC);
     if (r->ep < 0)
         return -errno;
@@ -824,15 +991,17 @@ nd_reactor_run(struct nd_reactor *r)
             if (p == &s_tag_exit)
                 stop = true;
             else if (p == &s_tag_wake)
-                take_back(r);
+                r->wake_seen = true;
             else if (p == &s_tag_listen)
                 accept_some(r);
             else if (((struct nd_conn *)p)->parked)
                 unpark(r, p, false);
-            else if (!((struct nd_conn *)p)->busy &&
-                     ((struct nd_conn *)p)->late_len == 0)
+            else if (((struct nd_conn *)p)->busy)
+                ev_for_busy(r, p);
+            else if (((struct nd_conn *)p)->late_len == 0)
                 conn_read(r, p);
         }
+        take_back(r);
         if (stop)
             begin_stop(r, true);
         now = nd_io_now();
@@ -880,5 +1049,7 @@ nd_reactor_destroy(struct nd_reactor *r)
     nd_io_close(&r->ep);
     nd_guard_destroy(&r->guard);
     nd_users_cache_destroy(&r->users);
+    nd_handler_scratch_free(r->scratch);
+    r->scratch = NULL;
     pthread_mutex_destroy(&r->back_mu);
 }

@@ -59,12 +59,17 @@ nd_store_open_user(const struct nd_store *base, const char *name,
     if (strchr(name, '/') != NULL || strcmp(name, ".") == 0 ||
         strcmp(name, "..") == 0 || name[0] == '\0')
         return -EINVAL;
-    if (mkdirat(base->root_fd, name, 0700) < 0 && errno != EEXIST)
-        return -errno;
     /* O_NOFOLLOW with O_PATH would open a symlink itself; O_DIRECTORY
-     * then refuses it, so a planted link cannot redirect a user. */
+     * then refuses it, so a planted link cannot redirect a user.  The
+     * directory is made at the first login, so it is opened first. */
     out->root_fd = openat(base->root_fd, name,
                           O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (out->root_fd < 0 && errno == ENOENT) {
+        if (mkdirat(base->root_fd, name, 0700) < 0 && errno != EEXIST)
+            return -errno;
+        out->root_fd = openat(base->root_fd, name,
+                              O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    }
     if (out->root_fd < 0)
         return errno == ELOOP ? -ENOTDIR : -errno;
     out->use_openat2 = base->use_openat2;
@@ -199,14 +204,17 @@ nd_store_open_read(const struct nd_store *s, const char *path, int *fd,
     if (rc < 0)
         return rc;
     *fd = rc;
+    rc = 0;
     if (fstat(*fd, st) < 0)
         rc = -errno;
     else if (S_ISDIR(st->st_mode))
         rc = -EISDIR;
     else if (!S_ISREG(st->st_mode))
         rc = -ND_ENOTREG;
-    else
-        rc = nd_io_set_nonblock(*fd, false);
+    /* Clears O_NONBLOCK, the only status flag it was opened with (F_SETFL
+     * leaves the access mode alone), without asking for the flags first. */
+    else if (fcntl(*fd, F_SETFL, 0) < 0)
+        rc = -errno;
     if (rc < 0)
         nd_io_close(fd);
     return rc;

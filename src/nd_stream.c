@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <openssl/err.h>
 #include <poll.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "nd_io.h"
@@ -21,6 +22,8 @@ nd_stream_init(struct nd_stream *s, int fd)
     s->fd = fd;
     s->ssl = NULL;
     s->broken = false;
+    s->held = NULL;
+    s->held_len = s->held_cap = 0;
 }
 
 /*
@@ -61,7 +64,10 @@ ssize_t
 nd_stream_read_full(struct nd_stream *s, void *buf, size_t len)
 {
     size_t got = 0;
+    int rc = nd_stream_flush(s);
 
+    if (rc < 0)
+        return rc;
     if (s->ssl == NULL)
         return nd_io_recv_full(s->fd, buf, len);
     while (got < len) {
@@ -87,8 +93,10 @@ nd_stream_read_full(struct nd_stream *s, void *buf, size_t len)
     return (ssize_t)got;
 }
 
-ssize_t
-nd_stream_send_full(struct nd_stream *s, const void *buf, size_t len)
+/* Sends all len bytes now, blocking: nd_stream_send_full() without the
+ * holding. */
+static ssize_t
+send_now(struct nd_stream *s, const void *buf, size_t len)
 {
     size_t done = 0;
 
@@ -114,6 +122,67 @@ nd_stream_send_full(struct nd_stream *s, const void *buf, size_t len)
     return (ssize_t)len;
 }
 
+ssize_t
+nd_stream_send_full(struct nd_stream *s, const void *buf, size_t len)
+{
+    if (s->held != NULL) {
+        int rc = 0;
+
+        if (len > s->held_cap - s->held_len)
+            rc = nd_stream_flush(s);
+        if (rc < 0)
+            return rc;
+        if (len <= s->held_cap - s->held_len) {
+            memcpy(s->held + s->held_len, buf, len);
+            s->held_len += len;
+            return (ssize_t)len;
+        }
+    }
+    return send_now(s, buf, len);
+}
+
+void
+nd_stream_hold(struct nd_stream *s, void *buf, size_t cap)
+{
+    s->held = buf;
+    s->held_cap = buf != NULL ? cap : 0;
+    s->held_len = 0;
+}
+
+int
+nd_stream_flush(struct nd_stream *s)
+{
+    ssize_t n;
+
+    if (s->held_len == 0)
+        return 0;
+    n = send_now(s, s->held, s->held_len);
+    s->held_len = 0;
+    return n < 0 ? (int)n : 0;
+}
+
+int
+nd_stream_release(struct nd_stream *s)
+{
+    int rc = nd_stream_flush(s);
+
+    nd_stream_hold(s, NULL, 0);
+    return rc;
+}
+
+void *
+nd_stream_hold_room(struct nd_stream *s, size_t *room)
+{
+    *room = s->held_cap - s->held_len;
+    return s->held != NULL ? s->held + s->held_len : NULL;
+}
+
+void
+nd_stream_hold_commit(struct nd_stream *s, size_t n)
+{
+    s->held_len += n <= s->held_cap - s->held_len ? n : 0;
+}
+
 int
 nd_stream_zero_copy(const struct nd_stream *s)
 {
@@ -132,18 +201,8 @@ some_result(struct nd_stream *s, ssize_t n, int *want, int plain_want)
     return n;
 }
 
-ssize_t
-nd_stream_read_some(struct nd_stream *s, void *buf, size_t len, int *want)
-{
-    ssize_t n = s->ssl == NULL ? nd_io_recv_nowait(s->fd, buf, len)
-                               : nd_tls_read_nowait(s->ssl, buf, len, want);
-
-    return some_result(s, n, want, ND_TLS_WANT_READ);
-}
-
-ssize_t
-nd_stream_write_some(struct nd_stream *s, const void *buf, size_t len,
-                     int *want)
+static ssize_t
+write_nowait(struct nd_stream *s, const void *buf, size_t len, int *want)
 {
     ssize_t n = s->ssl == NULL ? nd_io_send_nowait(s->fd, buf, len)
                                : nd_tls_write_nowait(s->ssl, buf, len, want);
@@ -151,13 +210,63 @@ nd_stream_write_some(struct nd_stream *s, const void *buf, size_t len,
     return some_result(s, n, want, ND_TLS_WANT_WRITE);
 }
 
+/*
+ * Sends what is held without blocking, before a non-blocking call moves
+ * newer bytes.  Returns 0 when nothing is held any more, else as
+ * write_nowait() does.  A TLS write that found the socket full is offered
+ * the same bytes again next time, as OpenSSL requires: they stay at the
+ * head of the buffer.
+ */
+static ssize_t
+drain_held(struct nd_stream *s, int *want)
+{
+    while (s->held_len > 0) {
+        ssize_t n = write_nowait(s, s->held, s->held_len, want);
+
+        if (n < 0)
+            return n;
+        s->held_len -= (size_t)n;
+        memmove(s->held, s->held + n, s->held_len);
+    }
+    return 0;
+}
+
+int
+nd_stream_flush_nowait(struct nd_stream *s, int *want)
+{
+    return (int)drain_held(s, want);
+}
+
+ssize_t
+nd_stream_read_some(struct nd_stream *s, void *buf, size_t len, int *want)
+{
+    ssize_t n = drain_held(s, want);
+
+    if (n < 0)
+        return n;
+    n = s->ssl == NULL ? nd_io_recv_nowait(s->fd, buf, len)
+                       : nd_tls_read_nowait(s->ssl, buf, len, want);
+    return some_result(s, n, want, ND_TLS_WANT_READ);
+}
+
+ssize_t
+nd_stream_write_some(struct nd_stream *s, const void *buf, size_t len,
+                     int *want)
+{
+    ssize_t n = drain_held(s, want);
+
+    return n < 0 ? n : write_nowait(s, buf, len, want);
+}
+
 ssize_t
 nd_stream_send_file_some(struct nd_stream *s, int fd, off_t off,
                          const void *buf, size_t len, int *want)
 {
-    ossl_ssize_t n;
+    ossl_ssize_t n = drain_held(s, want);
     int e;
 
+    if (n < 0)
+        return n;
     if (s->ssl == NULL)
         return some_result(s, nd_io_sendfile_some(s->fd, fd, off, len), want,
                            ND_TLS_WANT_WRITE);
@@ -220,4 +329,5 @@ nd_stream_close(struct nd_stream *s)
      * a reset that drops the end of that transfer on its way out. */
     nd_io_discard_input(s->fd);
     nd_io_close(&s->fd);
+    nd_stream_hold(s, NULL, 0);
 }

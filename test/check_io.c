@@ -1,7 +1,8 @@
 /*
- * Unit tests for nd_io, nd_wire and nd_notify over real sockets: short
- * counts through a tiny socket buffer, EOF in the middle, sendfile of a file
- * that shrinks, whole frames, and the sd_notify datagram.
+ * Unit tests for nd_io, nd_wire, nd_stream's holding and nd_notify over
+ * real sockets: short counts through a tiny socket buffer, EOF in the
+ * middle, sendfile of a file that shrinks, whole frames, held bytes that
+ * leave together and in order, and the sd_notify datagram.
  */
 #include <check.h>
 #include <errno.h>
@@ -18,6 +19,8 @@
 
 #include "nd_io.h"
 #include "nd_notify.h"
+#include "nd_stream.h"
+#include "nd_tls.h"
 #include "nd_wire.h"
 
 #define BIG (3u * 1024u * 1024u + 17u)
@@ -288,6 +291,135 @@ START_TEST(test_wire_frames)
 }
 END_TEST
 
+/* What is readable on fd now, without waiting: the count (0 for none). */
+static ssize_t
+readable_now(int fd, void *buf, size_t cap)
+{
+    ssize_t n = recv(fd, buf, cap, MSG_DONTWAIT);
+
+    if (n < 0)
+        ck_assert_int_eq(errno, EAGAIN);
+    return n < 0 ? 0 : n;
+}
+
+START_TEST(test_stream_hold)
+{
+    uint8_t hold[64], buf[256], big[100];
+    struct nd_stream a;
+    size_t room;
+    uint8_t *p;
+    int sv[2];
+
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    nd_stream_init(&a, sv[0]);
+    nd_stream_hold(&a, hold, sizeof(hold));
+    /* Held: nothing leaves until the flush, then all of it at once. */
+    ck_assert_int_eq(nd_stream_send_full(&a, "abc", 3), 3);
+    ck_assert_int_eq(nd_stream_send_full(&a, "defg", 4), 4);
+    ck_assert_int_eq(readable_now(sv[1], buf, sizeof(buf)), 0);
+    ck_assert_int_eq(nd_stream_flush(&a), 0);
+    ck_assert_int_eq(readable_now(sv[1], buf, sizeof(buf)), 7);
+    ck_assert_mem_eq(buf, "abcdefg", 7);
+    /* Bytes that do not fit send what is held first: order is kept. */
+    memset(big, 'x', sizeof(big));
+    ck_assert_int_eq(nd_stream_send_full(&a, "12", 2), 2);
+    ck_assert_int_eq(nd_stream_send_full(&a, big, sizeof(big)), 100);
+    ck_assert_int_eq(nd_io_recv_full(sv[1], buf, 102), 102);
+    ck_assert_mem_eq(buf, "12", 2);
+    ck_assert_mem_eq(buf + 2, big, sizeof(big));
+    /* Read straight into the buffer, then released: sent, and no longer
+     * holding. */
+    p = nd_stream_hold_room(&a, &room);
+    ck_assert_ptr_eq(p, hold);
+    ck_assert_uint_eq(room, sizeof(hold));
+    memcpy(p, "xyz", 3);
+    nd_stream_hold_commit(&a, 3);
+    ck_assert_int_eq(nd_stream_release(&a), 0);
+    ck_assert_int_eq(readable_now(sv[1], buf, sizeof(buf)), 3);
+    ck_assert_mem_eq(buf, "xyz", 3);
+    ck_assert_ptr_null(nd_stream_hold_room(&a, &room));
+    ck_assert_int_eq(nd_stream_send_full(&a, "now", 3), 3);
+    ck_assert_int_eq(readable_now(sv[1], buf, sizeof(buf)), 3);
+    close(sv[0]);
+    close(sv[1]);
+}
+END_TEST
+
+START_TEST(test_stream_hold_before_other_calls)
+{
+    uint8_t hold[64], buf[64];
+    struct nd_stream a;
+    int sv[2], want = 0;
+
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    nd_stream_init(&a, sv[0]);
+    nd_stream_hold(&a, hold, sizeof(hold));
+    /* A non-blocking write sends what is held before its own bytes. */
+    ck_assert_int_eq(nd_stream_send_full(&a, "head", 4), 4);
+    ck_assert_int_eq(nd_io_set_nonblock(sv[0], true), 0);
+    ck_assert_int_eq(nd_stream_write_some(&a, "tail", 4, &want), 4);
+    ck_assert_int_eq(nd_io_set_nonblock(sv[0], false), 0);
+    ck_assert_int_eq(readable_now(sv[1], buf, sizeof(buf)), 8);
+    ck_assert_mem_eq(buf, "headtail", 8);
+    /* A blocking read sends what is held before it waits for the peer
+     * (here the peer's answer is already there, so it does not wait). */
+    ck_assert_int_eq(nd_stream_send_full(&a, "ping", 4), 4);
+    ck_assert_int_eq(nd_io_send_full(sv[1], "pong", 4), 4);
+    ck_assert_int_eq(nd_stream_read_full(&a, buf, 4), 4);
+    ck_assert_mem_eq(buf, "pong", 4);
+    ck_assert_int_eq(readable_now(sv[1], buf, sizeof(buf)), 4);
+    ck_assert_mem_eq(buf, "ping", 4);
+    /* Closing drops what is still held and forgets the buffer. */
+    ck_assert_int_eq(nd_stream_send_full(&a, "lost", 4), 4);
+    nd_stream_close(&a);
+    ck_assert_int_eq(readable_now(sv[1], buf, sizeof(buf)), 0);
+    ck_assert_ptr_null(a.held);
+    close(sv[1]);
+}
+END_TEST
+
+START_TEST(test_stream_flush_nowait)
+{
+    const size_t len = 200 * 1024;
+    uint8_t *src = pattern(len), *hold = malloc(len), *got = malloc(len);
+    struct nd_stream a;
+    size_t have = 0;
+    int sv[2], want = 0, rc, rounds = 0;
+
+    ck_assert_ptr_nonnull(hold);
+    ck_assert_ptr_nonnull(got);
+    tiny_buffers(sv);
+    nd_stream_init(&a, sv[0]);
+    nd_stream_hold(&a, hold, len);
+    ck_assert_int_eq(nd_stream_send_full(&a, src, len), (ssize_t) len);
+    /* More than the socket takes: what it took is gone from the buffer,
+     * the rest waits, and the reader gets every byte in order. */
+    while ((rc = nd_stream_flush_nowait(&a, &want)) == -EAGAIN) {
+        ck_assert_int_eq(want, ND_TLS_WANT_WRITE);
+        ck_assert_uint_gt(a.held_len, 0);
+        ck_assert_uint_lt(a.held_len, len);
+        rounds++;
+        ck_assert_int_lt(rounds, 100000);
+        have += (size_t) readable_now(sv[1], got + have, len - have);
+    }
+    ck_assert_int_eq(rc, 0);
+    ck_assert_uint_gt(rounds, 0);
+    ck_assert_uint_eq(a.held_len, 0);
+    while (have < len) {
+        ssize_t n = nd_io_recv_full(sv[1], got + have, len - have);
+
+        ck_assert_int_gt(n, 0);
+        have += (size_t) n;
+    }
+    ck_assert_mem_eq(got, src, len);
+    close(sv[0]);
+    close(sv[1]);
+    free(src);
+    free(hold);
+    free(got);
+}
+END_TEST
+
 static void
 check_notify(const char *env, const struct sockaddr_un *sa, socklen_t len)
 {
@@ -342,6 +474,9 @@ io_suite(void)
     tcase_add_test(tc, test_buf_alloc_aligned);
     tcase_add_test(tc, test_discard_input);
     tcase_add_test(tc, test_wire_frames);
+    tcase_add_test(tc, test_stream_hold);
+    tcase_add_test(tc, test_stream_hold_before_other_calls);
+    tcase_add_test(tc, test_stream_flush_nowait);
     tcase_add_test(tc, test_notify);
     suite_add_tcase(s, tc);
     return s;

@@ -86,6 +86,7 @@
 #define MEDIUM_SLOT 3        /* the slot that holds medium-sized files */
 #define IBUF_CAP 8192        /* largest control frame accepted, with header */
 #define OBUF_CAP 2048        /* largest control frame sent, with header */
+#define RX_CAP (64 * 1024)   /* --churn: one receive's worth */
 #define CHUNK (128u * 1024u) /* file bytes generated or checked at a time */
 #define LOGIN_INFLIGHT 64    /* sessions connecting or logging in at once */
 #define MAX_SESSIONS 20000
@@ -1623,8 +1624,13 @@ run_idle(long base_fds)
 struct bconn {
     int fd;
     char why[ND_MSG_MAX + 256];
-    uint8_t out[OBUF_CAP]; /* a control frame to send */
-    uint8_t in[IBUF_CAP];  /* the control frame received last */
+    uint8_t out[OBUF_CAP]; /* control frames to send, out_len queued */
+    size_t out_len;
+    uint8_t in[IBUF_CAP]; /* the control frame received last */
+    /* What the last receive brought beyond what was asked for: rx_len
+     * bytes, of which rx_at were taken. */
+    uint8_t rx[RX_CAP];
+    size_t rx_at, rx_len;
 };
 
 /* What the churn files hold: CHURN_MTIME, s_cfg.churn_size bytes made from
@@ -1665,6 +1671,7 @@ bconn_open(struct bconn *c)
     struct timeval tv;
     int one = 1;
 
+    c->rx_at = c->rx_len = 0;
     c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (c->fd < 0)
         return bfail(c, -errno, "socket: %s", strerror(errno));
@@ -1683,18 +1690,80 @@ bconn_open(struct bconn *c)
     return 0;
 }
 
-/* Sends the frame in c->out that an nd_proto encoder made (len). */
-static int
-bconn_send(struct bconn *c, long len, const char *what)
+/* Where the next frame to send is encoded, and the room there. */
+static uint8_t *
+bout(struct bconn *c)
 {
-    ssize_t n;
+    return c->out + c->out_len;
+}
 
-    if (len < 0 || (size_t)len > sizeof(c->out))
+static size_t
+broom(const struct bconn *c)
+{
+    return sizeof(c->out) - c->out_len;
+}
+
+/* Queues the frame an nd_proto encoder made at bout() (len), to go out
+ * with the next bconn_send(): requests sent back to back leave in one
+ * segment, as a client that pipelines them would send them. */
+static void
+bconn_queue(struct bconn *c, long len, const char *what)
+{
+    if (len < 0 || (size_t)len > broom(c))
         die("encoding %s failed (%ld)", what, len);
-    n = nd_io_send_full(c->fd, c->out, (size_t)len);
+    c->out_len += (size_t)len;
+}
+
+/* Sends what is queued; what names it for an error. */
+static int
+bconn_flush(struct bconn *c, const char *what)
+{
+    ssize_t n = nd_io_send_full(c->fd, c->out, c->out_len);
+
+    c->out_len = 0;
     if (n < 0)
         return bfail(c, (int)n, "sending %s: %s", what, io_err(n));
     return 0;
+}
+
+/* Sends what is queued and the frame at bout() (len). */
+static int
+bconn_send(struct bconn *c, long len, const char *what)
+{
+    bconn_queue(c, len, what);
+    return bconn_flush(c, what);
+}
+
+/*
+ * Reads len bytes (fewer only where the stream ends): first what an earlier
+ * receive brought, then one receive of up to RX_CAP at a time, so that a
+ * reply that came in one segment (FILE, the bytes and the trailer of a
+ * small file) takes one call, as a client reading through a buffer makes
+ * it.  Returns the count or -errno (-EAGAIN: the receive timed out).
+ */
+static ssize_t
+bconn_read(struct bconn *c, void *dst, size_t len)
+{
+    uint8_t *d = dst;
+    size_t got = 0;
+
+    while (got < len) {
+        size_t k;
+
+        if (c->rx_at == c->rx_len) {
+            ssize_t n = nd_io_read_some(c->fd, c->rx, sizeof(c->rx));
+
+            if (n <= 0)
+                return n < 0 ? n : (ssize_t)got;
+            c->rx_at = 0;
+            c->rx_len = (size_t)n;
+        }
+        k = c->rx_len - c->rx_at < len - got ? c->rx_len - c->rx_at : len - got;
+        memcpy(d + got, c->rx + c->rx_at, k);
+        c->rx_at += k;
+        got += k;
+    }
+    return (ssize_t)got;
 }
 
 /*
@@ -1709,7 +1778,7 @@ bconn_recv(struct bconn *c, uint8_t want, struct nd_hdr *h)
     ssize_t n;
     int code;
 
-    n = nd_io_read_full(c->fd, c->in, ND_HDR_LEN);
+    n = bconn_read(c, c->in, ND_HDR_LEN);
     if (n != ND_HDR_LEN)
         return bfail(c, n < 0 ? (int)n : -ECONNRESET, "awaiting %s: %s", wname,
                      n == 0  ? "the server closed the connection"
@@ -1720,7 +1789,7 @@ bconn_recv(struct bconn *c, uint8_t want, struct nd_hdr *h)
                      "awaiting %s: bad frame header (type %s, %" PRIu32
                      " bytes)",
                      wname, nd_proto_type_name(h->type), h->len);
-    n = nd_io_read_full(c->fd, c->in + ND_HDR_LEN, h->len);
+    n = bconn_read(c, c->in + ND_HDR_LEN, h->len);
     if (n != (ssize_t)h->len)
         return bfail(c, n < 0 ? (int)n : -ECONNRESET,
                      "awaiting %s: %s frame cut short: %s", wname,
@@ -1753,17 +1822,16 @@ bconn_login(struct bconn *c, const char *get_path)
     struct nd_hdr h;
     int n, rc;
 
-    /* AUTH goes out right behind HELLO, before its reply (pipelined, as
-     * docs/protocol.md allows): one round trip fewer per connection. */
+    /* AUTH goes out right behind HELLO, in the same segment, before its
+     * reply (pipelined, as docs/protocol.md allows): one round trip fewer
+     * per connection. */
     n = nd_scram_client_first(&sc, s_cfg.user, NULL, msg, sizeof(msg));
     if (n < 0)
         die("SCRAM client-first: %s", strerror(-n));
-    rc = bconn_send(c, nd_proto_hello_encode(c->out, sizeof(c->out)), "HELLO");
-    if (rc == 0)
-        rc = bconn_send(c,
-                        nd_proto_raw_encode(c->out, sizeof(c->out), ND_T_AUTH,
-                                            msg, (size_t)n),
-                        "AUTH");
+    bconn_queue(c, nd_proto_hello_encode(bout(c), broom(c)), "HELLO");
+    rc = bconn_send(
+        c, nd_proto_raw_encode(bout(c), broom(c), ND_T_AUTH, msg, (size_t)n),
+        "AUTH");
     if (rc == 0)
         rc = bconn_recv(c, ND_T_HELLO, &h);
     if (rc == 0 && nd_proto_hello_decode(body, h.len) != ND_PROTO_VERSION)
@@ -1779,14 +1847,13 @@ bconn_login(struct bconn *c, const char *get_path)
         rc = bfail(c, n, "SCRAM: bad CHALLENGE: %s", strerror(-n));
         goto out;
     }
-    rc = bconn_send(
-        c,
-        nd_proto_raw_encode(c->out, sizeof(c->out), ND_T_PROOF, msg, (size_t)n),
+    bconn_queue(
+        c, nd_proto_raw_encode(bout(c), broom(c), ND_T_PROOF, msg, (size_t)n),
         "PROOF");
-    if (rc == 0 && get_path != NULL)
-        rc = bconn_send(
-            c, nd_proto_get_encode(c->out, sizeof(c->out), get_path, NULL),
-            "GET");
+    if (get_path != NULL)
+        bconn_queue(c, nd_proto_get_encode(bout(c), broom(c), get_path, NULL),
+                    "GET");
+    rc = bconn_flush(c, get_path != NULL ? "PROOF and GET" : "PROOF");
     if (rc == 0)
         rc = bconn_recv(c, ND_T_WELCOME, &h);
     if (rc < 0)
@@ -1820,8 +1887,8 @@ churn_put(struct bconn *c, long i, struct nd_digest *md)
 
     churn_path(i, path, sizeof(path));
     rc = bconn_send(c,
-                    nd_proto_put_encode(c->out, sizeof(c->out), ND_PUT_MTIME,
-                                        size, path, CHURN_MTIME, 0),
+                    nd_proto_put_encode(bout(c), broom(c), ND_PUT_MTIME, size,
+                                        path, CHURN_MTIME, 0),
                     "PUT");
     if (rc == 0)
         rc = bconn_recv(c, ND_T_READY, &h);
@@ -1846,7 +1913,7 @@ churn_put(struct bconn *c, long i, struct nd_digest *md)
     }
     if (nd_digest_final(md, f->md5) < 0)
         die("MD5 failed");
-    rc = bconn_send(c, nd_proto_digest_encode(c->out, sizeof(c->out), f->md5),
+    rc = bconn_send(c, nd_proto_digest_encode(bout(c), broom(c), f->md5),
                     "DIGEST");
     if (rc == 0)
         rc = bconn_recv(c, ND_T_OK, &h);
@@ -1882,10 +1949,10 @@ churn_get(struct bconn *c, long i, struct nd_digest *md, bool sent)
     int rc, ofd = -1;
 
     churn_path(i, path, sizeof(path));
-    rc = sent ? 0
-              : bconn_send(
-                    c, nd_proto_get_encode(c->out, sizeof(c->out), path, NULL),
-                    "GET");
+    rc = sent
+             ? 0
+             : bconn_send(c, nd_proto_get_encode(bout(c), broom(c), path, NULL),
+                          "GET");
     if (rc == 0)
         rc = bconn_recv(c, ND_T_FILE, &h);
     if (rc < 0)
@@ -1917,7 +1984,7 @@ churn_get(struct bconn *c, long i, struct nd_digest *md, bool sent)
     }
     while (off < fi.size) {
         size_t want = fi.size - off < CHUNK ? (size_t)(fi.size - off) : CHUNK;
-        ssize_t n = nd_io_read_full(c->fd, s_rx, want);
+        ssize_t n = bconn_read(c, s_rx, want);
 
         if (n != (ssize_t)want) {
             rc = bfail(c, n < 0 ? (int)n : -ECONNRESET,
