@@ -27,6 +27,7 @@
 #include "nd_scram.h"
 #include "nd_store.h"
 #include "nd_stream.h"
+#include "nd_ticket.h"
 #include "nd_users.h"
 
 /* Where a connection is before its requests can be read. */
@@ -54,6 +55,11 @@ struct nd_conn {
     bool authed;                   /* logged in: the fields below are set */
     char user[ND_USER_MAX + 1];
     struct nd_store ustore; /* the user's own directory; root_fd owned */
+    /* The session's key (nd_scram_server_session, or nd_ticket_session for
+     * a resumed one) and the StoredKey the login matched: what a ticket
+     * this session asks for is made from.  Wiped when c is freed. */
+    uint8_t session[ND_SCRAM_KEY_LEN];
+    uint8_t stored_key[ND_SCRAM_KEY_LEN];
 
     /* A refusal the reactor sends at late_at, then closes: the answer to
      * a failed login waits out its delay without holding a worker. */
@@ -70,6 +76,11 @@ struct nd_conn {
     int rx_err; /* nonzero: the header was refused; reply and close */
 
     bool close_after; /* set by the handler: end the session */
+
+    /* A reply the reactor held for the worker to send first, with its own
+     * (HELLO's, when a RESUME came behind it): one send, not two. */
+    uint8_t pend[64];
+    size_t pend_len;
 
     /* A PUT or GET under way (nd_transfer); made by the first one and
      * kept, owned, for the connection's life. */
@@ -103,6 +114,7 @@ struct nd_handler_ctx {
     const struct nd_config *cfg;  /* borrowed: users_file, iterations */
     struct nd_guard *guard;       /* borrowed: failed logins by address */
     struct nd_users_cache *users; /* borrowed: the parsed users file */
+    struct nd_tickets *tickets;   /* borrowed: resumption tickets */
 };
 
 /* Releases what the login left in c (the exchange, the user's directory).

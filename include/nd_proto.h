@@ -41,6 +41,9 @@ enum nd_type {
     ND_T_CHALLENGE = 0x06, /* reply to AUTH: SCRAM server-first-message */
     ND_T_PROOF = 0x07,     /* request: SCRAM client-final-message */
     ND_T_WELCOME = 0x08,   /* reply to PROOF: SCRAM server-final-message */
+    ND_T_TICKET = 0x09,    /* request: empty; reply: u32 lifetime, id[16] */
+    ND_T_RESUME = 0x0a,    /* request: id[16], nonce[16], proof[32] */
+    ND_T_RESUMED = 0x0b,   /* reply to RESUME: proof[32] */
     ND_T_PUT = 0x10,       /* request: u32 flags, u64 size, str path [mtime] */
     ND_T_READY = 0x11,     /* reply to PUT: u64 offset; send the rest now */
     ND_T_GET = 0x20,       /* request: u32 flags, str path [range] */

@@ -43,6 +43,7 @@ struct nd_reactor {
     struct nd_handler_ctx hctx;
     struct nd_guard guard;       /* per-address connections and failed logins */
     struct nd_users_cache users; /* the users file, parsed */
+    struct nd_tickets tickets;   /* resumption tickets not used yet */
     SSL_CTX *tls;                /* borrowed; NULL when tls = "off" */
 
     pthread_mutex_t back_mu; /* guards back */

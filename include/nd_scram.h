@@ -108,6 +108,8 @@ struct nd_scram_server {
     char first_bare[ND_SCRAM_MSG_MAX + 1];   /* private */
     char server_first[ND_SCRAM_MSG_MAX + 1]; /* private */
     struct nd_scram_verifier v;              /* private: a copy */
+    bool session_ok;                         /* private */
+    uint8_t session[ND_SCRAM_KEY_LEN];       /* private */
 };
 
 /*
@@ -156,6 +158,20 @@ int nd_scram_server_challenge(struct nd_scram_server *s,
 int nd_scram_server_finish(struct nd_scram_server *s, const char *msg,
                            size_t len, char *out, size_t cap);
 
+/*
+ * The session key of an exchange that nd_scram_server_finish() accepted:
+ * HMAC-SHA-256(ClientSignature, "netdisk session"), which the client
+ * derives too (nd_scram_client_session) and which never travels: an
+ * eavesdropper lacks the StoredKey that ClientSignature needs.  It keys
+ * what the session hands out for later (resumption tickets, nd_ticket).
+ * Also copies the verifier's StoredKey to stored_key (may be NULL), so a
+ * caller can tell later whether the password has changed since.  Returns
+ * 0, or -EINVAL when the exchange did not succeed.
+ */
+int nd_scram_server_session(const struct nd_scram_server *s,
+                            uint8_t session[ND_SCRAM_KEY_LEN],
+                            uint8_t stored_key[ND_SCRAM_KEY_LEN]);
+
 /* Wipes everything in s (OPENSSL_cleanse); s may be started again. */
 void nd_scram_server_clear(struct nd_scram_server *s);
 
@@ -165,6 +181,8 @@ struct nd_scram_client {
     char nonce[ND_SCRAM_NONCE_MAX + 1];    /* private: the client's part */
     char first_bare[ND_SCRAM_MSG_MAX + 1]; /* private */
     uint8_t server_sig[ND_SCRAM_KEY_LEN];  /* private: the expected v= */
+    bool session_ok;                       /* private */
+    uint8_t session[ND_SCRAM_KEY_LEN];     /* private */
 };
 
 /*
@@ -235,6 +253,17 @@ void nd_scram_client_keys_clear(struct nd_scram_client_keys *keys);
  */
 int nd_scram_client_verify(struct nd_scram_client *c, const char *msg,
                            size_t len);
+
+/* The session key (see nd_scram_server_session) once
+ * nd_scram_client_verify() accepted the server.  Returns 0, or -EINVAL
+ * before that or after a failure. */
+int nd_scram_client_session(const struct nd_scram_client *c,
+                            uint8_t session[ND_SCRAM_KEY_LEN]);
+
+/* HMAC-SHA-256 under key (klen bytes) of the concatenation of n byte
+ * strings p[i] of len[i] bytes.  Returns 0 or -EIO. */
+int nd_scram_hmac(const uint8_t *key, size_t klen, const void *const p[],
+                  const size_t len[], int n, uint8_t out[ND_SCRAM_KEY_LEN]);
 
 /* Wipes everything in c (OPENSSL_cleanse); c may be used again. */
 void nd_scram_client_clear(struct nd_scram_client *c);

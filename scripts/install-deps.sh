@@ -5,9 +5,11 @@ set -eu
 # procps (pgrep) and the coreutils/diffutils oracles are used by the tests;
 # openssl (the command: a throw-away CA, s_client) and iproute2 (ip, for a
 # private network namespace) by it_tls; groff-base (groff, to check that the
-# man pages render) by it_manpages; valgrind by it_valgrind.  With
+# man pages render) by it_manpages; valgrind by it_valgrind; strace (to see
+# what the client and the daemon send, in which calls) by it_multi and
+# it_replies.  With
 # arguments, it installs those packages instead (scripts/fuzz.sh: clang).
-pkgs="build-essential cmake pkg-config libconfig-dev libssl-dev check procps diffutils openssl iproute2 groff-base valgrind"
+pkgs="build-essential cmake pkg-config libconfig-dev libssl-dev check procps diffutils openssl iproute2 groff-base valgrind strace"
 if [ "$#" -gt 0 ]; then
     pkgs="$*"
 fi

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,6 +216,7 @@ nd_handler_conn_free(struct nd_conn *c)
         c->scram = NULL;
     }
     nd_store_close(&c->ustore);
+    OPENSSL_cleanse(c->session, sizeof(c->session));
 }
 
 static void
@@ -269,11 +271,17 @@ nd_handler_run(const struct nd_handler_ctx *ctx, struct nd_conn *c,
             nd_login_auth(ctx, c, sc);
         } else if (c->hdr.type == ND_T_PROOF && c->scram != NULL) {
             nd_login_proof(ctx, c, sc);
+        } else if (c->hdr.type == ND_T_RESUME && c->scram == NULL) {
+            nd_login_resume(ctx, c, sc);
         } else {
             nd_log(ND_LOG_INFO, "peer=%s sent %s before logging in: closing",
                    c->peer, nd_proto_type_name(c->hdr.type));
             nd_login_refuse(c, ND_E_AUTH, "log in first");
         }
+        return;
+    }
+    if (c->hdr.type == ND_T_TICKET) {
+        nd_login_ticket(ctx, c, sc);
         return;
     }
     rc = nd_proto_req_decode(c->hdr.type, c->body, c->hdr.len, &req);

@@ -17,6 +17,7 @@
 
 #include "nd_io.h"
 #include "nd_log.h"
+#include "nd_ticket.h"
 #include "nd_users.h"
 #include "nd_wire.h"
 
@@ -146,51 +147,45 @@ nd_login_auth(const struct nd_handler_ctx *ctx, struct nd_conn *c,
     send_reply(c, sc->buf, len);
 }
 
-void
-nd_login_proof(const struct nd_handler_ctx *ctx, struct nd_conn *c,
-               struct nd_scratch *sc)
+/*
+ * The login succeeded: opens the user's own directory and marks c logged
+ * in (how: "password" or "ticket", for the log).  Returns 0, or -1 when
+ * the directory cannot be opened (c is then refused).
+ */
+static int
+login_open(const struct nd_handler_ctx *ctx, struct nd_conn *c,
+           const char *user, const char *quoted, const char *how)
 {
-    char out[ND_SCRAM_MSG_MAX + 1], quoted[2 * ND_USER_MAX + 8];
-    const char *user = nd_scram_server_user(c->scram), *why;
+    struct nd_store us;
+    int rc;
+
+    snprintf(c->user, sizeof(c->user), "%s", user);
+    rc = nd_store_open_user(ctx->store, c->user, &us);
+    if (rc < 0) {
+        nd_log(ND_LOG_ERR,
+               "login peer=%s user=%s: cannot open the "
+               "user's directory: %s",
+               c->peer, quoted, strerror(-rc));
+        nd_login_refuse(c, ND_E_IO, "cannot open your directory");
+        return -1;
+    }
+    c->ustore = us;
+    c->authed = true;
+    nd_log(ND_LOG_INFO, "login peer=%s user=%s result=ok by=%s", c->peer,
+           quoted, how);
+    return 0;
+}
+
+/* A failed login: counted against the address, and answered only after
+ * the delay that follows from it, by the reactor (c->late). */
+static void
+login_failed(const struct nd_handler_ctx *ctx, struct nd_conn *c,
+             const char *quoted, const char *why)
+{
     double delay;
-    int rc = -EINVAL, failures, ban;
+    int failures, ban;
     long len;
 
-    user_for_log(user, quoted, sizeof(quoted));
-    if (login_must_wait(ctx, c, "PROOF"))
-        return;
-    if (c->hdr.len <= ND_SCRAM_MSG_MAX)
-        rc = nd_scram_server_finish(c->scram, (const char *)c->body, c->hdr.len,
-                                    out, sizeof(out));
-    if (rc >= 0 && !c->mock) {
-        struct nd_store us;
-        int orc;
-
-        snprintf(c->user, sizeof(c->user), "%s", user);
-        orc = nd_store_open_user(ctx->store, c->user, &us);
-        if (orc < 0) {
-            nd_log(ND_LOG_ERR,
-                   "login peer=%s user=%s: cannot open the "
-                   "user's directory: %s",
-                   c->peer, quoted, strerror(-orc));
-            nd_login_refuse(c, ND_E_IO, "cannot open your directory");
-            return;
-        }
-        nd_scram_server_clear(c->scram);
-        free(c->scram);
-        c->scram = NULL;
-        c->ustore = us;
-        c->authed = true;
-        nd_log(ND_LOG_INFO, "login peer=%s user=%s result=ok", c->peer, quoted);
-        len = nd_proto_raw_encode(sc->buf, sc->cap, ND_T_WELCOME, out,
-                                  (size_t)rc);
-        send_reply(c, sc->buf, len);
-        return;
-    }
-    why = c->mock         ? "unknown user"
-          : rc == -EACCES ? "wrong password"
-          : rc >= 0       ? "unknown user"
-                          : "malformed proof";
     delay = nd_guard_fail(ctx->guard, c->addr, nd_io_now(), &failures, &ban);
     if (ban > 0)
         nd_log(ND_LOG_WARN,
@@ -207,4 +202,136 @@ nd_login_proof(const struct nd_handler_ctx *ctx, struct nd_conn *c,
     c->late_len = len > 0 ? (size_t)len : 0;
     c->late_at = nd_io_now() + delay;
     c->close_after = true;
+}
+
+void
+nd_login_proof(const struct nd_handler_ctx *ctx, struct nd_conn *c,
+               struct nd_scratch *sc)
+{
+    char out[ND_SCRAM_MSG_MAX + 1], quoted[2 * ND_USER_MAX + 8];
+    const char *user = nd_scram_server_user(c->scram);
+    int rc = -EINVAL;
+    long len;
+
+    user_for_log(user, quoted, sizeof(quoted));
+    if (login_must_wait(ctx, c, "PROOF"))
+        return;
+    if (c->hdr.len <= ND_SCRAM_MSG_MAX)
+        rc = nd_scram_server_finish(c->scram, (const char *)c->body, c->hdr.len,
+                                    out, sizeof(out));
+    if (rc >= 0 && !c->mock) {
+        /* The session's key, for the tickets it may ask for. */
+        if (nd_scram_server_session(c->scram, c->session, c->stored_key) < 0 ||
+            login_open(ctx, c, user, quoted, "password") < 0)
+            return;
+        nd_scram_server_clear(c->scram);
+        free(c->scram);
+        c->scram = NULL;
+        len = nd_proto_raw_encode(sc->buf, sc->cap, ND_T_WELCOME, out,
+                                  (size_t)rc);
+        send_reply(c, sc->buf, len);
+        return;
+    }
+    login_failed(ctx, c, quoted,
+                 c->mock         ? "unknown user"
+                 : rc == -EACCES ? "wrong password"
+                 : rc >= 0       ? "unknown user"
+                                 : "malformed proof");
+}
+
+void
+nd_login_resume(const struct nd_handler_ctx *ctx, struct nd_conn *c,
+                struct nd_scratch *sc)
+{
+    uint8_t id[ND_TICKET_ID_LEN], nonce[ND_TICKET_NONCE_LEN];
+    uint8_t proof[ND_SCRAM_KEY_LEN], want[ND_SCRAM_KEY_LEN];
+    uint8_t key[ND_TICKET_KEY_LEN], stored[ND_SCRAM_KEY_LEN];
+    uint8_t secret[ND_USERS_SECRET_LEN];
+    char user[ND_USER_MAX + 1], quoted[2 * ND_USER_MAX + 8];
+    struct nd_scram_verifier v;
+    int rc, line = 0;
+    long len;
+
+    if (login_must_wait(ctx, c, "RESUME"))
+        return;
+    if (nd_ticket_resume_decode(c->body, c->hdr.len, id, nonce, proof) < 0) {
+        nd_log(ND_LOG_INFO, "peer=%s malformed RESUME", c->peer);
+        nd_login_refuse(c, ND_E_PROTO, "malformed RESUME");
+        return;
+    }
+    /* A ticket the table does not hold is refused at once and is not a
+     * failed login: it was used, dropped for newer ones, outlived, or the
+     * daemon restarted; the client logs in again.  Ids cannot be guessed. */
+    if (nd_tickets_take(ctx->tickets, id, nd_io_now(), user, stored, key) < 0) {
+        nd_log(ND_LOG_INFO,
+               "login refused peer=%s: ticket unknown, used or expired",
+               c->peer);
+        nd_login_refuse(c, ND_E_AUTH, "ticket not valid: log in again");
+        return;
+    }
+    user_for_log(user, quoted, sizeof(quoted));
+    rc = nd_ticket_proof(key, false, id, nonce, want);
+    if (rc < 0 || CRYPTO_memcmp(want, proof, sizeof(want)) != 0) {
+        OPENSSL_cleanse(key, sizeof(key));
+        login_failed(ctx, c, quoted,
+                     rc < 0 ? "ticket not checked" : "wrong ticket proof");
+        return;
+    }
+    /* A password changed (or a user removed) since the ticket was issued
+     * ends what the old password opened. */
+    rc = nd_users_cache_lookup(ctx->users, ctx->cfg->users_file, user, &v,
+                               secret, &line);
+    OPENSSL_cleanse(secret, sizeof(secret));
+    if (rc < 0 || CRYPTO_memcmp(v.stored_key, stored, sizeof(stored)) != 0) {
+        OPENSSL_cleanse(&v, sizeof(v));
+        OPENSSL_cleanse(key, sizeof(key));
+        nd_log(ND_LOG_INFO, "login refused peer=%s user=%s: ticket of a %s",
+               c->peer, quoted,
+               rc < 0 ? "user no longer there" : "password since changed");
+        nd_login_refuse(c, ND_E_AUTH, "ticket not valid: log in again");
+        return;
+    }
+    OPENSSL_cleanse(&v, sizeof(v));
+    rc = nd_ticket_session(key, id, nonce, c->session);
+    if (rc == 0)
+        rc = nd_ticket_proof(key, true, id, nonce, want);
+    OPENSSL_cleanse(key, sizeof(key));
+    if (rc < 0) {
+        nd_login_refuse(c, ND_E_INTERNAL, nd_proto_status_str(ND_E_INTERNAL));
+        return;
+    }
+    memcpy(c->stored_key, stored, sizeof(stored));
+    if (login_open(ctx, c, user, quoted, "ticket") < 0)
+        return;
+    len = nd_ticket_resumed_encode(sc->buf, sc->cap, want);
+    send_reply(c, sc->buf, len);
+}
+
+void
+nd_login_ticket(const struct nd_handler_ctx *ctx, struct nd_conn *c,
+                struct nd_scratch *sc)
+{
+    uint8_t id[ND_TICKET_ID_LEN];
+    long len;
+    int rc;
+
+    if (c->hdr.len != 0) {
+        nd_log(ND_LOG_INFO, "peer=%s malformed TICKET: closing", c->peer);
+        nd_login_refuse(c, ND_E_PROTO, "malformed TICKET");
+        return;
+    }
+    rc = nd_tickets_issue(ctx->tickets, c->user, c->stored_key, c->session,
+                          nd_io_now(), id);
+    if (rc < 0) {
+        nd_log(ND_LOG_ERR, "peer=%s user=\"%s\" cannot issue a ticket: %s",
+               c->peer, c->user, strerror(-rc));
+        if (nd_wire_send_error(&c->st, ND_E_INTERNAL, "cannot issue a ticket") <
+            0)
+            c->close_after = true;
+        return;
+    }
+    nd_log(ND_LOG_DEBUG, "peer=%s user=\"%s\" ticket issued", c->peer, c->user);
+    len = nd_ticket_encode(sc->buf, sc->cap, (uint32_t)ctx->tickets->lifetime,
+                           id);
+    send_reply(c, sc->buf, len);
 }

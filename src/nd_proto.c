@@ -836,6 +836,12 @@ nd_proto_type_name(uint8_t type)
         return "PROOF";
     case ND_T_WELCOME:
         return "WELCOME";
+    case ND_T_TICKET:
+        return "TICKET";
+    case ND_T_RESUME:
+        return "RESUME";
+    case ND_T_RESUMED:
+        return "RESUMED";
     case ND_T_PUT:
         return "PUT";
     case ND_T_READY:

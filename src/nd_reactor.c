@@ -49,6 +49,9 @@ static char s_tag_listen, s_tag_exit, s_tag_wake;
  * was given, when each is already waiting (worker_run); then the reactor
  * takes a turn. */
 #define FOLLOW_MAX 16
+/* How much of such a request a worker peeks at: a frame that fits (most
+ * requests: a GET, a STAT, a TICKET) is then received in one call. */
+#define PEEK_MAX 1024
 /* Accepts per listener event, so a flood cannot starve the other fds. */
 #define ACCEPT_BATCH 64
 
@@ -434,6 +437,13 @@ answer_here(struct nd_reactor *r, struct nd_conn *c)
         frame_reset(c);
         rc = frame_read(c);
     }
+    /* A frame for a worker follows: a short reply goes with the worker's
+     * (see worker_run) rather than in a send of its own. */
+    if (rc > 0 && !c->close_after && c->st.held_len <= sizeof(c->pend)) {
+        memcpy(c->pend, c->st.held, c->st.held_len);
+        c->pend_len = c->st.held_len;
+        c->st.held_len = 0;
+    }
     if (nd_stream_flush_nowait(&c->st, &want) < 0 && !c->close_after) {
         nd_log(ND_LOG_INFO, "peer=%s does not take the login's reply: closing",
                c->peer);
@@ -738,24 +748,56 @@ take_back(struct nd_reactor *r)
  * once the pool is stopping (no new request is started then); a frame
  * the header check refuses, or one not all there yet, is the reactor's.
  * Peeking consumes nothing, so the reactor sees the socket as it was.
+ * Peeks at up to PEEK_MAX bytes into peek.  Returns 0 (no frame to take),
+ * 1 when the whole frame, *len bytes, is among them (frame_take() gets it
+ * in one receive), or 2 when it is complete but longer (frame_read()).
  */
-static bool
-frame_waiting(struct nd_reactor *r, struct nd_conn *c)
+static int
+frame_waiting(struct nd_reactor *r, struct nd_conn *c, uint8_t *peek,
+              size_t *len)
 {
-    uint8_t hdr[ND_HDR_LEN];
     struct nd_hdr h;
+    ssize_t n;
     int avail = 0;
 
     if (c->st.ssl != NULL || c->park_want != 0 || c->late_len > 0 ||
         c->close_after || c->st.broken || atomic_load(&r->stop_seen) ||
         nd_queue_len(&r->queue) > 0)
-        return false;
-    if (ioctl(c->st.fd, FIONREAD, &avail) < 0 || avail < ND_HDR_LEN ||
-        recv(c->st.fd, hdr, sizeof(hdr), MSG_PEEK | MSG_DONTWAIT) !=
-            (ssize_t)sizeof(hdr) ||
-        nd_proto_hdr_decode(hdr, &h) < 0 || (!c->authed && h.len > PREAUTH_MAX))
-        return false;
-    return (size_t)avail >= ND_HDR_LEN + (size_t)h.len;
+        return 0;
+    n = recv(c->st.fd, peek, PEEK_MAX, MSG_PEEK | MSG_DONTWAIT);
+    if (n < ND_HDR_LEN || nd_proto_hdr_decode(peek, &h) < 0 ||
+        (!c->authed && h.len > PREAUTH_MAX))
+        return 0;
+    *len = ND_HDR_LEN + (size_t)h.len;
+    if (*len <= (size_t)n)
+        return 1;
+    return ioctl(c->st.fd, FIONREAD, &avail) == 0 && (size_t)avail >= *len ? 2
+                                                                           : 0;
+}
+
+/*
+ * Receives the frame frame_waiting() saw whole among the peeked bytes, len
+ * of them, in one call, into c's frame state, as frame_read() would have.
+ * Returns 1, or -1 when the receive did not bring them all.
+ */
+static int
+frame_take(struct nd_conn *c, uint8_t *buf, size_t len)
+{
+    if (nd_io_recv_nowait(c->st.fd, buf, len) != (ssize_t)len ||
+        nd_proto_hdr_decode(buf, &c->hdr) < 0)
+        return -1;
+    memcpy(c->hdr_buf, buf, ND_HDR_LEN);
+    c->hdr_got = ND_HDR_LEN;
+    if (c->hdr.len > 0) {
+        c->body = malloc(c->hdr.len);
+        if (c->body == NULL) {
+            c->rx_err = -ENOMEM;
+            return 1;
+        }
+        memcpy(c->body, buf + ND_HDR_LEN, c->hdr.len);
+        c->body_got = c->hdr.len;
+    }
+    return 1;
 }
 
 static void
@@ -771,10 +813,20 @@ worker_run(void *item, void *arg, void *scratch)
      * behind PROOF, a small file with its header and trailer.  One send
      * wakes the client once. */
     nd_stream_hold(&c->st, sc->hold, ND_HOLD_CAP);
+    /* The hold buffer is empty and larger than pend: this only copies. */
+    if (c->pend_len > 0)
+        (void)nd_stream_send_full(&c->st, c->pend, c->pend_len);
+    c->pend_len = 0;
     nd_handler_run(&r->hctx, c, sc);
-    for (int i = 0; i < FOLLOW_MAX && frame_waiting(r, c); i++) {
+    for (int i = 0; i < FOLLOW_MAX; i++) {
+        uint8_t peek[PEEK_MAX];
+        size_t len = 0;
+        int w = frame_waiting(r, c, peek, &len);
+
+        if (w == 0)
+            break;
         frame_reset(c);
-        if (frame_read(c) <= 0) {
+        if ((w == 1 ? frame_take(c, peek, len) : frame_read(c)) <= 0) {
             /* Not expected after the peek; the framing is lost either
              * way, so the connection goes. */
             c->close_after = true;
@@ -930,7 +982,9 @@ nd_reactor_init(struct nd_reactor *r, const struct nd_config *cfg,
     r->hctx.cfg = cfg;
     r->hctx.guard = &r->guard;
     r->hctx.users = &r->users;
+    r->hctx.tickets = &r->tickets;
     nd_users_cache_init(&r->users);
+    (void)nd_tickets_init(&r->tickets, ND_TICKET_SLOTS, ND_TICKET_LIFETIME);
     list_init(&r->idle);
     list_init(&r->busy);
     list_init(&r->late);
@@ -1049,6 +1103,7 @@ nd_reactor_destroy(struct nd_reactor *r)
     nd_io_close(&r->ep);
     nd_guard_destroy(&r->guard);
     nd_users_cache_destroy(&r->users);
+    nd_tickets_destroy(&r->tickets);
     nd_handler_scratch_free(r->scratch);
     r->scratch = NULL;
     pthread_mutex_destroy(&r->back_mu);

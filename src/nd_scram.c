@@ -26,6 +26,9 @@
 /* The base64 length of a key. */
 #define B64_KEY_LEN B64_LEN(ND_SCRAM_KEY_LEN)
 
+/* What the session key is derived with (nd_scram_server_session). */
+#define SESSION_LABEL "netdisk session"
+
 enum {
     ST_NONE,  /* initialised, nothing received or sent yet */
     ST_FIRST, /* client-first seen (server) or sent (client) */
@@ -640,13 +643,18 @@ nd_scram_server_finish(struct nd_scram_server *s, const char *msg, size_t len,
         rc = -EACCES;
         goto out;
     }
+    rc = hmac_str(sig, sizeof(sig), SESSION_LABEL, s->session);
+    if (rc < 0)
+        goto out;
     rc = hmac(s->v.server_key, ND_SCRAM_KEY_LEN, am, 5, sig);
     if (rc < 0)
         goto out;
     memcpy(out, "v=", 2);
     rc = b64_encode(sig, sizeof(sig), out + 2, cap - 2);
-    if (rc >= 0)
+    if (rc >= 0) {
         rc += 2;
+        s->session_ok = true;
+    }
 out:
     OPENSSL_cleanse(key, sizeof(key));
     OPENSSL_cleanse(sig, sizeof(sig));
@@ -799,6 +807,8 @@ nd_scram_client_final_cached(struct nd_scram_client *c,
     am[3] = (struct part){",", 1};
     am[4] = (struct part){final, wlen};
     rc = hmac(stored, sizeof(stored), am, 5, sig);
+    if (rc == 0)
+        rc = hmac_str(sig, sizeof(sig), SESSION_LABEL, c->session);
     if (rc < 0)
         goto out;
     for (int i = 0; i < ND_SCRAM_KEY_LEN; i++)
@@ -844,7 +854,44 @@ nd_scram_client_verify(struct nd_scram_client *c, const char *msg, size_t len)
         return -EINVAL;
     if (CRYPTO_memcmp(sig, c->server_sig, ND_SCRAM_KEY_LEN) != 0)
         return -EACCES;
+    c->session_ok = true;
     return 0;
+}
+
+int
+nd_scram_client_session(const struct nd_scram_client *c,
+                        uint8_t session[ND_SCRAM_KEY_LEN])
+{
+    if (!c->session_ok)
+        return -EINVAL;
+    memcpy(session, c->session, ND_SCRAM_KEY_LEN);
+    return 0;
+}
+
+int
+nd_scram_server_session(const struct nd_scram_server *s,
+                        uint8_t session[ND_SCRAM_KEY_LEN],
+                        uint8_t stored_key[ND_SCRAM_KEY_LEN])
+{
+    if (!s->session_ok)
+        return -EINVAL;
+    memcpy(session, s->session, ND_SCRAM_KEY_LEN);
+    if (stored_key != NULL)
+        memcpy(stored_key, s->v.stored_key, ND_SCRAM_KEY_LEN);
+    return 0;
+}
+
+int
+nd_scram_hmac(const uint8_t *key, size_t klen, const void *const p[],
+              const size_t len[], int n, uint8_t out[ND_SCRAM_KEY_LEN])
+{
+    struct part parts[8];
+
+    if (n < 0 || n > (int)(sizeof(parts) / sizeof(parts[0])))
+        return -EINVAL;
+    for (int i = 0; i < n; i++)
+        parts[i] = (struct part){p[i], len[i]};
+    return hmac(key, klen, parts, n, out);
 }
 
 void

@@ -13,7 +13,6 @@
 mkdir "$T/in" "$T/out"
 PEER='peer=127\.0\.0\.1:[0-9][0-9]*'
 
-
 # lacks -F|-E PATTERN FILE: FILE has no line matching PATTERN.
 lacks() { ! grep -q "$1" -- "$2" "$3"; }
 
@@ -26,19 +25,6 @@ one_line() {
     else
         not_ok "$1: $n lines on stderr"
         sed 's/^/#   stderr: /' "$ND_ERR" | head -n 5
-    fi
-}
-
-# raw WHAT SUBCOMMAND ARGS...: nd_rawclient must report the expected reply
-# (its output is left in $T/raw.out).
-raw() {
-    local what=$1 rc=0
-    shift
-    nd_raw "$@" >"$T/raw.out" 2>"$T/raw.err" || rc=$?
-    if [ "$rc" -eq 0 ]; then
-        ok "$what: $(head -n 1 "$T/raw.out")"
-    else
-        not_ok "$what: nd_rawclient exit $rc: $(cat "$T/raw.err")"
     fi
 }
 

@@ -34,18 +34,6 @@ after() {
     fi
 }
 
-# raw TAG SUBCOMMAND ARGS...: nd_rawclient must report the expected reply.
-raw() {
-    local tag=$1 rc=0
-    shift
-    nd_raw "$@" >"$T/raw.out" 2>"$T/raw.err" || rc=$?
-    if [ "$rc" -eq 0 ]; then
-        ok "$tag: $(cat "$T/raw.out")"
-    else
-        not_ok "$tag: nd_rawclient exit $rc: $(cat "$T/raw.err")"
-    fi
-}
-
 raw bigframe bigframe
 after bigframe
 raw bigname bigname

@@ -6,8 +6,10 @@
 # pipelined with a GET of a small file gets WELCOME, FILE, the file's
 # bytes and its DIGEST trailer in one send, from the worker's hold buffer
 # (no sendfile for a file that small).  A file larger than that buffer
-# still goes by sendfile.  nd_load --churn is the pipelining client, and it
-# checks every byte and digest it gets.
+# still goes by sendfile.  A session that resumes with a ticket gets
+# everything, HELLO's reply to the file's trailer, in one send.  nd_load
+# --churn is the pipelining client, and it checks every byte and digest it
+# gets.
 # shellcheck disable=SC2119
 # shellcheck source=lib.sh
 . "${ND_TEST_SRC:-$(dirname "$0")}/lib.sh"
@@ -44,8 +46,9 @@ trace_pool() {
 rc=0
 trace_pool "$T/trace" timeout -k 5 "$ND_CMD_TIMEOUT" \
     "$ND_TEST_BIN/nd_load" --port "$ND_PORT" --dir churn --churn 3 \
-    --churn-size 4096 >"$T/load.out" 2>"$T/load.err" || rc=$?
-assert_eq 0 "$rc" "nd_load --churn got three files, a session each, under strace"
+    --churn-size 4096 --churn-login scram >"$T/load.out" 2>"$T/load.err" ||
+    rc=$?
+assert_eq 0 "$rc" "nd_load --churn got three files, a SCRAM login each, under strace"
 check "...every one verified" grep -q '^churn: gets 3 .* failed 0 ' "$T/load.out"
 
 # HELLO's reply is 16 bytes; with the CHALLENGE (8 + about 100) behind it
@@ -64,6 +67,22 @@ welcome=$(grep -c 'sendto([0-9]*, "\\0\\0\\0\.\\1\\10\\0\\0v=.*, 4228, ' "$T/tra
 assert_eq 3 "$welcome" "each WELCOME, FILE, file and trailer left in one send of 4228 bytes"
 sent=$(grep -c '^[0-9]* *sendfile(' "$T/trace" || true)
 assert_eq 0 "$sent" "...without sendfile"
+
+# With a ticket: HELLO, RESUME, TICKET and GET in one segment, and HELLO
+# (8 + 8), RESUMED (8 + 32), TICKET (8 + 20), FILE, the file and DIGEST in
+# one send of 4258 bytes, the reactor's HELLO reply handed to the worker
+# that answers the rest.  The first session logs in with SCRAM.
+rc=0
+trace_pool "$T/trace3" timeout -k 5 "$ND_CMD_TIMEOUT" \
+    "$ND_TEST_BIN/nd_load" --port "$ND_PORT" --dir churnt --churn 3 \
+    --churn-size 4096 >"$T/load3.out" 2>"$T/load3.err" || rc=$?
+assert_eq 0 "$rc" "nd_load --churn got three files, a ticket login each, under strace"
+check "...every one verified, a used ticket refused" \
+    grep -q '^churn: gets 3 .* failed 0 login ticket relogins 0 replay refused ' \
+    "$T/load3.out"
+resumed=$(grep -c 'sendto([0-9]*, "\\0\\0\\0\\10\\1\\1\\0\\0NDSK\\0\\1\\0\\1\\0\\0\\0 \\1\\v.*, 4258, ' \
+    "$T/trace3" || true)
+assert_eq 3 "$resumed" "each HELLO, RESUMED, TICKET, FILE, file and trailer left in one send"
 
 # A file beyond the hold buffer (64 KiB) goes by sendfile, after the
 # replies held before it.

@@ -301,6 +301,19 @@ nd_raw() {
         "$ND_PORT" "$@"
 }
 
+# raw WHAT SUBCOMMAND ARGS...: nd_rawclient must see the reply it expects
+# (it prints one line saying what happened, left in $T/raw.out).
+raw() {
+    local what=$1 rc=0
+    shift
+    nd_raw "$@" >"$T/raw.out" 2>"$T/raw.err" || rc=$?
+    if [ "$rc" -eq 0 ]; then
+        ok "$what: $(head -n 1 "$T/raw.out")"
+    else
+        not_ok "$what: nd_rawclient exit $rc: $(cat "$T/raw.err")"
+    fi
+}
+
 # nd_roundtrip TAG: a fresh random file goes up and comes back intact.
 nd_roundtrip() {
     local tag=$1 src=$T/rt.$1.src dst=$T/rt.$1.dst

@@ -459,6 +459,12 @@ build_valid(struct fb *f, uint8_t t)
     case ND_T_WELCOME:
         fb_raw(f, "v=AAAA", 6);
         break;
+    case ND_T_RESUME: /* a ticket the server never issued */
+        fb_zero(f, 64);
+        break;
+    case ND_T_RESUMED:
+        fb_zero(f, 32);
+        break;
     case ND_T_READY:
     case ND_T_END:
         fb_be(f, 0, 8);
@@ -1248,6 +1254,9 @@ static const uint8_t s_types[] = {
     ND_T_CHALLENGE,
     ND_T_PROOF,
     ND_T_WELCOME,
+    ND_T_TICKET,
+    ND_T_RESUME,
+    ND_T_RESUMED,
     ND_T_PUT,
     ND_T_READY,
     ND_T_GET,
@@ -1262,7 +1271,7 @@ static const uint8_t s_types[] = {
     ND_T_RENAME,
     /* Unknown opcodes. */
     0x00,
-    0x09,
+    0x0c,
     0x12,
     0x7f,
     0x80,
@@ -1594,8 +1603,11 @@ build_len(void)
                 struct hcase *c;
                 struct fb f;
 
-                /* The pre-login limit's edges matter only before it. */
+                /* The pre-login limit's edges matter only before it.  An
+                 * empty TICKET after the login is a valid request. */
                 if (k >= 6 && phases[p].ph == P_LOGIN)
+                    continue;
+                if (t == ND_T_TICKET && len == 0 && phases[p].ph == P_LOGIN)
                     continue;
                 if (len > phases[p].limit)
                     codes = M(ND_E_TOOBIG);
@@ -1603,6 +1615,8 @@ build_len(void)
                     codes = M(ND_E_PROTO);
                 else if (phases[p].ph == P_LOGIN)
                     codes = M(ND_E_PROTO);
+                else if (t == ND_T_RESUME)
+                    codes = M(ND_E_PROTO); /* never its 64 bytes here */
                 else if (t != ND_T_AUTH)
                     codes = M(ND_E_AUTH);
                 else if (len > ND_SCRAM_MSG_MAX)
@@ -1634,7 +1648,8 @@ build_types(void)
         struct hcase *c;
         struct fb f;
 
-        if (is_request(t))
+        /* TICKET is a request too (it_ticket tests it). */
+        if (is_request(t) || t == ND_T_TICKET)
             continue;
         c = add("types", P_LOGIN, X_ERR_CLOSE, M(ND_E_PROTO),
                 "%s with a well-formed body after the login", type_str(t));

@@ -47,7 +47,11 @@
  *   --churn N  the small-files workload with a session per file: PUTs N
  *              files DIR/cNNNN of --churn-size bytes in one session, then,
  *              timed, GETs each in a connection of its own (connect, HELLO,
- *              login, GET, close), checked like every GET here.  One
+ *              login, GET, close), checked like every GET here.  Each
+ *              connection logs in with the resumption ticket the one
+ *              before asked for (HELLO, RESUME, TICKET and GET in one
+ *              segment), or with SCRAM under --churn-login scram; after
+ *              the timing, a ticket already used must be refused.  One
  *              connection at a time, on blocking sockets bounded by
  *              --op-timeout: no epoll.  "churn: gets N seconds S per_sec R
  *              ms_mean .. ms_max .. size B failed 0|1 fds_before ..".
@@ -65,6 +69,8 @@
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -81,6 +87,7 @@
 #include "nd_io.h"
 #include "nd_proto.h"
 #include "nd_scram.h"
+#include "nd_ticket.h"
 
 #define NSLOTS 4             /* files per session: f0..f2 small, f3 medium */
 #define MEDIUM_SLOT 3        /* the slot that holds medium-sized files */
@@ -211,6 +218,7 @@ static struct {
     long churn;            /* --churn: files, each got on its own connection */
     uint64_t churn_size;   /* --churn-size */
     const char *churn_out; /* --churn-out: where each get is written */
+    bool churn_scram;      /* --churn-login scram: no tickets */
 } s_cfg = {
     .sessions = 500,
     .phases = 2,
@@ -1623,6 +1631,7 @@ run_idle(long base_fds)
  */
 struct bconn {
     int fd;
+    int code; /* the status of the last ERROR received, else 0 */
     char why[ND_MSG_MAX + 256];
     uint8_t out[OBUF_CAP]; /* control frames to send, out_len queued */
     size_t out_len;
@@ -1794,11 +1803,13 @@ bconn_recv(struct bconn *c, uint8_t want, struct nd_hdr *h)
         return bfail(c, n < 0 ? (int)n : -ECONNRESET,
                      "awaiting %s: %s frame cut short: %s", wname,
                      nd_proto_type_name(h->type), io_err(n < 0 ? n : 0));
+    c->code = 0;
     if (h->type == ND_T_ERROR && want != ND_T_ERROR) {
         code =
             nd_proto_error_decode(c->in + ND_HDR_LEN, h->len, msg, sizeof(msg));
         if (code < 0)
             return bfail(c, -EPROTO, "awaiting %s: malformed ERROR", wname);
+        c->code = code;
         return bfail(c, -EPROTO, "awaiting %s: ERROR %s (%d): %s", wname,
                      nd_proto_status_name(code) ? nd_proto_status_name(code)
                                                 : "?",
@@ -1810,12 +1821,45 @@ bconn_recv(struct bconn *c, uint8_t want, struct nd_hdr *h)
     return 0;
 }
 
+/* --churn's resumption ticket: the one the last session asked for, and
+ * the first one used, which the end of the run offers again. */
+struct churn_ticket {
+    bool have;
+    uint8_t id[ND_TICKET_ID_LEN];
+    uint8_t key[ND_TICKET_KEY_LEN];
+};
+
+static struct churn_ticket s_ticket, s_spent;
+
+/* Reads the TICKET reply and keeps it, its key made from the key of the
+ * session that asked (session). */
+static int
+bconn_take_ticket(struct bconn *c, const uint8_t session[ND_SCRAM_KEY_LEN])
+{
+    struct nd_hdr h;
+    uint32_t life = 0;
+    int rc = bconn_recv(c, ND_T_TICKET, &h);
+
+    if (rc < 0)
+        return rc;
+    if (nd_ticket_decode(c->in + ND_HDR_LEN, h.len, &life, s_ticket.id) < 0 ||
+        life == 0)
+        return bfail(c, -EPROTO, "malformed TICKET");
+    if (nd_ticket_key(session, s_ticket.id, s_ticket.key) < 0)
+        die("HMAC failed");
+    s_ticket.have = true;
+    return 0;
+}
+
 /* HELLO, then a SCRAM-SHA-256 login with the cached keys (s_keys).  With
  * get_path, a GET of it goes out right behind PROOF, before WELCOME is
- * read (pipelined; its reply follows WELCOME, for the caller to read). */
+ * read (pipelined; its reply follows WELCOME, for the caller to read).
+ * With ticket, a TICKET request goes between them, and the ticket is kept
+ * in s_ticket. */
 static int
-bconn_login(struct bconn *c, const char *get_path)
+bconn_login(struct bconn *c, const char *get_path, bool ticket)
 {
+    uint8_t session[ND_SCRAM_KEY_LEN];
     const char *body = (const char *)c->in + ND_HDR_LEN;
     char msg[ND_SCRAM_MSG_MAX + 1];
     struct nd_scram_client sc;
@@ -1850,6 +1894,10 @@ bconn_login(struct bconn *c, const char *get_path)
     bconn_queue(
         c, nd_proto_raw_encode(bout(c), broom(c), ND_T_PROOF, msg, (size_t)n),
         "PROOF");
+    if (ticket)
+        bconn_queue(c,
+                    nd_proto_raw_encode(bout(c), broom(c), ND_T_TICKET, "", 0),
+                    "TICKET");
     if (get_path != NULL)
         bconn_queue(c, nd_proto_get_encode(bout(c), broom(c), get_path, NULL),
                     "GET");
@@ -1859,10 +1907,79 @@ bconn_login(struct bconn *c, const char *get_path)
     if (rc < 0)
         goto out;
     if (nd_scram_client_verify(&sc, body, h.len) != 0)
-        rc = bfail(c, -EACCES,
+        rc = bfail(c, -EPERM,
                    "WELCOME does not prove the server knows the password");
+    if (rc == 0 && ticket) {
+        if (nd_scram_client_session(&sc, session) < 0)
+            die("no SCRAM session key");
+        rc = bconn_take_ticket(c, session);
+    }
 out:
     nd_scram_client_clear(&sc);
+    OPENSSL_cleanse(session, sizeof(session));
+    return rc;
+}
+
+/*
+ * HELLO, then RESUME with s_ticket (good once: it is gone from s_ticket
+ * whatever happens), a TICKET request for the next one, and with get_path
+ * a GET of it: all in one segment, one round trip.  Returns 0 with the new
+ * ticket in s_ticket, -EACCES when the server refused the ticket (it then
+ * closes the connection: log in again), or another -errno.
+ */
+static int
+bconn_resume(struct bconn *c, const char *get_path)
+{
+    const char *body = (const char *)c->in + ND_HDR_LEN;
+    uint8_t nonce[ND_TICKET_NONCE_LEN], proof[ND_SCRAM_KEY_LEN];
+    uint8_t want[ND_SCRAM_KEY_LEN], session[ND_SCRAM_KEY_LEN];
+    struct churn_ticket t = s_ticket;
+    struct nd_hdr h;
+    int rc;
+
+    s_ticket.have = false;
+    if (!s_spent.have)
+        s_spent = t;
+    if (RAND_bytes(nonce, sizeof(nonce)) != 1 ||
+        nd_ticket_proof(t.key, false, t.id, nonce, proof) < 0)
+        die("no randomness or HMAC failed");
+    bconn_queue(c, nd_proto_hello_encode(bout(c), broom(c)), "HELLO");
+    bconn_queue(c,
+                nd_ticket_resume_encode(bout(c), broom(c), t.id, nonce, proof),
+                "RESUME");
+    bconn_queue(c, nd_proto_raw_encode(bout(c), broom(c), ND_T_TICKET, "", 0),
+                "TICKET");
+    if (get_path != NULL)
+        bconn_queue(c, nd_proto_get_encode(bout(c), broom(c), get_path, NULL),
+                    "GET");
+    rc = bconn_flush(c, "HELLO and RESUME");
+    if (rc == 0)
+        rc = bconn_recv(c, ND_T_HELLO, &h);
+    if (rc == 0 && nd_proto_hello_decode(body, h.len) != ND_PROTO_VERSION)
+        rc = bfail(c, -EPROTO, "bad HELLO reply");
+    if (rc == 0) {
+        rc = bconn_recv(c, ND_T_RESUMED, &h);
+        if (rc < 0 && c->code == ND_E_AUTH)
+            rc = -EACCES;
+    }
+    if (rc < 0)
+        goto out;
+    if (nd_ticket_resumed_decode(body, h.len, proof) < 0) {
+        rc = bfail(c, -EPROTO, "malformed RESUMED");
+        goto out;
+    }
+    if (nd_ticket_proof(t.key, true, t.id, nonce, want) < 0 ||
+        nd_ticket_session(t.key, t.id, nonce, session) < 0)
+        die("HMAC failed");
+    if (CRYPTO_memcmp(want, proof, sizeof(want)) != 0) {
+        rc = bfail(c, -EPERM,
+                   "RESUMED does not prove the server holds the ticket");
+        goto out;
+    }
+    rc = bconn_take_ticket(c, session);
+out:
+    OPENSSL_cleanse(&t, sizeof(t));
+    OPENSSL_cleanse(session, sizeof(session));
     return rc;
 }
 
@@ -2050,7 +2167,8 @@ run_churn(long base_fds)
     struct nd_digest md;
     struct sample b, a;
     double t0, t1, lat_sum = 0, lat_max = 0;
-    long i = 0, done = 0;
+    long i = 0, done = 0, relogins = 0;
+    const char *replay = "n/a";
     int rc;
 
     s_cfile = calloc((size_t)s_cfg.churn, sizeof(*s_cfile));
@@ -2067,7 +2185,7 @@ run_churn(long base_fds)
     t0 = nd_io_now();
     rc = bconn_open(c);
     if (rc == 0)
-        rc = bconn_login(c, NULL);
+        rc = bconn_login(c, NULL, !s_cfg.churn_scram);
     if (rc < 0)
         fprintf(stderr, "nd_load: FAILED churn: the put session: %s\n", c->why);
     for (; rc == 0 && i < s_cfg.churn; i++) {
@@ -2095,8 +2213,20 @@ run_churn(long base_fds)
          * opens a session for one file would send it. */
         churn_path(i, path, sizeof(path));
         rc = bconn_open(c);
-        if (rc == 0)
-            rc = bconn_login(c, path);
+        if (rc == 0 && s_ticket.have) {
+            rc = bconn_resume(c, path);
+            if (rc == -EACCES) {
+                /* Refused (dropped for newer tickets, or the daemon
+                 * restarted): log in again, as a client would. */
+                relogins++;
+                nd_io_close(&c->fd);
+                rc = bconn_open(c);
+                if (rc == 0)
+                    rc = bconn_login(c, path, true);
+            }
+        } else if (rc == 0) {
+            rc = bconn_login(c, path, !s_cfg.churn_scram);
+        }
         if (rc == 0)
             rc = churn_get(c, i, &md, true);
         nd_io_close(&c->fd);
@@ -2112,16 +2242,36 @@ run_churn(long base_fds)
         done++;
     }
     t1 = nd_io_now();
+    /* Outside the timing: a ticket is good once, so the first one used
+     * must now be refused. */
+    if (rc == 0 && s_spent.have) {
+        int r2;
+
+        s_ticket = s_spent;
+        r2 = bconn_open(c);
+        if (r2 == 0)
+            r2 = bconn_resume(c, NULL);
+        nd_io_close(&c->fd);
+        replay = r2 == -EACCES ? "refused" : "ACCEPTED";
+        if (r2 != -EACCES) {
+            fprintf(stderr,
+                    "nd_load: FAILED churn: a ticket used once was %s\n",
+                    r2 == 0 ? "accepted again" : c->why);
+            rc = -EPROTO;
+        }
+    }
     settle(2, base_fds);
     b = sample_max(1, "after");
     a = sample_max(2, "after");
     printf("churn: gets %ld seconds %.3f per_sec %.1f ms_mean %.3f "
            "ms_max %.3f size %" PRIu64
-           " failed %d fds_before %ld fds_after %ld rss_kb_before %ld "
-           "rss_kb_after %ld\n",
+           " failed %d login %s relogins %ld replay %s fds_before %ld "
+           "fds_after %ld rss_kb_before %ld rss_kb_after %ld\n",
            done, t1 - t0, t1 > t0 ? (double)done / (t1 - t0) : 0.0,
            done > 0 ? 1000.0 * lat_sum / (double)done : 0.0, 1000.0 * lat_max,
-           s_cfg.churn_size, rc < 0 ? 1 : 0, b.fds, a.fds, b.rss_kb, a.rss_kb);
+           s_cfg.churn_size, rc < 0 ? 1 : 0,
+           s_cfg.churn_scram ? "scram" : "ticket", relogins, replay, b.fds,
+           a.fds, b.rss_kb, a.rss_kb);
 out:
     nd_digest_free(&md);
     free(s_cfile);
@@ -2168,14 +2318,19 @@ usage(void)
         "                    or the server closed a session\n"
         "  --churn N         put N files DIR/cNNNN in one session, then\n"
         "                    get each in a connection of its own\n"
-        "                    (connect, HELLO, SCRAM login, GET, close),\n"
+        "                    (connect, HELLO, login, GET, close),\n"
         "                    sequentially: one connection at a time on\n"
         "                    blocking sockets; prints \"churn: gets N\n"
         "                    seconds S per_sec R ...\"\n"
         "  --churn-size B    bytes per churn file (4096)\n"
         "  --churn-out DIR   also write each file got to DIR/cNNNN\n"
         "                    (created, written, closed), as a client\n"
-        "                    that saves what it fetches would\n");
+        "                    that saves what it fetches would\n"
+        "  --churn-login ticket|scram\n"
+        "                    how each churn connection logs in: with the\n"
+        "                    resumption ticket the one before got, one\n"
+        "                    round trip (ticket, the default), or with\n"
+        "                    SCRAM, two (scram)\n");
     exit(2);
 }
 
@@ -2246,6 +2401,9 @@ parse_args(int argc, char **argv)
             s_cfg.churn_size = (uint64_t)num(v, 0, 1 << 30, o);
         else if (strcmp(o, "--churn-out") == 0 && v[0] != '\0')
             s_cfg.churn_out = v;
+        else if (strcmp(o, "--churn-login") == 0 &&
+                 (strcmp(v, "scram") == 0 || strcmp(v, "ticket") == 0))
+            s_cfg.churn_scram = strcmp(v, "scram") == 0;
         else if (strcmp(o, "--dir") == 0 && strlen(v) < sizeof(s_cfg.dir) &&
                  v[0] != '\0' && strchr(v, '/') == NULL)
             snprintf(s_cfg.dir, sizeof(s_cfg.dir), "%s", v);

@@ -34,6 +34,7 @@
 #include "nd_net.h"
 #include "nd_proto.h"
 #include "nd_scram.h"
+#include "nd_ticket.h"
 #include "nd_wire.h"
 
 /* Seconds any single socket read or write may block. */
@@ -43,6 +44,8 @@
 #define BODY_CAP (ND_FRAME_MAX + 64u)
 
 static const char *s_cmd = "?";
+/* The key of the session login() opened last (for a ticket). */
+static uint8_t s_session[ND_SCRAM_KEY_LEN];
 static const char *s_host;
 static const char *s_port;
 static uint8_t s_body[BODY_CAP];
@@ -101,6 +104,18 @@ usage(void)
         "  nologin                        HELLO, GET without logging in:\n"
         "                                 ERROR AUTH, then a close\n"
         "  badproof USER                  AUTH, then a malformed PROOF:\n"
+        "                                 ERROR AUTH, then a close\n"
+        "  getticket FILE                 log in, ask for a ticket, keep it\n"
+        "                                 (id and key) in FILE\n"
+        "  resume FILE ok|refused|wrong|malformed\n"
+        "                                 HELLO, RESUME with FILE's ticket\n"
+        "                                 (wrong: a wrong proof; malformed:\n"
+        "                                 a short body), TICKET: ok is\n"
+        "                                 RESUMED, proved, then the next\n"
+        "                                 ticket (into FILE) and a STAT;\n"
+        "                                 otherwise ERROR AUTH (PROTO for\n"
+        "                                 malformed), then a close\n"
+        "  ticketfirst                    HELLO, TICKET without logging in:\n"
         "                                 ERROR AUTH, then a close\n"
         "  busy                           connect, send nothing: ERROR\n"
         "                                 BUSY, then a close\n"
@@ -256,6 +271,8 @@ login(int fd)
     len = expect(fd, ND_T_WELCOME);
     if (nd_scram_client_verify(&sc, (const char *)s_body, len) != 0)
         fail("the server's WELCOME does not prove it knows the password");
+    if (nd_scram_client_session(&sc, s_session) < 0)
+        fail("no session key after the login");
     nd_scram_client_clear(&sc);
 }
 
@@ -1160,6 +1177,188 @@ cmd_badproof(int argc, char **argv)
     return 0;
 }
 
+/* A ticket as getticket keeps it: the id and the key, in hex. */
+struct rticket {
+    uint8_t id[ND_TICKET_ID_LEN];
+    uint8_t key[ND_TICKET_KEY_LEN];
+};
+
+static void
+ticket_save(const char *path, const struct rticket *t)
+{
+    FILE *f = fopen(path, "w");
+
+    if (f == NULL)
+        fail("%s: %s", path, strerror(errno));
+    for (size_t i = 0; i < sizeof(t->id); i++)
+        fprintf(f, "%02x", t->id[i]);
+    fputc(' ', f);
+    for (size_t i = 0; i < sizeof(t->key); i++)
+        fprintf(f, "%02x", t->key[i]);
+    fputc('\n', f);
+    if (fclose(f) != 0)
+        fail("%s: %s", path, strerror(errno));
+}
+
+static void
+ticket_load(const char *path, struct rticket *t)
+{
+    FILE *f = fopen(path, "r");
+    unsigned b;
+    int ok = f != NULL;
+
+    for (size_t i = 0; ok && i < sizeof(t->id); i++) {
+        ok = fscanf(f, "%2x", &b) == 1;
+        t->id[i] = (uint8_t)b;
+    }
+    for (size_t i = 0; ok && i < sizeof(t->key); i++) {
+        ok = fscanf(f, " %2x", &b) == 1;
+        t->key[i] = (uint8_t)b;
+    }
+    if (f != NULL)
+        fclose(f);
+    if (!ok)
+        fail("%s: not a ticket", path);
+}
+
+/* Asks for a ticket on a logged-in fd and keeps it, keyed from session. */
+static void
+ticket_ask(int fd, const uint8_t session[ND_SCRAM_KEY_LEN], const char *path)
+{
+    uint8_t frame[ND_HDR_LEN];
+    struct rticket t;
+    uint32_t life = 0;
+    size_t len;
+
+    send_or_die(fd, frame,
+                nd_proto_raw_encode(frame, sizeof(frame), ND_T_TICKET, "", 0),
+                "TICKET");
+    len = expect(fd, ND_T_TICKET);
+    if (nd_ticket_decode(s_body, len, &life, t.id) < 0 || life == 0)
+        fail("malformed TICKET reply");
+    if (nd_ticket_key(session, t.id, t.key) < 0)
+        fail("HMAC failed");
+    ticket_save(path, &t);
+}
+
+/* Logs in with SCRAM and keeps a ticket in FILE. */
+static int
+cmd_getticket(int argc, char **argv)
+{
+    int fd;
+
+    if (argc != 1 || getenv("NETDISK_USER") == NULL)
+        usage();
+    fd = dial(0);
+    hello(fd); /* and login() */
+    ticket_ask(fd, s_session, argv[0]);
+    close(fd);
+    printf("getticket: kept in %s\n", argv[0]);
+    return 0;
+}
+
+/* HELLO, RESUME with FILE's ticket (as the mode says), TICKET, all in one
+ * write; then what the mode expects. */
+static int
+cmd_resume(int argc, char **argv)
+{
+    uint8_t buf[4 * ND_HDR_LEN + 64 + 8 + 64], nonce[ND_TICKET_NONCE_LEN];
+    uint8_t proof[ND_SCRAM_KEY_LEN], want[ND_SCRAM_KEY_LEN];
+    uint8_t session[ND_SCRAM_KEY_LEN];
+    char msg[ND_MSG_MAX + 1];
+    struct rticket t;
+    const char *mode;
+    long n, at = 0;
+    size_t len;
+    int fd;
+
+    if (argc != 2)
+        usage();
+    mode = argv[1];
+    if (strcmp(mode, "ok") != 0 && strcmp(mode, "refused") != 0 &&
+        strcmp(mode, "wrong") != 0 && strcmp(mode, "malformed") != 0)
+        usage();
+    ticket_load(argv[0], &t);
+    if (getrandom(nonce, sizeof(nonce), 0) != (ssize_t)sizeof(nonce) ||
+        nd_ticket_proof(t.key, false, t.id, nonce, proof) < 0)
+        fail("no randomness or HMAC failed");
+    if (strcmp(mode, "wrong") == 0)
+        proof[0] ^= 1;
+    n = nd_proto_hello_encode(buf, sizeof(buf));
+    at = n;
+    n = nd_ticket_resume_encode(buf + at, sizeof(buf) - (size_t)at, t.id, nonce,
+                                proof);
+    if (n < 0)
+        fail("encoding RESUME");
+    if (strcmp(mode, "malformed") == 0) {
+        /* Declare and send one byte less than a RESUME's body. */
+        buf[at + 3] = (uint8_t)(buf[at + 3] - 1);
+        n--;
+    }
+    at += n;
+    n = nd_proto_raw_encode(buf + at, sizeof(buf) - (size_t)at, ND_T_TICKET, "",
+                            0);
+    at += n;
+    fd = dial(0);
+    if (nd_io_send_full(fd, buf, (size_t)at) != at)
+        fail("sending HELLO, RESUME and TICKET: %s", strerror(errno));
+    (void)expect(fd, ND_T_HELLO);
+    if (strcmp(mode, "ok") != 0) {
+        expect_error_msg(
+            fd, strcmp(mode, "malformed") == 0 ? ND_E_PROTO : ND_E_AUTH, true,
+            msg, sizeof(msg));
+        close(fd);
+        printf("resume %s: ERROR \"%s\", then closed\n", mode, msg);
+        return 0;
+    }
+    len = expect(fd, ND_T_RESUMED);
+    if (nd_ticket_resumed_decode(s_body, len, proof) < 0)
+        fail("malformed RESUMED");
+    if (nd_ticket_proof(t.key, true, t.id, nonce, want) < 0 ||
+        nd_ticket_session(t.key, t.id, nonce, session) < 0)
+        fail("HMAC failed");
+    if (CRYPTO_memcmp(want, proof, sizeof(want)) != 0)
+        fail("RESUMED does not prove the server holds the ticket");
+    /* The TICKET asked for behind RESUME: the next ticket, keyed from the
+     * resumed session's key. */
+    len = expect(fd, ND_T_TICKET);
+    {
+        uint32_t life = 0;
+
+        if (nd_ticket_decode(s_body, len, &life, t.id) < 0 || life == 0 ||
+            nd_ticket_key(session, t.id, t.key) < 0)
+            fail("malformed TICKET reply");
+        ticket_save(argv[0], &t);
+    }
+    /* Logged in: a request is answered. */
+    send_req(fd, ND_T_STAT, 0, "");
+    (void)expect(fd, ND_T_STATINFO);
+    close(fd);
+    printf("resume ok: RESUMED proved, next ticket kept, STAT answered\n");
+    return 0;
+}
+
+/* HELLO, then TICKET without logging in: ERROR AUTH, then a close. */
+static int
+cmd_ticketfirst(int argc, char **argv)
+{
+    uint8_t frame[ND_HDR_LEN];
+    char msg[ND_MSG_MAX + 1];
+    int fd;
+
+    if (argc != 0)
+        usage();
+    (void)argv;
+    fd = dial_hello_nologin();
+    send_or_die(fd, frame,
+                nd_proto_raw_encode(frame, sizeof(frame), ND_T_TICKET, "", 0),
+                "TICKET");
+    expect_error_msg(fd, ND_E_AUTH, true, msg, sizeof(msg));
+    close(fd);
+    printf("ticketfirst: ERROR AUTH \"%s\", then closed\n", msg);
+    return 0;
+}
+
 /* Connects and sends nothing: the server must refuse with ERROR BUSY and
  * close. */
 static int
@@ -1366,19 +1565,35 @@ static const struct {
     const char *name;
     int (*fn)(int argc, char **argv);
 } s_cmds[] = {
-    {"hello", cmd_hello},         {"idle", cmd_idle},
-    {"badput", cmd_badput},       {"shortput", cmd_shortput},
-    {"hugeput", cmd_hugeput},     {"bigframe", cmd_bigframe},
-    {"bigname", cmd_bigname},     {"badversion", cmd_badversion},
-    {"nohello", cmd_nohello},     {"badflags", cmd_badflags},
-    {"badbody", cmd_badbody},     {"garbage", cmd_garbage},
-    {"unknown", cmd_unknown},     {"drip", cmd_drip},
-    {"rawget", cmd_rawget},       {"slowget", cmd_slowget},
-    {"rawput", cmd_rawput},       {"slowput", cmd_slowput},
-    {"notify", cmd_notify},       {"badtrailer", cmd_badtrailer},
-    {"challenge", cmd_challenge}, {"nologin", cmd_nologin},
-    {"badproof", cmd_badproof},   {"busy", cmd_busy},
-    {"stall", cmd_stall},         {"stallxfer", cmd_stallxfer},
+    {"hello", cmd_hello},
+    {"idle", cmd_idle},
+    {"badput", cmd_badput},
+    {"shortput", cmd_shortput},
+    {"hugeput", cmd_hugeput},
+    {"bigframe", cmd_bigframe},
+    {"bigname", cmd_bigname},
+    {"badversion", cmd_badversion},
+    {"nohello", cmd_nohello},
+    {"badflags", cmd_badflags},
+    {"badbody", cmd_badbody},
+    {"garbage", cmd_garbage},
+    {"unknown", cmd_unknown},
+    {"drip", cmd_drip},
+    {"rawget", cmd_rawget},
+    {"slowget", cmd_slowget},
+    {"rawput", cmd_rawput},
+    {"slowput", cmd_slowput},
+    {"notify", cmd_notify},
+    {"badtrailer", cmd_badtrailer},
+    {"challenge", cmd_challenge},
+    {"nologin", cmd_nologin},
+    {"badproof", cmd_badproof},
+    {"busy", cmd_busy},
+    {"stall", cmd_stall},
+    {"stallxfer", cmd_stallxfer},
+    {"getticket", cmd_getticket},
+    {"resume", cmd_resume},
+    {"ticketfirst", cmd_ticketfirst},
 };
 
 int

@@ -37,7 +37,7 @@ report_summarise() {
 
 # The order of the rows, and their labels.
 REPORT_WORKLOADS="get put small-get small-get-conn small-put conc cpu idle-sessions idle-rss idle-rss-growth idle-fds idle-probe"
-REPORT_TOOLS="netdisk netdisk-tls nginx vsftpd rsync scp ref-md5 ref-get ref-put-sync ref-put md5sum"
+REPORT_TOOLS="netdisk netdisk-scram netdisk-tls nginx vsftpd rsync scp ref-md5 ref-get ref-put-sync ref-put md5sum"
 
 report_wl_label() {
     local sz
@@ -77,6 +77,7 @@ report_wl_short() {
 report_tool_short() {
     case $1 in
     netdisk-tls) echo "netdisk TLS" ;;
+    netdisk-scram) echo "netdisk SCRAM" ;;
     rsync) echo "rsync --cc=md5" ;;
     ref-md5) echo "MD5 1 core" ;;
     ref-get) echo "nd_ref get" ;;
@@ -104,7 +105,8 @@ report_tool_label() {
     get/md5sum) echo "md5sum alone (context)" ;;
     small-get/netdisk) echo "netdisk get, one login" ;;
     small-get/nginx) echo "nginx: one curl, keep-alive" ;;
-    small-get-conn/netdisk) echo "nd_load --churn, login each" ;;
+    small-get-conn/netdisk) echo "nd_load --churn, ticket login each" ;;
+    small-get-conn/netdisk-scram) echo "nd_load --churn, SCRAM login each" ;;
     small-get-conn/nginx) echo "nginx: curl, Connection: close" ;;
     small-put/netdisk) echo "netdisk put, one login (fsync)" ;;
     small-put/vsftpd) echo "vsftpd: one curl -T" ;;
@@ -133,6 +135,7 @@ put	netdisk	vsftpd	info	-	-
 put	netdisk	scp	info	-	-
 small-get	netdisk	nginx	ge	1.0	>= nginx keep-alive (stretch 2 x)
 small-get-conn	netdisk	nginx	ge	1.0	>= nginx Connection: close
+small-get-conn	netdisk-scram	nginx	info	-	SCRAM login each (2 round trips), reported
 small-put	netdisk	vsftpd	info	-	report ms per file (fsync each)
 conc	netdisk	nginx	ge	0.95	>= 0.95 x nginx aggregate
 cpu	netdisk	nginx	le	1.25	<= 1.25 x nginx
@@ -381,8 +384,11 @@ report_markdown() {
     one curl process fetching every
     URL over one keep-alive connection (\`curl --config LIST\`); a session
     per file: \`nd_load --churn ${SMALL_N} --churn-size 4096 --churn-out
-    DIR\` (a login per get, each file written to DIR as curl writes its
-    own) against the same curl with \`-H 'Connection: close'\`; puts,
+    DIR\` (a connection and a login per get, each file written to DIR as
+    curl writes its own; each login with the resumption ticket the
+    connection before got, one round trip, and in the row beside with
+    \`--churn-login scram\`, two) against the same curl with \`-H
+    'Connection: close'\`; puts,
     first in the round (they land the files its gets read): \`netdisk put
     f... small/\` (one login, an fsync per file) against one \`curl
     --config\` uploading to vsftpd, each after an untimed \`sync\` (so

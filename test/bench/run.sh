@@ -546,7 +546,7 @@ done
 # up NAME: the peer or tool NAME is running and has not failed.
 up() {
     case $1 in
-    netdisk) return 0 ;;
+    netdisk | netdisk-scram) return 0 ;;
     netdisk-tls) [ "$TLS_ON" = 1 ] && [ -z "${DISABLED[$1]:-}" ] ;;
     ref-*) [ -n "${REF_OK:-}" ] && [ -z "${DISABLED[nd_ref]:-}" ] ;;
     md5sum) return 0 ;;
@@ -881,10 +881,15 @@ m_small() {
         timed bounded "$T_SMALL" curl -q -s -S -f --noproxy '*' \
             -H 'Connection: close' --config "$W/curl.small" || rc=$?
         ;;
-    small-get-conn/netdisk)
+    small-get-conn/netdisk | small-get-conn/netdisk-scram)
         # nd_load writes each file it got, as curl does in the row beside.
+        # Each connection logs in with the ticket the one before got (one
+        # round trip), or, for the row beside, with SCRAM (two).
+        login=ticket
+        [ "$tool" = netdisk-scram ] && login=scram
         bounded $((T_SMALL * 4)) "$ND_LOAD" --port "$PORT" --churn "$SMALL_N" \
-            --churn-size 4096 --churn-out "$W/out/small" >"$W/churn.out" \
+            --churn-size 4096 --churn-login "$login" \
+            --churn-out "$W/out/small" >"$W/churn.out" \
             2>"$W/churn.err" || rc=$?
         if [ "$rc" -ne 0 ]; then
             WHY="nd_load --churn exit status $rc: $(tail -n 2 "$W/churn.err" | tr '\n' ' ')"
@@ -896,10 +901,16 @@ m_small() {
         r=$(sed -n 's/.* per_sec \([0-9.]*\).*/\1/p' <<<"$line")
         f=$(sed -n 's/.* failed \([0-9]*\).*/\1/p' <<<"$line")
         if [ "${n:-}" != "$SMALL_N" ] || [ "${f:-0}" != 0 ] ||
-            ! [[ ${r:-} =~ ^[0-9]+(\.[0-9]+)?$ ]]; then
+            ! [[ ${r:-} =~ ^[0-9]+(\.[0-9]+)?$ ]] ||
+            [[ $line != *" login $login "* ]]; then
             WHY="nd_load --churn printed '$line'"
             return 1
         fi
+        # A ticket refused makes that connection log in with SCRAM.
+        f=$(sed -n 's/.* relogins \([0-9]*\).*/\1/p' <<<"$line")
+        [ "${f:-0}" = 0 ] || note "nd_load --churn: ${f} ticket(s) refused, logged in again"
+        # churn: ... login L relogins N replay refused ...; nd_load itself
+        # fails when a used ticket is accepted again.
         # nd_load checked every file against what it put; here, that it
         # wrote them all.
         n=$(find "$W/out/small" -type f -size 4096c | wc -l)
@@ -1118,10 +1129,10 @@ round() {
         [ "$DEADLINE_HIT" = 0 ] || return 0
         measure small-get "$t" "$r" files/s m_small small-get "$t" || true
     done
-    for t in $(in_order "$r" netdisk nginx); do
+    for t in $(in_order "$r" netdisk netdisk-scram nginx); do
         up "$t" || continue
         [ "$DEADLINE_HIT" = 0 ] || return 0
-        if [ "$t" = netdisk ] && [ -n "${NOTRUN[nd_load-churn]:-}" ]; then
+        if [ "$t" != nginx ] && [ -n "${NOTRUN[nd_load-churn]:-}" ]; then
             continue
         fi
         measure small-get-conn "$t" "$r" files/s m_small small-get-conn "$t" ||

@@ -23,6 +23,7 @@
 
 #include "fuzz_util.h"
 #include "nd_proto.h"
+#include "nd_ticket.h"
 
 /* Room for the largest frame any encoder may produce. */
 #define FRAME_CAP (ND_HDR_LEN + ND_FRAME_MAX)
@@ -415,6 +416,58 @@ check_file(const uint8_t *body, size_t len)
     expect_frame(file_encode, &fi, ND_T_FILE, body, len);
 }
 
+/* The resumption frames (nd_ticket): exact lengths, and what parses
+ * encodes back to the same bytes. */
+struct ticket_arg {
+    uint8_t type;
+    uint32_t life;
+    uint8_t id[ND_TICKET_ID_LEN], nonce[ND_TICKET_NONCE_LEN];
+    uint8_t proof[ND_SCRAM_KEY_LEN];
+};
+
+static long
+ticket_encode(void *buf, size_t cap, const void *arg)
+{
+    const struct ticket_arg *a = arg;
+
+    switch (a->type) {
+    case ND_T_TICKET:
+        return nd_ticket_encode(buf, cap, a->life, a->id);
+    case ND_T_RESUME:
+        return nd_ticket_resume_encode(buf, cap, a->id, a->nonce, a->proof);
+    default:
+        return nd_ticket_resumed_encode(buf, cap, a->proof);
+    }
+}
+
+static void
+check_ticket(uint8_t type, const uint8_t *body, size_t len)
+{
+    struct ticket_arg a = {.type = type};
+    size_t want;
+    int rc;
+
+    switch (type) {
+    case ND_T_TICKET:
+        /* The client's request is empty; the server's reply is not. */
+        rc = nd_ticket_decode(body, len, &a.life, a.id);
+        want = 4 + ND_TICKET_ID_LEN;
+        break;
+    case ND_T_RESUME:
+        rc = nd_ticket_resume_decode(body, len, a.id, a.nonce, a.proof);
+        want = ND_TICKET_ID_LEN + ND_TICKET_NONCE_LEN + ND_SCRAM_KEY_LEN;
+        break;
+    default:
+        rc = nd_ticket_resumed_decode(body, len, a.proof);
+        want = ND_SCRAM_KEY_LEN;
+        break;
+    }
+    FUZZ_ASSERT(rc == 0 || rc == -EBADMSG);
+    FUZZ_ASSERT((rc == 0) == (len == want));
+    if (rc == 0)
+        expect_frame(ticket_encode, &a, type, body, len);
+}
+
 struct u64_arg {
     uint8_t type;
     uint64_t v;
@@ -740,6 +793,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case ND_T_READY:
     case ND_T_END:
         check_u64(type, body, len);
+        break;
+    case ND_T_TICKET:
+    case ND_T_RESUME:
+    case ND_T_RESUMED:
+        check_ticket(type, body, len);
         break;
     case ND_T_FILE:
         check_file(body, len);
