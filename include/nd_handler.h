@@ -60,6 +60,7 @@ struct nd_conn {
      * this session asks for is made from.  Wiped when c is freed. */
     uint8_t session[ND_SCRAM_KEY_LEN];
     uint8_t stored_key[ND_SCRAM_KEY_LEN];
+    bool ticketed; /* this session has had its ticket */
 
     /* A refusal the reactor sends at late_at, then closes: the answer to
      * a failed login waits out its delay without holding a worker. */

@@ -30,8 +30,15 @@ void nd_login_proof(const struct nd_handler_ctx *ctx, struct nd_conn *c,
 void nd_login_resume(const struct nd_handler_ctx *ctx, struct nd_conn *c,
                      struct nd_scratch *sc);
 
+/* Takes the ticket that a complete RESUME in c names out of the table,
+ * without answering: for a RESUME the server read but refuses unanswered
+ * (its queue was full), which must not stay good for someone who recorded
+ * it.  Does nothing for any other frame.  Thread-safe; c is only read. */
+void nd_login_spend(const struct nd_handler_ctx *ctx, const struct nd_conn *c);
+
 /* TICKET (the frame in c, logged in): issues a ticket from the session's
- * key and sends it; ERROR when none can be made (the session goes on). */
+ * key and sends it, once per session; ERROR when none can be made or the
+ * session had one (the session goes on). */
 void nd_login_ticket(const struct nd_handler_ctx *ctx, struct nd_conn *c,
                      struct nd_scratch *sc);
 

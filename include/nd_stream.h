@@ -21,7 +21,8 @@
 struct nd_stream {
     int fd;      /* the socket; owned by whoever owns the stream */
     SSL *ssl;    /* NULL for plaintext; owned with the stream when set */
-    bool broken; /* a TLS call failed: no close_notify may follow */
+    bool broken; /* a send or a TLS call failed: nothing more may be sent
+                    (nd_stream_send_full then fails), no close_notify */
     /* Bytes held back to go out with the next ones (nd_stream_hold):
      * held_len of held_cap in held, which is borrowed; NULL: not holding. */
     unsigned char *held;

@@ -34,8 +34,11 @@
 #define ND_TICKET_ID_LEN 16
 #define ND_TICKET_NONCE_LEN 16
 #define ND_TICKET_KEY_LEN ND_SCRAM_KEY_LEN
-/* How long a ticket is good for, in seconds, and how many the table holds. */
-#define ND_TICKET_LIFETIME 600
+/* How long a ticket is good for, in seconds, and how many the table holds.
+ * Short: tickets serve connections opened one after another, and a RESUME
+ * the server never read (refused before its first byte) stays good for
+ * someone who recorded it until the ticket expires. */
+#define ND_TICKET_LIFETIME 120
 #define ND_TICKET_SLOTS 4096
 
 /* ---- both sides: derivations, each HMAC-SHA-256; 0 or -EIO -------------- */

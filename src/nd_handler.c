@@ -121,6 +121,8 @@ handle_stat(struct nd_conn *c, struct nd_scratch *sc, const struct nd_req *req)
         if (rc == 0)
             rec = nd_sum_get(fd, &st, si.md5);
         if (rc == 0 && rec < 0) {
+            /* Hashing may take long: what is held leaves first. */
+            (void)nd_stream_flush(&c->st);
             rc = nd_sum_ensure(fd, &st, &w, si.md5, &how, &store_err, &x.bytes);
             if (rc == -ECONNRESET)
                 c->close_after = true; /* nobody is left to answer */
@@ -217,6 +219,7 @@ nd_handler_conn_free(struct nd_conn *c)
     }
     nd_store_close(&c->ustore);
     OPENSSL_cleanse(c->session, sizeof(c->session));
+    OPENSSL_cleanse(c->stored_key, sizeof(c->stored_key));
 }
 
 static void

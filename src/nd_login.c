@@ -221,8 +221,12 @@ nd_login_proof(const struct nd_handler_ctx *ctx, struct nd_conn *c,
                                     out, sizeof(out));
     if (rc >= 0 && !c->mock) {
         /* The session's key, for the tickets it may ask for. */
-        if (nd_scram_server_session(c->scram, c->session, c->stored_key) < 0 ||
-            login_open(ctx, c, user, quoted, "password") < 0)
+        if (nd_scram_server_session(c->scram, c->session, c->stored_key) < 0) {
+            nd_login_refuse(c, ND_E_INTERNAL,
+                            nd_proto_status_str(ND_E_INTERNAL));
+            return;
+        }
+        if (login_open(ctx, c, user, quoted, "password") < 0)
             return;
         nd_scram_server_clear(c->scram);
         free(c->scram);
@@ -240,6 +244,24 @@ nd_login_proof(const struct nd_handler_ctx *ctx, struct nd_conn *c,
 }
 
 void
+nd_login_spend(const struct nd_handler_ctx *ctx, const struct nd_conn *c)
+{
+    uint8_t id[ND_TICKET_ID_LEN], nonce[ND_TICKET_NONCE_LEN];
+    uint8_t proof[ND_SCRAM_KEY_LEN], key[ND_TICKET_KEY_LEN];
+    uint8_t stored[ND_SCRAM_KEY_LEN];
+    char user[ND_USER_MAX + 1];
+
+    if (c->rx_err != 0 || c->authed || c->hdr.type != ND_T_RESUME ||
+        nd_ticket_resume_decode(c->body, c->hdr.len, id, nonce, proof) < 0)
+        return;
+    if (nd_tickets_take(ctx->tickets, id, nd_io_now(), user, stored, key) == 0)
+        nd_log(ND_LOG_INFO, "peer=%s user=\"%s\" ticket spent unanswered",
+               c->peer, user);
+    OPENSSL_cleanse(key, sizeof(key));
+    OPENSSL_cleanse(stored, sizeof(stored));
+}
+
+void
 nd_login_resume(const struct nd_handler_ctx *ctx, struct nd_conn *c,
                 struct nd_scratch *sc)
 {
@@ -249,33 +271,39 @@ nd_login_resume(const struct nd_handler_ctx *ctx, struct nd_conn *c,
     uint8_t secret[ND_USERS_SECRET_LEN];
     char user[ND_USER_MAX + 1], quoted[2 * ND_USER_MAX + 8];
     struct nd_scram_verifier v;
-    int rc, line = 0;
+    int rc, taken, line = 0;
     long len;
 
-    if (login_must_wait(ctx, c, "RESUME"))
-        return;
+    memset(&v, 0, sizeof(v));
     if (nd_ticket_resume_decode(c->body, c->hdr.len, id, nonce, proof) < 0) {
         nd_log(ND_LOG_INFO, "peer=%s malformed RESUME", c->peer);
         nd_login_refuse(c, ND_E_PROTO, "malformed RESUME");
         return;
     }
+    /* The ticket is taken out before anything else, whatever follows: the
+     * proof covers no nonce of the server's, so a RESUME the server read
+     * and refused for another reason (a wait, a ban) must not stay good
+     * for someone who recorded it. */
+    taken = nd_tickets_take(ctx->tickets, id, nd_io_now(), user, stored, key);
+    memset(want, 0, sizeof(want));
+    if (login_must_wait(ctx, c, "RESUME"))
+        goto out;
     /* A ticket the table does not hold is refused at once and is not a
      * failed login: it was used, dropped for newer ones, outlived, or the
      * daemon restarted; the client logs in again.  Ids cannot be guessed. */
-    if (nd_tickets_take(ctx->tickets, id, nd_io_now(), user, stored, key) < 0) {
+    if (taken < 0) {
         nd_log(ND_LOG_INFO,
                "login refused peer=%s: ticket unknown, used or expired",
                c->peer);
         nd_login_refuse(c, ND_E_AUTH, "ticket not valid: log in again");
-        return;
+        goto out;
     }
     user_for_log(user, quoted, sizeof(quoted));
     rc = nd_ticket_proof(key, false, id, nonce, want);
     if (rc < 0 || CRYPTO_memcmp(want, proof, sizeof(want)) != 0) {
-        OPENSSL_cleanse(key, sizeof(key));
         login_failed(ctx, c, quoted,
                      rc < 0 ? "ticket not checked" : "wrong ticket proof");
-        return;
+        goto out;
     }
     /* A password changed (or a user removed) since the ticket was issued
      * ends what the old password opened. */
@@ -283,28 +311,32 @@ nd_login_resume(const struct nd_handler_ctx *ctx, struct nd_conn *c,
                                secret, &line);
     OPENSSL_cleanse(secret, sizeof(secret));
     if (rc < 0 || CRYPTO_memcmp(v.stored_key, stored, sizeof(stored)) != 0) {
-        OPENSSL_cleanse(&v, sizeof(v));
-        OPENSSL_cleanse(key, sizeof(key));
         nd_log(ND_LOG_INFO, "login refused peer=%s user=%s: ticket of a %s",
                c->peer, quoted,
-               rc < 0 ? "user no longer there" : "password since changed");
+               rc == -ENOENT ? "user no longer there"
+               : rc < 0      ? "user the users file cannot tell about"
+                             : "password since changed");
         nd_login_refuse(c, ND_E_AUTH, "ticket not valid: log in again");
-        return;
+        goto out;
     }
-    OPENSSL_cleanse(&v, sizeof(v));
     rc = nd_ticket_session(key, id, nonce, c->session);
     if (rc == 0)
         rc = nd_ticket_proof(key, true, id, nonce, want);
-    OPENSSL_cleanse(key, sizeof(key));
     if (rc < 0) {
         nd_login_refuse(c, ND_E_INTERNAL, nd_proto_status_str(ND_E_INTERNAL));
-        return;
+        goto out;
     }
     memcpy(c->stored_key, stored, sizeof(stored));
     if (login_open(ctx, c, user, quoted, "ticket") < 0)
-        return;
+        goto out;
     len = nd_ticket_resumed_encode(sc->buf, sc->cap, want);
     send_reply(c, sc->buf, len);
+out:
+    OPENSSL_cleanse(&v, sizeof(v));
+    OPENSSL_cleanse(key, sizeof(key));
+    OPENSSL_cleanse(stored, sizeof(stored));
+    OPENSSL_cleanse(want, sizeof(want));
+    OPENSSL_cleanse(proof, sizeof(proof));
 }
 
 void
@@ -320,6 +352,17 @@ nd_login_ticket(const struct nd_handler_ctx *ctx, struct nd_conn *c,
         nd_login_refuse(c, ND_E_PROTO, "malformed TICKET");
         return;
     }
+    /* One ticket per session: a client needs one for its next connection,
+     * and a session asking for thousands would push everyone else's out
+     * of the table. */
+    if (c->ticketed) {
+        nd_log(ND_LOG_INFO, "peer=%s user=\"%s\" second TICKET refused",
+               c->peer, c->user);
+        if (nd_wire_send_error(&c->st, ND_E_INVAL, "one ticket per session") <
+            0)
+            c->close_after = true;
+        return;
+    }
     rc = nd_tickets_issue(ctx->tickets, c->user, c->stored_key, c->session,
                           nd_io_now(), id);
     if (rc < 0) {
@@ -330,6 +373,7 @@ nd_login_ticket(const struct nd_handler_ctx *ctx, struct nd_conn *c,
             c->close_after = true;
         return;
     }
+    c->ticketed = true;
     nd_log(ND_LOG_DEBUG, "peer=%s user=\"%s\" ticket issued", c->peer, c->user);
     len = nd_ticket_encode(sc->buf, sc->cap, (uint32_t)ctx->tickets->lifetime,
                            id);

@@ -34,6 +34,7 @@
 
 #include "nd_io.h"
 #include "nd_log.h"
+#include "nd_login.h"
 #include "nd_net.h"
 #include "nd_notify.h"
 #include "nd_tls.h"
@@ -259,6 +260,7 @@ dispatch(struct nd_reactor *r, struct nd_conn *c)
         if (c->st.ssl != NULL)
             (void)nd_io_set_nonblock(c->st.fd, true);
         warn_busy(r, c->peer, "task queue full");
+        nd_login_spend(&r->hctx, c);
         refuse(c, c->st.fd, ND_E_BUSY, NULL);
         conn_close(r, c);
     }
@@ -888,6 +890,10 @@ begin_stop(struct nd_reactor *r, bool requested)
         conn_close(r, r->prelogin.next);
     while (r->late.next != &r->late)
         late_send(r, r->late.next);
+    /* Connections a worker handed back quietly just before stop_seen was
+     * set would otherwise wait for the next turn of the loop (up to a
+     * second) to be closed. */
+    take_back(r);
     /* The queue stays open: parked transfers still need workers.  It is
      * closed once nothing is in flight. */
 }

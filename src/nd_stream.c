@@ -125,6 +125,10 @@ send_now(struct nd_stream *s, const void *buf, size_t len)
 ssize_t
 nd_stream_send_full(struct nd_stream *s, const void *buf, size_t len)
 {
+    /* After a failed send (or TLS call) the stream has a gap or a torn
+     * record: nothing sent after it could be read right. */
+    if (s->broken)
+        return -EPIPE;
     if (s->held != NULL) {
         int rc = 0;
 
@@ -158,6 +162,9 @@ nd_stream_flush(struct nd_stream *s)
         return 0;
     n = send_now(s, s->held, s->held_len);
     s->held_len = 0;
+    /* Bytes were lost: nothing may follow them. */
+    if (n < 0)
+        s->broken = true;
     return n < 0 ? (int)n : 0;
 }
 

@@ -664,9 +664,12 @@ nd_transfer_put(const struct nd_handler_ctx *ctx, struct nd_conn *c,
         refuse(c, xs, "refused", rc);
         return;
     }
+    /* READY leaves before the kept part is hashed (held replies would
+     * otherwise wait for that hash, and the client's own hash with them). */
     if (nd_reply_send(
             c, frame,
             nd_proto_ready_encode(frame, sizeof(frame), xs->up.offset)) < 0 ||
+        (xs->up.offset > 0 && nd_stream_flush(&c->st) < 0) ||
         nd_digest_reset(&xs->md5) < 0) {
         xs->x.result = "cannot send READY";
         c->close_after = true; /* the client may be sending file bytes */
@@ -741,7 +744,10 @@ nd_transfer_get(const struct nd_handler_ctx *ctx, struct nd_conn *c,
     rc = nd_reply_send(c, frame,
                        nd_proto_file_encode(frame, sizeof(frame), &fi));
     /* The trailer is the whole file's digest, so a resumed GET without a
-     * record hashes the part the client already has before sending. */
+     * record hashes the part the client already has before sending; FILE
+     * leaves first, so that the client hashes its part meanwhile. */
+    if (rc == 0 && xs->rec != 0 && fi.offset > 0)
+        rc = nd_stream_flush(&c->st);
     if (rc == 0 && xs->rec != 0)
         rc = nd_digest_reset(&xs->md5);
     if (rc == 0 && xs->rec != 0)

@@ -378,6 +378,27 @@ START_TEST(test_stream_hold_before_other_calls)
 }
 END_TEST
 
+START_TEST(test_stream_failed_flush_sticks)
+{
+    uint8_t hold[64];
+    struct nd_stream a;
+    int sv[2];
+
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    nd_stream_init(&a, sv[0]);
+    nd_stream_hold(&a, hold, sizeof(hold));
+    ck_assert_int_eq(nd_stream_send_full(&a, "gone", 4), 4);
+    close(sv[1]);
+    /* The held bytes are lost with the peer: nothing may follow them. */
+    ck_assert_int_eq(nd_stream_flush(&a), -EPIPE);
+    ck_assert(a.broken);
+    ck_assert_int_eq(nd_stream_send_full(&a, "more", 4), -EPIPE);
+    ck_assert_int_eq(nd_stream_release(&a), 0);
+    ck_assert_int_eq(nd_stream_send_full(&a, "more", 4), -EPIPE);
+    close(sv[0]);
+}
+END_TEST
+
 START_TEST(test_stream_flush_nowait)
 {
     const size_t len = 200 * 1024;
@@ -476,6 +497,7 @@ io_suite(void)
     tcase_add_test(tc, test_wire_frames);
     tcase_add_test(tc, test_stream_hold);
     tcase_add_test(tc, test_stream_hold_before_other_calls);
+    tcase_add_test(tc, test_stream_failed_flush_sticks);
     tcase_add_test(tc, test_stream_flush_nowait);
     tcase_add_test(tc, test_notify);
     suite_add_tcase(s, tc);

@@ -20,31 +20,9 @@ if ! command -v strace >/dev/null 2>&1; then
 fi
 
 nd_start
-pool=$(pool_of) || true
-[ -n "$pool" ] || fail "no pool process under netdiskd $ND_PID"
-
-# trace_pool FILE CMD...: runs CMD with the pool process under strace,
-# which writes each send (its first 64 bytes, escaped) to FILE.
-trace_pool() {
-    local out=$1 spid i
-    shift
-    : >"$T/strace.err"
-    timeout -k 5 120 strace -f -s 64 -e trace=sendto,sendmsg,sendfile,write \
-        -o "$out" -p "$pool" 2>"$T/strace.err" &
-    spid=$!
-    for ((i = 0; i < 100; i++)); do
-        grep -q 'attached' "$T/strace.err" && break
-        sleep 0.1
-    done
-    "$@"
-    # Let the last replies be traced before detaching.
-    sleep 0.5
-    kill -INT "$spid" 2>/dev/null || true
-    wait "$spid" 2>/dev/null || true
-}
 
 rc=0
-trace_pool "$T/trace" timeout -k 5 "$ND_CMD_TIMEOUT" \
+nd_strace_pool "$T/trace" timeout -k 5 "$ND_CMD_TIMEOUT" \
     "$ND_TEST_BIN/nd_load" --port "$ND_PORT" --dir churn --churn 3 \
     --churn-size 4096 --churn-login scram >"$T/load.out" 2>"$T/load.err" ||
     rc=$?
@@ -73,7 +51,7 @@ assert_eq 0 "$sent" "...without sendfile"
 # one send of 4258 bytes, the reactor's HELLO reply handed to the worker
 # that answers the rest.  The first session logs in with SCRAM.
 rc=0
-trace_pool "$T/trace3" timeout -k 5 "$ND_CMD_TIMEOUT" \
+nd_strace_pool "$T/trace3" timeout -k 5 "$ND_CMD_TIMEOUT" \
     "$ND_TEST_BIN/nd_load" --port "$ND_PORT" --dir churnt --churn 3 \
     --churn-size 4096 >"$T/load3.out" 2>"$T/load3.err" || rc=$?
 assert_eq 0 "$rc" "nd_load --churn got three files, a ticket login each, under strace"
@@ -89,7 +67,7 @@ assert_eq 3 "$resumed" "each HELLO, RESUMED, TICKET, FILE, file and trailer left
 mkrand "$T/big" $((1024 * 1024))
 assert_exit 0 nd put "$T/big" big
 rc=0
-trace_pool "$T/trace2" nd get big "$T/big.out" || rc=$?
+nd_strace_pool "$T/trace2" nd get big "$T/big.out" || rc=$?
 assert_eq 0 "$rc" "a get of 1 MiB under strace"
 check "...arrived whole" cmp -s "$T/big" "$T/big.out"
 check "...by sendfile" grep -q 'sendfile(' "$T/trace2"

@@ -458,7 +458,19 @@ for cut in $((1 * MIB)) $((13 * MIB)); do
     assert_exit 0 nd ls -R
     check "put cut $cut: ls -R does not show it either" check_no_ls
     log_mark
-    run ndc "$PX_PORT" put "$T/in/p" p.bin
+    if [ "$cut" -gt "$MIB" ] && command -v strace >/dev/null 2>&1; then
+        # READY leaves before the daemon hashes the kept part (preads of
+        # 1 MiB), so the client hashes its own part meanwhile, not after.
+        nd_strace_pool "$T/put.trace" run ndc "$PX_PORT" put "$T/in/p" p.bin
+        ready=$(grep -n 'sendto([0-9]*, "\\0\\0\\0\\10\\1\\21\\0\\0' "$T/put.trace" |
+            head -n 1 | cut -d: -f1)
+        hashed=$(grep -n 'pread64([0-9]*, .*, 1048576, 0)' "$T/put.trace" |
+            head -n 1 | cut -d: -f1)
+        check "put cut $cut: READY went out (line ${ready:-none}) before the kept part was hashed (line ${hashed:-none})" \
+            test -n "$ready" -a -n "$hashed" -a "${ready:-0}" -lt "${hashed:-0}"
+    else
+        run ndc "$PX_PORT" put "$T/in/p" p.bin
+    fi
     assert_eq 0 "$RC" "put cut $cut: the same put again exits 0"
     check_err "put cut $cut: the client says it resumes" \
         "resuming: the server holds"

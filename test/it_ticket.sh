@@ -3,17 +3,20 @@
 # session asks for a ticket; a new connection sends HELLO, RESUME and its
 # next request together and is logged in with one round trip, the server
 # proving it holds the ticket's key; the resumed session gets the next
-# ticket.  A ticket is good once; a wrong proof is a failed login (counted,
-# answered late); a ticket outlives neither a password change nor the
-# user; TICKET before a login and a malformed RESUME are refused.  Oracles:
-# nd_rawclient's checks of every reply, and the daemon log.
+# ticket.  A ticket is good once, also when its RESUME is refused for a
+# wait after a failed login; a session gets one ticket; a wrong proof is a
+# failed login (counted, answered late); a ticket outlives neither a
+# password change nor the user; TICKET before a login and a malformed
+# RESUME are refused.  Oracles: nd_rawclient's checks of every reply, and
+# the daemon log.
 # shellcheck disable=SC2119
 # shellcheck source=lib.sh
 . "${ND_TEST_SRC:-$(dirname "$0")}/lib.sh"
 
 PEER='peer=127\.0\.0\.1:[0-9][0-9]*'
 
-nd_start 'login_delay_ms = 50;'
+# A failed login makes the address wait 1.5 s before its next try.
+nd_start 'login_delay_ms = 1500;'
 
 raw "a logged-in session gets a ticket" getticket "$T/t1"
 log_mark
@@ -29,14 +32,27 @@ check_new "...as unknown, used or expired" \
 check "...and not counted as a failed login" \
     bash -c "! grep -q 'login failed' \"$ND_LOG\""
 
-raw "another ticket" getticket "$T/t2"
+raw "one ticket per session" getticket "$T/t2" twice
+raw "another ticket" getticket "$T/t6"
 log_mark
-raw "a RESUME with a wrong proof is refused" resume "$T/t2" wrong
+# The wrong proof's answer waits out the delay (1.5 s); meanwhile another
+# RESUME from the address is refused for the wait, and its ticket is
+# spent all the same (a recorded RESUME must not stay good).
+nd_raw resume "$T/t2" wrong >"$T/wrong.out" 2>"$T/wrong.err" &
+wrong_pid=$!
+sleep 0.5
+raw "a RESUME while the address waits after a failed login is refused" \
+    resume "$T/t6" wait
+rc=0
+wait "$wrong_pid" || rc=$?
+assert_eq 0 "$rc" "a RESUME with a wrong proof is refused: $(cat "$T/wrong.out" "$T/wrong.err")"
 check_new "...as a failed login, counted" \
     "login failed $PEER user=\"$ND_USER\" reason=\"wrong ticket proof\" failures=1"
-# The delay after a failure is 50 ms here.
+check_new "...and the other RESUME for the wait" \
+    "login refused at RESUME $PEER: waiting after a failed login"
 sleep 0.3
-raw "...and that ticket is gone too" resume "$T/t2" refused
+raw "...that ticket is gone" resume "$T/t2" refused
+raw "...and so is the one refused for the wait" resume "$T/t6" refused
 
 # A password changed, or the user removed, since the ticket was issued.
 dave_pw="pd-$RANDOM-$RANDOM"

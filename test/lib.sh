@@ -301,6 +301,31 @@ nd_raw() {
         "$ND_PORT" "$@"
 }
 
+# nd_strace_pool FILE CMD...: runs CMD with the daemon's pool process under
+# strace, which writes each send, sendfile, write and pread (the first 64
+# bytes of data, escaped) to FILE.  For tests that check which system calls
+# carry what, in which order; call only where strace exists.
+nd_strace_pool() {
+    local out=$1 pool spid i
+    shift
+    pool=$(pool_of) || true
+    [ -n "$pool" ] || fail "no pool process under netdiskd $ND_PID"
+    : >"$T/strace.err"
+    timeout -k 5 120 strace -f -s 64 \
+        -e trace=sendto,sendmsg,sendfile,write,pread64 -o "$out" \
+        -p "$pool" 2>"$T/strace.err" &
+    spid=$!
+    for ((i = 0; i < 100; i++)); do
+        grep -q 'attached' "$T/strace.err" && break
+        sleep 0.1
+    done
+    "$@"
+    # Let the last replies be traced before detaching.
+    sleep 0.5
+    kill -INT "$spid" 2>/dev/null || true
+    wait "$spid" 2>/dev/null || true
+}
+
 # raw WHAT SUBCOMMAND ARGS...: nd_rawclient must see the reply it expects
 # (it prints one line saying what happened, left in $T/raw.out).
 raw() {

@@ -105,16 +105,18 @@ usage(void)
         "                                 ERROR AUTH, then a close\n"
         "  badproof USER                  AUTH, then a malformed PROOF:\n"
         "                                 ERROR AUTH, then a close\n"
-        "  getticket FILE                 log in, ask for a ticket, keep it\n"
-        "                                 (id and key) in FILE\n"
-        "  resume FILE ok|refused|wrong|malformed\n"
+        "  getticket FILE [twice]         log in, ask for a ticket, keep it\n"
+        "                                 (id and key) in FILE; twice: ask\n"
+        "                                 again, ERROR INVAL, STAT answered\n"
+        "  resume FILE ok|refused|wait|wrong|malformed\n"
         "                                 HELLO, RESUME with FILE's ticket\n"
         "                                 (wrong: a wrong proof; malformed:\n"
         "                                 a short body), TICKET: ok is\n"
         "                                 RESUMED, proved, then the next\n"
         "                                 ticket (into FILE) and a STAT;\n"
         "                                 otherwise ERROR AUTH (PROTO for\n"
-        "                                 malformed), then a close\n"
+        "                                 malformed, BANNED for wait), then\n"
+        "                                 a close\n"
         "  ticketfirst                    HELLO, TICKET without logging in:\n"
         "                                 ERROR AUTH, then a close\n"
         "  busy                           connect, send nothing: ERROR\n"
@@ -1245,15 +1247,33 @@ ticket_ask(int fd, const uint8_t session[ND_SCRAM_KEY_LEN], const char *path)
 static int
 cmd_getticket(int argc, char **argv)
 {
+    uint8_t frame[ND_HDR_LEN];
+    char msg[ND_MSG_MAX + 1];
     int fd;
 
-    if (argc != 1 || getenv("NETDISK_USER") == NULL)
+    if (argc < 1 || argc > 2 || getenv("NETDISK_USER") == NULL ||
+        (argc == 2 && strcmp(argv[1], "twice") != 0))
         usage();
     fd = dial(0);
     hello(fd); /* and login() */
     ticket_ask(fd, s_session, argv[0]);
+    if (argc == 2) {
+        /* One ticket per session: the second request is refused, and the
+         * session goes on. */
+        send_or_die(fd, frame,
+                    nd_proto_raw_encode(frame, sizeof(frame), ND_T_TICKET,
+                                        "", 0),
+                    "TICKET");
+        expect_error_msg(fd, ND_E_INVAL, false, msg, sizeof(msg));
+        send_req(fd, ND_T_STAT, 0, "");
+        (void)expect(fd, ND_T_STATINFO);
+        printf("getticket: kept in %s; a second TICKET: ERROR INVAL "
+               "\"%s\", then a STAT answered\n",
+               argv[0], msg);
+    } else {
+        printf("getticket: kept in %s\n", argv[0]);
+    }
     close(fd);
-    printf("getticket: kept in %s\n", argv[0]);
     return 0;
 }
 
@@ -1276,7 +1296,8 @@ cmd_resume(int argc, char **argv)
         usage();
     mode = argv[1];
     if (strcmp(mode, "ok") != 0 && strcmp(mode, "refused") != 0 &&
-        strcmp(mode, "wrong") != 0 && strcmp(mode, "malformed") != 0)
+        strcmp(mode, "wrong") != 0 && strcmp(mode, "malformed") != 0 &&
+        strcmp(mode, "wait") != 0)
         usage();
     ticket_load(argv[0], &t);
     if (getrandom(nonce, sizeof(nonce), 0) != (ssize_t)sizeof(nonce) ||
@@ -1304,9 +1325,11 @@ cmd_resume(int argc, char **argv)
         fail("sending HELLO, RESUME and TICKET: %s", strerror(errno));
     (void)expect(fd, ND_T_HELLO);
     if (strcmp(mode, "ok") != 0) {
-        expect_error_msg(
-            fd, strcmp(mode, "malformed") == 0 ? ND_E_PROTO : ND_E_AUTH, true,
-            msg, sizeof(msg));
+        expect_error_msg(fd,
+                         strcmp(mode, "malformed") == 0 ? ND_E_PROTO
+                         : strcmp(mode, "wait") == 0    ? ND_E_BANNED
+                                                        : ND_E_AUTH,
+                         true, msg, sizeof(msg));
         close(fd);
         printf("resume %s: ERROR \"%s\", then closed\n", mode, msg);
         return 0;
