@@ -308,7 +308,7 @@ nd_raw() {
 nd_strace_pool() {
     local out=$1 pool spid i
     shift
-    pool=$(pool_of) || true
+    pool=$(pool_of "$ND_PID") || true
     [ -n "$pool" ] || fail "no pool process under netdiskd $ND_PID"
     : >"$T/strace.err"
     timeout -k 5 120 strace -f -s 64 \

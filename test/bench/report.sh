@@ -388,7 +388,8 @@ report_markdown() {
     curl writes its own; each login with the resumption ticket the
     connection before got, one round trip, and in the row beside with
     \`--churn-login scram\`, two) against the same curl with \`-H
-    'Connection: close'\`; puts,
+    'Connection: close'\`, ${CONN_REPS} interleaved runs of each a round,
+    each a sample; puts,
     first in the round (they land the files its gets read): \`netdisk put
     f... small/\` (one login, an fsync per file) against one \`curl
     --config\` uploading to vsftpd, each after an untimed \`sync\` (so
