@@ -79,7 +79,7 @@ else
     not_ok "netdiskd user del dave: $(cat "$T/cli.err")"
 fi
 
-raw "TICKET before a login is refused" ticketfirst
+raw "TICKET before a login is refused" nologin ticket
 raw "another ticket" getticket "$T/t5"
 raw "a RESUME whose body is a byte short is refused" resume "$T/t5" malformed
 

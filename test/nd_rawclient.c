@@ -101,7 +101,7 @@ usage(void)
         "                                 READY=1 then STOPPING=1 came\n"
         "  challenge USER                 HELLO, AUTH for USER (no login):\n"
         "                                 print the CHALLENGE body\n"
-        "  nologin                        HELLO, GET without logging in:\n"
+        "  nologin [ticket]               HELLO, GET (TICKET) without login:\n"
         "                                 ERROR AUTH, then a close\n"
         "  badproof USER                  AUTH, then a malformed PROOF:\n"
         "                                 ERROR AUTH, then a close\n"
@@ -117,8 +117,6 @@ usage(void)
         "                                 otherwise ERROR AUTH (PROTO for\n"
         "                                 malformed, BANNED for wait), then\n"
         "                                 a close\n"
-        "  ticketfirst                    HELLO, TICKET without logging in:\n"
-        "                                 ERROR AUTH, then a close\n"
         "  busy                           connect, send nothing: ERROR\n"
         "                                 BUSY, then a close\n"
         "  stall HEX|- SECS               send HEX bytes (- for none), then\n"
@@ -1135,18 +1133,25 @@ cmd_challenge(int argc, char **argv)
     return 0;
 }
 
-/* HELLO, then a GET without logging in: ERROR AUTH, then a close. */
+/* HELLO, then a GET (or, with "ticket", a TICKET) without logging in:
+ * ERROR AUTH, then a close. */
 static int
 cmd_nologin(int argc, char **argv)
 {
+    uint8_t frame[ND_HDR_LEN];
     char msg[ND_MSG_MAX + 1];
     int fd;
 
-    if (argc != 0)
+    if (argc > 1 || (argc == 1 && strcmp(argv[0], "ticket") != 0))
         usage();
-    (void)argv;
     fd = dial_hello_nologin();
-    send_req(fd, ND_T_GET, 0, "x");
+    if (argc == 1)
+        send_or_die(
+            fd, frame,
+            nd_proto_raw_encode(frame, sizeof(frame), ND_T_TICKET, "", 0),
+            "TICKET");
+    else
+        send_req(fd, ND_T_GET, 0, "x");
     expect_error_msg(fd, ND_E_AUTH, true, msg, sizeof(msg));
     close(fd);
     printf("nologin: ERROR AUTH \"%s\", then closed\n", msg);
@@ -1260,10 +1265,10 @@ cmd_getticket(int argc, char **argv)
     if (argc == 2) {
         /* One ticket per session: the second request is refused, and the
          * session goes on. */
-        send_or_die(fd, frame,
-                    nd_proto_raw_encode(frame, sizeof(frame), ND_T_TICKET,
-                                        "", 0),
-                    "TICKET");
+        send_or_die(
+            fd, frame,
+            nd_proto_raw_encode(frame, sizeof(frame), ND_T_TICKET, "", 0),
+            "TICKET");
         expect_error_msg(fd, ND_E_INVAL, false, msg, sizeof(msg));
         send_req(fd, ND_T_STAT, 0, "");
         (void)expect(fd, ND_T_STATINFO);
@@ -1358,27 +1363,6 @@ cmd_resume(int argc, char **argv)
     (void)expect(fd, ND_T_STATINFO);
     close(fd);
     printf("resume ok: RESUMED proved, next ticket kept, STAT answered\n");
-    return 0;
-}
-
-/* HELLO, then TICKET without logging in: ERROR AUTH, then a close. */
-static int
-cmd_ticketfirst(int argc, char **argv)
-{
-    uint8_t frame[ND_HDR_LEN];
-    char msg[ND_MSG_MAX + 1];
-    int fd;
-
-    if (argc != 0)
-        usage();
-    (void)argv;
-    fd = dial_hello_nologin();
-    send_or_die(fd, frame,
-                nd_proto_raw_encode(frame, sizeof(frame), ND_T_TICKET, "", 0),
-                "TICKET");
-    expect_error_msg(fd, ND_E_AUTH, true, msg, sizeof(msg));
-    close(fd);
-    printf("ticketfirst: ERROR AUTH \"%s\", then closed\n", msg);
     return 0;
 }
 
@@ -1588,35 +1572,20 @@ static const struct {
     const char *name;
     int (*fn)(int argc, char **argv);
 } s_cmds[] = {
-    {"hello", cmd_hello},
-    {"idle", cmd_idle},
-    {"badput", cmd_badput},
-    {"shortput", cmd_shortput},
-    {"hugeput", cmd_hugeput},
-    {"bigframe", cmd_bigframe},
-    {"bigname", cmd_bigname},
-    {"badversion", cmd_badversion},
-    {"nohello", cmd_nohello},
-    {"badflags", cmd_badflags},
-    {"badbody", cmd_badbody},
-    {"garbage", cmd_garbage},
-    {"unknown", cmd_unknown},
-    {"drip", cmd_drip},
-    {"rawget", cmd_rawget},
-    {"slowget", cmd_slowget},
-    {"rawput", cmd_rawput},
-    {"slowput", cmd_slowput},
-    {"notify", cmd_notify},
-    {"badtrailer", cmd_badtrailer},
-    {"challenge", cmd_challenge},
-    {"nologin", cmd_nologin},
-    {"badproof", cmd_badproof},
-    {"busy", cmd_busy},
-    {"stall", cmd_stall},
-    {"stallxfer", cmd_stallxfer},
-    {"getticket", cmd_getticket},
-    {"resume", cmd_resume},
-    {"ticketfirst", cmd_ticketfirst},
+    {"hello", cmd_hello},         {"idle", cmd_idle},
+    {"badput", cmd_badput},       {"shortput", cmd_shortput},
+    {"hugeput", cmd_hugeput},     {"bigframe", cmd_bigframe},
+    {"bigname", cmd_bigname},     {"badversion", cmd_badversion},
+    {"nohello", cmd_nohello},     {"badflags", cmd_badflags},
+    {"badbody", cmd_badbody},     {"garbage", cmd_garbage},
+    {"unknown", cmd_unknown},     {"drip", cmd_drip},
+    {"rawget", cmd_rawget},       {"slowget", cmd_slowget},
+    {"rawput", cmd_rawput},       {"slowput", cmd_slowput},
+    {"notify", cmd_notify},       {"badtrailer", cmd_badtrailer},
+    {"challenge", cmd_challenge}, {"nologin", cmd_nologin},
+    {"badproof", cmd_badproof},   {"busy", cmd_busy},
+    {"stall", cmd_stall},         {"stallxfer", cmd_stallxfer},
+    {"getticket", cmd_getticket}, {"resume", cmd_resume},
 };
 
 int
