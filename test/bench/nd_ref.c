@@ -24,14 +24,20 @@
  *        unnamed temporary file, compares the trailer with its own digest
  *        and (with --sync) fdatasync()s before it replies one byte, 'Y' or
  *        'N'.  The file is then discarded.
+ *   small  no transfer: writes N files of SIZE bytes into DIR the way the
+ *        daemon lands each upload (a new temporary file, one write, with
+ *        --sync an fdatasync, a rename to the final name, with --sync an
+ *        fsync of the directory), so that the benchmark can say what the
+ *        syncs cost per file, apart from the protocol around them.
  *
  * Usage (one line on stdout, "key value..." shaped; errors on stderr):
  *   nd_ref md5 FILE               -> md5 SECONDS HEXDIGEST
  *   nd_ref get FILE OUT           -> get SECONDS HEXDIGEST BYTES
  *   nd_ref put FILE OUTDIR [--sync] -> put SECONDS HEXDIGEST BYTES
+ *   nd_ref small DIR N SIZE [--sync] -> small SECONDS N
  * SECONDS comes from CLOCK_MONOTONIC: md5 around the read and hash loop;
  * get from connect to the final digest with every byte written; put, in
- * the client, from connect to the server's reply.  Exit status: 0 done, 1
+ * the client, from connect to the server's reply; small around the N files.  Exit status: 0 done, 1
  * failed (including a 'N' reply), 2 usage.
  *
  * Every wait is bounded: sockets carry 60 s send and receive timeouts, the
@@ -89,7 +95,8 @@ usage(void)
 {
     fprintf(stderr, "usage: nd_ref md5 FILE\n"
                     "       nd_ref get FILE OUT\n"
-                    "       nd_ref put FILE OUTDIR [--sync]\n");
+                    "       nd_ref put FILE OUTDIR [--sync]\n"
+                    "       nd_ref small DIR N SIZE [--sync]\n");
     exit(2);
 }
 
@@ -790,6 +797,61 @@ out:
     return rc;
 }
 
+/* ---- small: what landing small files costs, with and without syncs ---- */
+
+static int
+mode_small(const char *dir, const char *n_arg, const char *size_arg, bool sync)
+{
+    char tmp[64], name[64], *end;
+    long n = strtol(n_arg, &end, 10), size;
+    double t0, t1;
+    uint8_t *buf;
+    int dfd, rc = 1;
+
+    if (*end != '\0' || n < 1 || n > 1000000)
+        usage();
+    size = strtol(size_arg, &end, 10);
+    if (*end != '\0' || size < 0 || size > (long)UNIT)
+        usage();
+    buf = unit_alloc();
+    if (buf == NULL) {
+        err_msg("out of memory");
+        return 1;
+    }
+    memset(buf, 0x5a, (size_t)size);
+    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) {
+        err_msg("%s: %s", dir, strerror(errno));
+        free(buf);
+        return 1;
+    }
+    t0 = nd_io_now();
+    for (long i = 0; i < n; i++) {
+        int fd;
+
+        snprintf(tmp, sizeof(tmp), ".tmp%06ld", i);
+        snprintf(name, sizeof(name), "f%06ld", i);
+        fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0 ||
+            nd_io_write_full(fd, buf, (size_t)size) != (ssize_t)size ||
+            (sync && fdatasync(fd) < 0) || renameat(dfd, tmp, dfd, name) < 0 ||
+            (sync && fsync(dfd) < 0)) {
+            err_msg("%s/%s: %s", dir, name, strerror(errno));
+            if (fd >= 0)
+                close(fd);
+            goto out;
+        }
+        close(fd);
+    }
+    t1 = nd_io_now();
+    printf("small %.3f %ld\n", t1 - t0, n);
+    rc = 0;
+out:
+    close(dfd);
+    free(buf);
+    return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -802,5 +864,8 @@ main(int argc, char **argv)
     if ((argc == 4 || (argc == 5 && strcmp(argv[4], "--sync") == 0)) &&
         strcmp(argv[1], "put") == 0)
         return mode_put(argv[2], argv[3], argc == 5);
+    if ((argc == 5 || (argc == 6 && strcmp(argv[5], "--sync") == 0)) &&
+        strcmp(argv[1], "small") == 0)
+        return mode_small(argv[2], argv[3], argv[4], argc == 6);
     usage();
 }

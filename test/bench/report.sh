@@ -37,7 +37,7 @@ report_summarise() {
 
 # The order of the rows, and their labels.
 REPORT_WORKLOADS="get put small-get small-get-conn small-put conc cpu idle-sessions idle-rss idle-rss-growth idle-fds idle-probe"
-REPORT_TOOLS="netdisk netdisk-scram netdisk-tls nginx vsftpd rsync scp ref-md5 ref-get ref-put-sync ref-put md5sum"
+REPORT_TOOLS="netdisk netdisk-scram netdisk-tls nginx vsftpd rsync scp ref-md5 ref-get ref-put-sync ref-put ref-small-sync ref-small md5sum"
 
 report_wl_label() {
     local sz
@@ -83,6 +83,8 @@ report_tool_short() {
     ref-get) echo "nd_ref get" ;;
     ref-put-sync) echo "nd_ref put --sync" ;;
     ref-put) echo "nd_ref put" ;;
+    ref-small-sync) echo "nd_ref small --sync" ;;
+    ref-small) echo "nd_ref small" ;;
     *) echo "$1" ;;
     esac
 }
@@ -110,6 +112,8 @@ report_tool_label() {
     small-get-conn/nginx) echo "nginx: curl, Connection: close" ;;
     small-put/netdisk) echo "netdisk put, one login (fsync)" ;;
     small-put/vsftpd) echo "vsftpd: one curl -T" ;;
+    small-put/ref-small-sync) echo "limit: landing them with the syncs (nd_ref small --sync)" ;;
+    small-put/ref-small) echo "limit: landing them without (nd_ref small)" ;;
     conc/netdisk) echo "netdisk get x $CONC (verified)" ;;
     conc/nginx) echo "nginx: curl --parallel (unverified)" ;;
     cpu/netdisk) echo "netdiskd pool process" ;;
@@ -137,6 +141,8 @@ small-get	netdisk	nginx	ge	1.0	>= nginx keep-alive (stretch 2 x)
 small-get-conn	netdisk	nginx	ge	1.0	>= nginx Connection: close
 small-get-conn	netdisk-scram	nginx	info	-	SCRAM login each (2 round trips), reported
 small-put	netdisk	vsftpd	info	-	report ms per file (fsync each)
+small-put	netdisk	ref-small-sync	info	-	netdisk / landing the files with the syncs alone
+small-put	ref-small-sync	ref-small	info	-	what the syncs cost: with / without them
 conc	netdisk	nginx	ge	0.95	>= 0.95 x nginx aggregate
 cpu	netdisk	nginx	le	1.25	<= 1.25 x nginx
 idle-rss	netdisk	-	le	64	<= 64 MiB RSS
@@ -392,7 +398,11 @@ report_markdown() {
     each a sample; puts,
     first in the round (they land the files its gets read): \`netdisk put
     f... small/\` (one login, an fsync per file) against one \`curl
-    --config\` uploading to vsftpd, each after an untimed \`sync\` (so
+    --config\` uploading to vsftpd, and against \`nd_ref small DIR
+    ${SMALL_N} 4096 [--sync]\` (the files landed as the daemon lands an
+    upload, temporary file, write, rename, with and without its
+    fdatasync of the file and fsync of the directory: the difference is
+    what the syncs cost per file), each after an untimed \`sync\` (so
     that no earlier write is still being flushed). Rates are files over
     wall time.
   - Concurrency: ${CONC} \`netdisk get\` processes at once (each verifies

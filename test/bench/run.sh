@@ -928,6 +928,33 @@ m_small() {
         timed bounded "$T_SMALL" "${ND[@]}" put \
             "${SMALL_NAMES[@]/#/$W/src/small/}" small/ || rc=$?
         ;;
+    small-put/ref-small-sync | small-put/ref-small)
+        # What landing the files costs with no protocol around it, with
+        # the daemon's syncs (an fdatasync of each file and an fsync of
+        # its directory) and without: the difference is what the syncs
+        # cost per file.
+        mkdir -p "$W/out/refsmall"
+        bounded 120 sync || true
+        local sync_arg=()
+        [ "$tool" = ref-small-sync ] && sync_arg=(--sync)
+        bounded "$T_SMALL" "$ND_REF" small "$W/out/refsmall" "$SMALL_N" 4096 \
+            "${sync_arg[@]}" >"$W/ref.out" 2>"$W/ref.err" || rc=$?
+        if [ "$rc" -ne 0 ]; then
+            WHY="nd_ref small exit status $rc: $(tail -n 2 "$W/ref.err" | tr '\n' ' ')"
+            return 1
+        fi
+        line=$(grep '^small ' "$W/ref.out" | tail -n 1)
+        read -r _ r n <<<"$line"
+        if ! [[ ${r:-} =~ ^[0-9]+(\.[0-9]+)?$ ]] || [ "${n:-}" != "$SMALL_N" ]; then
+            WHY="nd_ref small printed '$line'"
+            return 1
+        fi
+        n=$(find "$W/out/refsmall" -type f -name 'f*' -size 4096c | wc -l)
+        [ "$n" = "$SMALL_N" ] || wrong "nd_ref small: $n files of 4096 bytes, not $SMALL_N"
+        aside "$W/out/refsmall"
+        SAMPLE=$(calc "$r * 1000 / $SMALL_N")
+        return 0
+        ;;
     small-put/vsftpd)
         aside "$W/ftp/up/sput"
         bounded 120 sync || true
@@ -1115,7 +1142,7 @@ round() {
     if [ -e "$USERDIR/small" ] && ! bounded 120 "${ND[@]}" mv small "small.before-r$r"; then
         step_failed "r$r small-put netdisk" "netdisk mv small failed"
     fi
-    for t in $(in_order "$r" netdisk vsftpd); do
+    for t in $(in_order "$r" netdisk vsftpd ref-small-sync ref-small); do
         up "$t" || continue
         [ "$DEADLINE_HIT" = 0 ] || return 0
         measure small-put "$t" "$r" ms/file m_small small-put "$t" || true
