@@ -37,8 +37,8 @@
  *   nd_ref small DIR N SIZE [--sync] -> small SECONDS N
  * SECONDS comes from CLOCK_MONOTONIC: md5 around the read and hash loop;
  * get from connect to the final digest with every byte written; put, in
- * the client, from connect to the server's reply; small around the N files.  Exit status: 0 done, 1
- * failed (including a 'N' reply), 2 usage.
+ * the client, from connect to the server's reply; small around the N files.
+ * Exit status: 0 done, 1 failed (including a 'N' reply), 2 usage.
  *
  * Every wait is bounded: sockets carry 60 s send and receive timeouts, the
  * server child waits at most 60 s for its one connection and dies with the
