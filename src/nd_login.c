@@ -29,6 +29,14 @@ send_reply(struct nd_conn *c, const void *frame, long len)
         c->close_after = true;
 }
 
+/* Sends ERROR st with msg; the session goes on unless the send failed. */
+static void
+send_error(struct nd_conn *c, enum nd_status st, const char *msg)
+{
+    if (nd_wire_send_error(&c->st, st, msg) < 0)
+        c->close_after = true;
+}
+
 void
 nd_login_refuse(struct nd_conn *c, enum nd_status st, const char *msg)
 {
@@ -358,9 +366,7 @@ nd_login_ticket(const struct nd_handler_ctx *ctx, struct nd_conn *c,
     if (c->ticketed) {
         nd_log(ND_LOG_INFO, "peer=%s user=\"%s\" second TICKET refused",
                c->peer, c->user);
-        if (nd_wire_send_error(&c->st, ND_E_INVAL, "one ticket per session") <
-            0)
-            c->close_after = true;
+        send_error(c, ND_E_INVAL, "one ticket per session");
         return;
     }
     rc = nd_tickets_issue(ctx->tickets, c->user, c->stored_key, c->session,
@@ -368,9 +374,7 @@ nd_login_ticket(const struct nd_handler_ctx *ctx, struct nd_conn *c,
     if (rc < 0) {
         nd_log(ND_LOG_ERR, "peer=%s user=\"%s\" cannot issue a ticket: %s",
                c->peer, c->user, strerror(-rc));
-        if (nd_wire_send_error(&c->st, ND_E_INTERNAL, "cannot issue a ticket") <
-            0)
-            c->close_after = true;
+        send_error(c, ND_E_INTERNAL, "cannot issue a ticket");
         return;
     }
     c->ticketed = true;

@@ -343,6 +343,29 @@ conn_handshake(struct nd_reactor *r, struct nd_conn *c)
 }
 
 /*
+ * Takes the header now whole in c->hdr_buf: decodes it into c->hdr, refuses
+ * (rx_err) what may not come now, and allocates the body.  Returns true
+ * when the frame ends here (refused, or without a body).
+ */
+static bool
+frame_header(struct nd_conn *c)
+{
+    c->hdr_got = ND_HDR_LEN;
+    c->rx_err = nd_proto_hdr_decode(c->hdr_buf, &c->hdr);
+    /* Before the login nothing needs a large frame, and a stranger must
+     * not make us hold 256 KiB per connection. */
+    if (c->rx_err == 0 && !c->authed && c->hdr.len > PREAUTH_MAX)
+        c->rx_err = -EMSGSIZE;
+    if (c->rx_err == 0 && c->hdr.len > 0) {
+        /* hdr.len was checked against ND_FRAME_MAX above. */
+        c->body = malloc(c->hdr.len);
+        if (c->body == NULL)
+            c->rx_err = -ENOMEM;
+    }
+    return c->rx_err != 0 || c->hdr.len == 0;
+}
+
+/*
  * Reads what is there of c's request frame without blocking, into c's frame
  * state (hdr_buf/hdr, body), exactly up to its end, never into the file
  * bytes or the next request behind it.  Returns 1 when the frame is complete or
@@ -381,18 +404,7 @@ frame_read(struct nd_conn *c)
             c->hdr_got += (size_t)n;
             if (c->hdr_got < ND_HDR_LEN)
                 continue;
-            c->rx_err = nd_proto_hdr_decode(c->hdr_buf, &c->hdr);
-            /* Before the login nothing needs a large frame, and a stranger
-             * must not make us hold 256 KiB per connection. */
-            if (c->rx_err == 0 && !c->authed && c->hdr.len > PREAUTH_MAX)
-                c->rx_err = -EMSGSIZE;
-            if (c->rx_err == 0 && c->hdr.len > 0) {
-                /* hdr.len was checked against ND_FRAME_MAX above. */
-                c->body = malloc(c->hdr.len);
-                if (c->body == NULL)
-                    c->rx_err = -ENOMEM;
-            }
-            if (c->rx_err != 0 || c->hdr.len == 0)
+            if (frame_header(c))
                 return 1;
         } else {
             c->body_got += (size_t)n;
@@ -542,11 +554,7 @@ accept_some(struct nd_reactor *r)
             continue;
         }
         c = calloc(1, sizeof(*c));
-        if (c != NULL && conn_options(r, fd) < 0) {
-            free(c);
-            c = NULL;
-        }
-        if (c == NULL) {
+        if (c == NULL || conn_options(r, fd) < 0) {
             if (counted == 0)
                 nd_guard_disconnect(&r->guard, addr);
             free(c);
@@ -785,17 +793,10 @@ frame_waiting(struct nd_reactor *r, struct nd_conn *c, uint8_t *peek,
 static int
 frame_take(struct nd_conn *c, uint8_t *buf, size_t len)
 {
-    if (nd_io_recv_nowait(c->st.fd, buf, len) != (ssize_t)len ||
-        nd_proto_hdr_decode(buf, &c->hdr) < 0)
+    if (nd_io_recv_nowait(c->st.fd, buf, len) != (ssize_t)len)
         return -1;
     memcpy(c->hdr_buf, buf, ND_HDR_LEN);
-    c->hdr_got = ND_HDR_LEN;
-    if (c->hdr.len > 0) {
-        c->body = malloc(c->hdr.len);
-        if (c->body == NULL) {
-            c->rx_err = -ENOMEM;
-            return 1;
-        }
+    if (!frame_header(c)) {
         memcpy(c->body, buf + ND_HDR_LEN, c->hdr.len);
         c->body_got = c->hdr.len;
     }
