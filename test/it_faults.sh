@@ -36,7 +36,7 @@ nd_start 'workers = 1;'
 pool=$(pool_of)
 assert_exit 0 nd put "$T/in/big" big.bin
 assert_exit 0 nd ls
-base_fds=$(fd_count "$pool")
+base_fds=$(fds_at_rest "$pool")
 say "# pool process $pool holds $base_fds descriptors between requests"
 fds_back() { [ "$(fd_count "$pool")" -eq "$base_fds" ]; }
 

@@ -33,7 +33,7 @@ nd_start 'workers = 2;' "idle_timeout = $IDLE;" 'max_connections = 1000;' \
     'max_per_ip = 1000;' 'queue_capacity = 1024;'
 pool=$(pool_of)
 assert_exit 0 nd put "$T/in/big" big.bin
-base_fds=$(fd_count "$pool")
+base_fds=$(fds_at_rest "$pool")
 say "# pool process $pool holds $base_fds descriptors between requests"
 log_mark
 
@@ -115,7 +115,11 @@ assert_eq "$NPUT" \
 assert_eq "$NFRAME" "$(new_count 'request not complete within idle_timeout')" \
     "each mid-frame stall is logged"
 fds_back() { [ "$(fd_count "$pool")" -eq "$base_fds" ]; }
-wait_for 10 fds_back
+if ! wait_for 10 fds_back; then
+    # Name what is still open, so that a leak can be told from a late close.
+    say "# the pool holds $(fd_count "$pool") descriptors, $(conn_count "$pool") of them connections:"
+    find "/proc/$pool/fd" -mindepth 1 -maxdepth 1 -printf '#   %f -> %l\n' 2>&1
+fi
 check "the pool is back to its $base_fds descriptors" fds_back
 assert_no_temps
 check "no stalled upload left a file" \

@@ -427,6 +427,31 @@ nd_free_port() {
 # it does not exist.
 pool_of() { pgrep -P "${1:-$ND_PID}" | head -n 1; }
 fd_count() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
+
+# conn_count PID: how many TCP connections PID holds (its sockets found in
+# /proc/net/tcp or tcp6 in a state other than LISTEN, 0A).
+conn_count() {
+    local inodes
+    inodes=$(find "/proc/$1/fd" -mindepth 1 -maxdepth 1 -lname 'socket:*' \
+        -printf '%l\n' 2>/dev/null | sed 's/^socket:\[\(.*\)\]$/\1/')
+    if [ -z "$inodes" ]; then
+        echo 0
+        return
+    fi
+    awk 'NR == FNR { want[$1] = 1; next }
+         FNR > 1 && $4 != "0A" && ($10 in want) { n++ }
+         END { print n + 0 }' <(printf '%s\n' "$inodes") /proc/net/tcp /proc/net/tcp6
+}
+
+# fds_at_rest PID: how many descriptors PID holds once it holds no
+# connection (waiting up to 10 s for the server's side of a client that
+# just exited to be closed), for a base that later counts are held to.
+fds_at_rest() {
+    local pid=$1
+    no_conns() { [ "$(conn_count "$pid")" -eq 0 ]; }
+    wait_for 10 no_conns || say "# pid $pid still holds $(conn_count "$pid") connections"
+    fd_count "$pid"
+}
 fsize() { if [ -e "$1" ]; then stat -c %s "$1"; else echo 0; fi; }
 
 # nd_sanitizer: the sanitizers the build under test was made with, from
@@ -434,6 +459,17 @@ fsize() { if [ -e "$1" ]; then stat -c %s "$1"; else echo 0; fi; }
 nd_sanitizer() {
     sed -n 's/^ND_SANITIZE:STRING=//p' "$ND_BIN/CMakeCache.txt" 2>/dev/null ||
         true
+}
+
+# After a failure: the end of each daemon log of this test, so that a
+# failure in CI, where the logs are gone with $T, can be understood.
+nd__dump_logs() {
+    local log
+    for log in "$T"/daemon*.log; do
+        [ -s "$log" ] || continue
+        say "# the last lines of $(basename "$log"):"
+        tail -n 30 "$log" | sed 's/^/#   /'
+    done
 }
 
 # Call last: prints the summary line and exits, non-zero on any failure.
@@ -449,6 +485,9 @@ nd_done() {
             sed 's/^/#   /' "$log" | head -n 60
         fi
     done
+    if [ "$ND_FAIL" -ne 0 ]; then
+        nd__dump_logs
+    fi
     say "$ND_PASS passed, $ND_FAIL failed"
     if [ "$ND_FAIL" -ne 0 ]; then
         exit 1
@@ -475,6 +514,7 @@ nd__cleanup() {
             ND_FAIL=$((ND_FAIL + 1))
             say "not ok - the test stopped early (status $rc)"
         fi
+        nd__dump_logs
         say "$ND_PASS passed, $ND_FAIL failed"
         [ "$rc" -ne 0 ] || rc=1
     fi

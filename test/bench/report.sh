@@ -288,6 +288,21 @@ report_text() {
     fi
 }
 
+# report_cpu_clock: how the server CPU figures were read (CPU_CLOCK, set by
+# run.sh).
+report_cpu_clock() {
+    if [ "${CPU_CLOCK:-ticks}" = schedstat ]; then
+        printf '%s\n    %s\n    %s' \
+            "Read from /proc/PID/task/TID/schedstat, the scheduler's sum of" \
+            "run time in nanoseconds; a sample during which the set of threads" \
+            "changed is dropped."
+    else
+        printf '%s\n    %s' \
+            "Read from /proc/PID/stat as utime + stime, in clock ticks of" \
+            "1/$(getconf CLK_TCK) s (this kernel has no schedstat)."
+    fi
+}
+
 # report_pkg PACKAGE: its installed version, or "not installed".
 report_pkg() {
     dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo "not installed"
@@ -409,9 +424,10 @@ report_markdown() {
     its ${CONC_MB} MiB file) against \`curl --parallel --parallel-immediate
     --parallel-max ${CONC}\` from nginx (not verified): all bytes over the
     wall time.
-  - Server CPU: utime + stime of netdiskd's pool process, and of nginx's
-    workers, from /proc/PID/stat around each get of the big file, in
-    seconds per GiB served (clock ticks of 1/$(getconf CLK_TCK) s).
+  - Server CPU: the run time of every thread of netdiskd's pool process,
+    and of nginx's workers, around each get of the big file, in seconds
+    per GiB served.
+    $(report_cpu_clock)
   - Idle: \`nd_load --idle ${IDLE_SECS} --sessions ${IDLE}\` holds logged-in
     sessions and samples the pool process's RSS and descriptors; while
     they are held, one \`netdisk get\` of a small file is timed.

@@ -728,7 +728,7 @@ server_pids() {
 # netdiskd and nginx, also a sample of the server's CPU time (workload
 # cpu), as m_cpu takes it.
 m_get() {
-    local tool=$1 out=$W/out/big.bin rc=0 pids='' b=0 a=0
+    local tool=$1 out=$W/out/big.bin rc=0 pids='' b=0 a=0 tb=''
     fresh_out
     case $tool in
     ref-md5 | md5sum) ;;
@@ -738,7 +738,9 @@ m_get() {
     netdisk | nginx)
         pids=$(server_pids "$tool")
         # shellcheck disable=SC2086
-        b=$(cpu_ticks $pids)
+        tb=$(tasks_of $pids)
+        # shellcheck disable=SC2086
+        b=$(cpu_ns $pids)
         ;;
     esac
     case $tool in
@@ -773,7 +775,12 @@ m_get() {
     esac
     if [ -n "$pids" ]; then
         # shellcheck disable=SC2086
-        a=$(cpu_ticks $pids)
+        a=$(cpu_ns $pids)
+        # shellcheck disable=SC2086
+        if [ "$(tasks_of $pids)" != "$tb" ]; then
+            note "r$ROUND get $tool: the server's threads changed during the get; no CPU sample"
+            pids=''
+        fi
     fi
     if [ "$rc" -ne 0 ]; then
         WHY="exit status $rc"
@@ -786,7 +793,7 @@ m_get() {
         check_same "get $tool" "$out" || return 1
     fi
     if [ -n "$pids" ]; then
-        record cpu "$tool" "$ROUND" "$(calc "($a - $b) / $CLK_TCK * 1024 / $SIZE_MB")" s/GiB
+        record cpu "$tool" "$ROUND" "$(cpu_per_gib "$b" "$a")" s/GiB
     fi
     SAMPLE=$(per_gib "$T_US")
 }
@@ -1030,26 +1037,63 @@ m_conc() {
     SAMPLE=$(calc "$CONC * $CONC_MB / ($T_US / 1000000)")
 }
 
-# cpu_ticks PID...: utime + stime of the PIDs, in clock ticks.
-cpu_ticks() {
-    local p sum=0 t
+# cpu_ns PID...: the CPU time the PIDs' threads have had, in nanoseconds:
+# the first field of /proc/PID/task/TID/schedstat, the scheduler's own
+# sum of run time.  /proc/PID/stat counts in clock ticks of 10 ms, and one
+# get of the big file costs a server only 10 to 20 of them: a tick was
+# 5 to 10 % of a sample.  Where the kernel has no schedstat, ticks are
+# used.  Only live threads are summed, so tasks_of() must be the same
+# before and after a sample (neither server starts a thread to serve a
+# get).
+if [ -r /proc/self/schedstat ]; then
+    CPU_CLOCK=schedstat
+else
+    CPU_CLOCK=ticks
+fi
+cpu_ns() {
+    local p f t sum=0
     for p in "$@"; do
-        t=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null |
-            awk '{ print $12 + $13 }') || t=0
-        sum=$((sum + ${t:-0}))
+        if [ "$CPU_CLOCK" = ticks ]; then
+            t=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null |
+                awk '{ print $12 + $13 }') || t=0
+            sum=$((sum + ${t:-0} * 1000000000 / CLK_TCK))
+            continue
+        fi
+        for f in "/proc/$p/task/"*/schedstat; do
+            { read -r t _ <"$f"; } 2>/dev/null || continue
+            sum=$((sum + t))
+        done
     done
     echo "$sum"
+}
+
+# tasks_of PID...: the thread ids of the PIDs, on one line.
+tasks_of() {
+    local p t
+    for p in "$@"; do
+        for t in "/proc/$p/task/"*; do
+            printf '%s ' "${t##*/}"
+        done
+    done
+}
+
+# cpu_per_gib BEFORE AFTER: CPU seconds per GiB of the big file, from two
+# cpu_ns readings.
+cpu_per_gib() {
+    calc "($2 - $1) / 1000000000 * 1024 / $SIZE_MB"
 }
 
 # m_cpu TOOL: the server's CPU time for one get of the big file; SAMPLE
 # in CPU seconds per GiB.
 m_cpu() {
-    local tool=$1 out=$W/out/big.bin rc=0 pids b a
+    local tool=$1 out=$W/out/big.bin rc=0 pids b a tb
     fresh_out
     warm "$SIZE_MB"
     pids=$(server_pids "$tool")
     # shellcheck disable=SC2086
-    b=$(cpu_ticks $pids)
+    tb=$(tasks_of $pids)
+    # shellcheck disable=SC2086
+    b=$(cpu_ns $pids)
     case $tool in
     netdisk) bounded "$T_BIG" "${ND[@]}" get big.bin "$out" || rc=$? ;;
     nginx)
@@ -1058,13 +1102,18 @@ m_cpu() {
         ;;
     esac
     # shellcheck disable=SC2086
-    a=$(cpu_ticks $pids)
+    a=$(cpu_ns $pids)
     if [ "$rc" -ne 0 ]; then
         WHY="exit status $rc"
         return 1
     fi
     check_same "cpu get $tool" "$out" || return 1
-    SAMPLE=$(calc "($a - $b) / $CLK_TCK * 1024 / $SIZE_MB")
+    # shellcheck disable=SC2086
+    if [ "$(tasks_of $pids)" != "$tb" ]; then
+        WHY="the server's threads changed during the get"
+        return 1
+    fi
+    SAMPLE=$(cpu_per_gib "$b" "$a")
 }
 
 # measure WORKLOAD TOOL ROUND UNIT FUNC ARGS...: one sample, recorded; a
