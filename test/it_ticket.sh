@@ -96,4 +96,22 @@ check "...all verified, none logged in again, a used ticket refused" \
 assert_eq 20 "$(grep -c "login $PEER user=\"$ND_USER\" result=ok by=ticket" \
     "$ND_LOG" | awk '{print $1 - 3}')" "...20 logins by ticket in the log"
 
+# The same with a put per session (nd_load --churn-op put checks each OK
+# against what it sent and gets every file back afterwards).
+rc=0
+timeout -k 5 "$ND_CMD_TIMEOUT" "$ND_TEST_BIN/nd_load" --port "$ND_PORT" \
+    --dir churnput --churn 20 --churn-size 1000 --churn-op put \
+    >"$T/loadput.out" 2>"$T/loadput.err" || rc=$?
+assert_eq 0 "$rc" "nd_load --churn-op put: 20 files, a ticket login and a put each"
+check "...all verified, none logged in again, a used ticket refused" \
+    grep -q '^churn: puts 20 .* failed 0 login ticket relogins 0 replay refused ' \
+    "$T/loadput.out"
+assert_eq 20 "$(find "$ROOT/churnput" -type f -size 1000c | wc -l)" \
+    "...20 files of 1000 bytes landed"
+# An oracle of its own: the MD5 the daemon logged for one of the puts is
+# that of the file as a real client gets it.
+logged=$(sed -n 's/.*op=put path="churnput\/c0007" .* md5=\([0-9a-f]*\) result=ok.*/\1/p' "$ND_LOG")
+assert_exit 0 nd get churnput/c0007 "$T/c0007"
+assert_eq "$logged" "$(md5_of "$T/c0007")" "...the MD5 logged for c0007 is that of the file got back"
+
 nd_done

@@ -57,6 +57,11 @@
  *              ms_mean .. ms_max .. size B failed 0|1 fds_before ..".
  *              With --churn-out DIR each file got is also written to
  *              DIR/cNNNN, inside the timing, as curl -o writes its files.
+ *              With --churn-op put the connection per file PUTs it
+ *              instead (connect, HELLO, login, PUT, bytes, DIGEST, close),
+ *              each OK checked against what was sent; the files are then
+ *              got back in one session, outside the timing, and compared
+ *              byte for byte.  "churn: puts N ...".
  *
  * Every wait is bounded: each connect, login step and request has a
  * deadline (--op-timeout), each phase a hard one, and every loop is bounded
@@ -219,6 +224,7 @@ static struct {
     uint64_t churn_size;   /* --churn-size */
     const char *churn_out; /* --churn-out: where each get is written */
     bool churn_scram;      /* --churn-login scram: no tickets */
+    bool churn_put;        /* --churn-op put: the connection per file PUTs */
 } s_cfg = {
     .sessions = 500,
     .phases = 2,
@@ -1851,13 +1857,28 @@ bconn_take_ticket(struct bconn *c, const uint8_t session[ND_SCRAM_KEY_LEN])
     return 0;
 }
 
+/* Queues the request for path that rides behind a login: a GET, or under
+ * --churn-op put a PUT of a churn file (its bytes follow READY). */
+static void
+bconn_queue_req(struct bconn *c, const char *path)
+{
+    if (s_cfg.churn_put)
+        bconn_queue(c,
+                    nd_proto_put_encode(bout(c), broom(c), ND_PUT_MTIME,
+                                        s_cfg.churn_size, path, CHURN_MTIME, 0),
+                    "PUT");
+    else
+        bconn_queue(c, nd_proto_get_encode(bout(c), broom(c), path, NULL),
+                    "GET");
+}
+
 /* HELLO, then a SCRAM-SHA-256 login with the cached keys (s_keys).  With
- * get_path, a GET of it goes out right behind PROOF, before WELCOME is
- * read (pipelined; its reply follows WELCOME, for the caller to read).
- * With ticket, a TICKET request goes between them, and the ticket is kept
- * in s_ticket. */
+ * path, its request (bconn_queue_req) goes out right behind PROOF, before
+ * WELCOME is read (pipelined; its reply follows WELCOME, for the caller to
+ * read).  With ticket, a TICKET request goes between them, and the ticket
+ * is kept in s_ticket. */
 static int
-bconn_login(struct bconn *c, const char *get_path, bool ticket)
+bconn_login(struct bconn *c, const char *path, bool ticket)
 {
     uint8_t session[ND_SCRAM_KEY_LEN];
     const char *body = (const char *)c->in + ND_HDR_LEN;
@@ -1898,10 +1919,9 @@ bconn_login(struct bconn *c, const char *get_path, bool ticket)
         bconn_queue(c,
                     nd_proto_raw_encode(bout(c), broom(c), ND_T_TICKET, "", 0),
                     "TICKET");
-    if (get_path != NULL)
-        bconn_queue(c, nd_proto_get_encode(bout(c), broom(c), get_path, NULL),
-                    "GET");
-    rc = bconn_flush(c, get_path != NULL ? "PROOF and GET" : "PROOF");
+    if (path != NULL)
+        bconn_queue_req(c, path);
+    rc = bconn_flush(c, path != NULL ? "PROOF and a request" : "PROOF");
     if (rc == 0)
         rc = bconn_recv(c, ND_T_WELCOME, &h);
     if (rc < 0)
@@ -1922,13 +1942,13 @@ out:
 
 /*
  * HELLO, then RESUME with s_ticket (good once: it is gone from s_ticket
- * whatever happens), a TICKET request for the next one, and with get_path
- * a GET of it: all in one segment, one round trip.  Returns 0 with the new
- * ticket in s_ticket, -EACCES when the server refused the ticket (it then
- * closes the connection: log in again), or another -errno.
+ * whatever happens), a TICKET request for the next one, and with path its
+ * request (bconn_queue_req): all in one segment, one round trip.  Returns
+ * 0 with the new ticket in s_ticket, -EACCES when the server refused the
+ * ticket (it then closes the connection: log in again), or another -errno.
  */
 static int
-bconn_resume(struct bconn *c, const char *get_path)
+bconn_resume(struct bconn *c, const char *path)
 {
     const char *body = (const char *)c->in + ND_HDR_LEN;
     uint8_t nonce[ND_TICKET_NONCE_LEN], proof[ND_SCRAM_KEY_LEN];
@@ -1949,9 +1969,8 @@ bconn_resume(struct bconn *c, const char *get_path)
                 "RESUME");
     bconn_queue(c, nd_proto_raw_encode(bout(c), broom(c), ND_T_TICKET, "", 0),
                 "TICKET");
-    if (get_path != NULL)
-        bconn_queue(c, nd_proto_get_encode(bout(c), broom(c), get_path, NULL),
-                    "GET");
+    if (path != NULL)
+        bconn_queue_req(c, path);
     rc = bconn_flush(c, "HELLO and RESUME");
     if (rc == 0)
         rc = bconn_recv(c, ND_T_HELLO, &h);
@@ -1990,9 +2009,10 @@ churn_path(long i, char *out, size_t cap)
 }
 
 /* PUTs churn file i (mtime CHURN_MTIME) and checks that OK echoes its size
- * and MD5, which it records in s_cfile[i]. */
+ * and MD5, which it records in s_cfile[i].  With sent, the PUT went out
+ * already (behind a login) and only its READY is awaited. */
 static int
-churn_put(struct bconn *c, long i, struct nd_digest *md)
+churn_put(struct bconn *c, long i, struct nd_digest *md, bool sent)
 {
     const uint8_t *body = c->in + ND_HDR_LEN;
     struct cfile *f = &s_cfile[i];
@@ -2003,10 +2023,11 @@ churn_put(struct bconn *c, long i, struct nd_digest *md)
     int rc;
 
     churn_path(i, path, sizeof(path));
-    rc = bconn_send(c,
-                    nd_proto_put_encode(bout(c), broom(c), ND_PUT_MTIME, size,
-                                        path, CHURN_MTIME, 0),
-                    "PUT");
+    rc = sent ? 0
+              : bconn_send(c,
+                           nd_proto_put_encode(bout(c), broom(c), ND_PUT_MTIME,
+                                               size, path, CHURN_MTIME, 0),
+                           "PUT");
     if (rc == 0)
         rc = bconn_recv(c, ND_T_READY, &h);
     if (rc < 0)
@@ -2156,8 +2177,10 @@ churn_get(struct bconn *c, long i, struct nd_digest *md, bool sent)
 /*
  * --churn: PUTs s_cfg.churn files in one session, then, timed, GETs each in
  * a connection of its own (connect, HELLO, login, GET, close), one
- * connection at a time.  Prints the "churn:" summary line.  Returns 0 when
- * every put and get verified, 1 otherwise.
+ * connection at a time.  Under --churn-op put the first session only logs
+ * in, the connections PUT the files, and one session gets them back
+ * afterwards.  Prints the "churn:" summary line.  Returns 0 when every put
+ * and get verified, 1 otherwise.
  */
 static int
 run_churn(long base_fds)
@@ -2179,17 +2202,19 @@ run_churn(long base_fds)
     for (long k = 0; k < s_cfg.churn; k++)
         s_cfile[k].seed = mix64(s_cfg.seed ^ ((uint64_t)k << 24) ^ 0xC4u);
     s_phase = 1;
-    printf("# churn: putting %ld files of %" PRIu64 " bytes under %s/ in "
-           "one session\n",
-           s_cfg.churn, s_cfg.churn_size, s_cfg.dir);
+    if (!s_cfg.churn_put)
+        printf("# churn: putting %ld files of %" PRIu64 " bytes under %s/ in "
+               "one session\n",
+               s_cfg.churn, s_cfg.churn_size, s_cfg.dir);
     t0 = nd_io_now();
     rc = bconn_open(c);
     if (rc == 0)
         rc = bconn_login(c, NULL, !s_cfg.churn_scram);
     if (rc < 0)
-        fprintf(stderr, "nd_load: FAILED churn: the put session: %s\n", c->why);
-    for (; rc == 0 && i < s_cfg.churn; i++) {
-        rc = churn_put(c, i, &md);
+        fprintf(stderr, "nd_load: FAILED churn: the first session: %s\n",
+                c->why);
+    for (; rc == 0 && !s_cfg.churn_put && i < s_cfg.churn; i++) {
+        rc = churn_put(c, i, &md, false);
         if (rc < 0)
             fprintf(stderr, "nd_load: FAILED churn: put of c%04ld: %s\n", i,
                     c->why);
@@ -2197,9 +2222,14 @@ run_churn(long base_fds)
     nd_io_close(&c->fd);
     if (rc < 0)
         goto out;
-    printf("# churn: put them in %.2f s; now a connection per GET, one at a "
-           "time\n",
-           nd_io_now() - t0);
+    if (s_cfg.churn_put)
+        printf("# churn: a connection per PUT of %ld files of %" PRIu64
+               " bytes under %s/, one at a time\n",
+               s_cfg.churn, s_cfg.churn_size, s_cfg.dir);
+    else
+        printf("# churn: put them in %.2f s; now a connection per GET, one "
+               "at a time\n",
+               nd_io_now() - t0);
     /* The put session's descriptors are back: the baseline of the loop. */
     settle(1, base_fds);
     s_phase = 2;
@@ -2209,8 +2239,8 @@ run_churn(long base_fds)
 
         char path[128];
 
-        /* The GET rides behind the login's last step, as a client that
-         * opens a session for one file would send it. */
+        /* The request rides behind the login's last step, as a client
+         * that opens a session for one file would send it. */
         churn_path(i, path, sizeof(path));
         rc = bconn_open(c);
         if (rc == 0 && s_ticket.have) {
@@ -2228,11 +2258,12 @@ run_churn(long base_fds)
             rc = bconn_login(c, path, !s_cfg.churn_scram);
         }
         if (rc == 0)
-            rc = churn_get(c, i, &md, true);
+            rc = s_cfg.churn_put ? churn_put(c, i, &md, true)
+                                 : churn_get(c, i, &md, true);
         nd_io_close(&c->fd);
         if (rc < 0) {
-            fprintf(stderr, "nd_load: FAILED churn: get of c%04ld: %s\n", i,
-                    c->why);
+            fprintf(stderr, "nd_load: FAILED churn: %s of c%04ld: %s\n",
+                    s_cfg.churn_put ? "put" : "get", i, c->why);
             break;
         }
         lat = nd_io_now() - start;
@@ -2260,14 +2291,29 @@ run_churn(long base_fds)
             rc = -EPROTO;
         }
     }
+    /* Outside the timing too: what the connections put is what landed. */
+    if (rc == 0 && s_cfg.churn_put) {
+        rc = bconn_open(c);
+        if (rc == 0)
+            rc = bconn_login(c, NULL, false);
+        for (i = 0; rc == 0 && i < s_cfg.churn; i++)
+            rc = churn_get(c, i, &md, false);
+        if (rc < 0)
+            fprintf(stderr,
+                    "nd_load: FAILED churn: getting back what was put "
+                    "(c%04ld): %s\n",
+                    i > 0 ? i - 1 : 0, c->why);
+        nd_io_close(&c->fd);
+    }
     settle(2, base_fds);
     b = sample_max(1, "after");
     a = sample_max(2, "after");
-    printf("churn: gets %ld seconds %.3f per_sec %.1f ms_mean %.3f "
+    printf("churn: %s %ld seconds %.3f per_sec %.1f ms_mean %.3f "
            "ms_max %.3f size %" PRIu64
            " failed %d login %s relogins %ld replay %s fds_before %ld "
            "fds_after %ld rss_kb_before %ld rss_kb_after %ld\n",
-           done, t1 - t0, t1 > t0 ? (double)done / (t1 - t0) : 0.0,
+           s_cfg.churn_put ? "puts" : "gets", done, t1 - t0,
+           t1 > t0 ? (double)done / (t1 - t0) : 0.0,
            done > 0 ? 1000.0 * lat_sum / (double)done : 0.0, 1000.0 * lat_max,
            s_cfg.churn_size, rc < 0 ? 1 : 0,
            s_cfg.churn_scram ? "scram" : "ticket", relogins, replay, b.fds,
@@ -2330,7 +2376,12 @@ usage(void)
         "                    how each churn connection logs in: with the\n"
         "                    resumption ticket the one before got, one\n"
         "                    round trip (ticket, the default), or with\n"
-        "                    SCRAM, two (scram)\n");
+        "                    SCRAM, two (scram)\n"
+        "  --churn-op get|put what each churn connection does: GET a\n"
+        "                    file put before (get, the default), or PUT\n"
+        "                    one (put; the files are got back and\n"
+        "                    compared afterwards, untimed; prints\n"
+        "                    \"churn: puts N ...\"; not with --churn-out)\n");
     exit(2);
 }
 
@@ -2404,13 +2455,17 @@ parse_args(int argc, char **argv)
         else if (strcmp(o, "--churn-login") == 0 &&
                  (strcmp(v, "scram") == 0 || strcmp(v, "ticket") == 0))
             s_cfg.churn_scram = strcmp(v, "scram") == 0;
+        else if (strcmp(o, "--churn-op") == 0 &&
+                 (strcmp(v, "get") == 0 || strcmp(v, "put") == 0))
+            s_cfg.churn_put = strcmp(v, "put") == 0;
         else if (strcmp(o, "--dir") == 0 && strlen(v) < sizeof(s_cfg.dir) &&
                  v[0] != '\0' && strchr(v, '/') == NULL)
             snprintf(s_cfg.dir, sizeof(s_cfg.dir), "%s", v);
         else
             usage();
     }
-    if (s_cfg.port == 0 || (s_cfg.idle > 0 && s_cfg.churn > 0))
+    if (s_cfg.port == 0 || (s_cfg.idle > 0 && s_cfg.churn > 0) ||
+        (s_cfg.churn_put && s_cfg.churn_out != NULL))
         usage();
     s_cfg.user = getenv("NETDISK_USER");
     s_cfg.password = getenv("NETDISK_PASSWORD");

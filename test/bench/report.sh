@@ -36,7 +36,7 @@ report_summarise() {
 }
 
 # The order of the rows, and their labels.
-REPORT_WORKLOADS="get put small-get small-get-conn small-put conc cpu idle-sessions idle-rss idle-rss-growth idle-fds idle-probe"
+REPORT_WORKLOADS="get put small-get small-get-conn small-put small-put-conn conc cpu idle-sessions idle-rss idle-rss-growth idle-fds idle-probe"
 REPORT_TOOLS="netdisk netdisk-scram netdisk-tls nginx vsftpd rsync scp ref-md5 ref-get ref-put-sync ref-put ref-small-sync ref-small md5sum"
 
 report_wl_label() {
@@ -48,6 +48,7 @@ report_wl_label() {
     small-get) echo "$SMALL_N x 4 KiB gets, one session" ;;
     small-get-conn) echo "$SMALL_N x 4 KiB gets, a session each" ;;
     small-put) echo "$SMALL_N x 4 KiB puts, one session" ;;
+    small-put-conn) echo "$SMALL_N x 4 KiB puts, a session each" ;;
     conc) echo "$CONC concurrent gets x $CONC_MB MiB" ;;
     cpu) echo "server CPU per GiB served" ;;
     idle-sessions) echo "$IDLE idle sessions: logged in" ;;
@@ -66,6 +67,7 @@ report_wl_short() {
     small-get) echo "small gets, 1 session" ;;
     small-get-conn) echo "small gets, session each" ;;
     small-put) echo "small puts, 1 session" ;;
+    small-put-conn) echo "small puts, session each" ;;
     conc) echo "$CONC concurrent gets" ;;
     cpu) echo "server CPU per GiB" ;;
     idle-rss) echo "$IDLE idle sessions: RSS" ;;
@@ -111,6 +113,7 @@ report_tool_label() {
     small-get-conn/netdisk-scram) echo "nd_load --churn, SCRAM login each" ;;
     small-get-conn/nginx) echo "nginx: curl, Connection: close" ;;
     small-put/netdisk) echo "netdisk put, one login (fsync)" ;;
+    small-put-conn/netdisk) echo "nd_load --churn-op put, ticket each" ;;
     small-put/vsftpd) echo "vsftpd: one curl -T" ;;
     small-put/ref-small-sync) echo "limit: landing them with the syncs (nd_ref small --sync)" ;;
     small-put/ref-small) echo "limit: landing them without (nd_ref small)" ;;
@@ -418,8 +421,12 @@ report_markdown() {
     upload, temporary file, write, rename, with and without its
     fdatasync of the file and fsync of the directory: the difference is
     what the syncs cost per file), each after an untimed \`sync\` (so
-    that no earlier write is still being flushed). Rates are files over
-    wall time.
+    that no earlier write is still being flushed); and the same puts with
+    a session each, \`nd_load --churn ${SMALL_N} --churn-size 4096
+    --churn-op put\` (a connection, a ticket login and a put per file,
+    each OK checked against the bytes sent, every file got back and
+    compared afterwards, untimed), once a round; no peer is run
+    beside it. Rates are files over wall time.
   - Concurrency: ${CONC} \`netdisk get\` processes at once (each verifies
     its ${CONC_MB} MiB file) against \`curl --parallel --parallel-immediate
     --parallel-max ${CONC}\` from nginx (not verified): all bytes over the

@@ -872,9 +872,43 @@ check_small() {
     checked "$rc" "$1: $(head -n 3 "$W/diff.out" | tr '\n' ' ')"
 }
 
+# churn OP LOGIN [ARGS...]: nd_load --churn SMALL_N files of 4 KiB, a
+# connection each doing OP (get or put), logged in by LOGIN (ticket or
+# scram); sets CHURN_RATE to its files per second, or WHY and returns 1.
+CHURN_RATE=
+churn() {
+    local op=$1 login=$2 rc=0 line n r f
+    shift 2
+    CHURN_RATE=
+    bounded $((T_SMALL * 4)) "$ND_LOAD" --port "$PORT" --churn "$SMALL_N" \
+        --churn-size 4096 --churn-login "$login" --churn-op "$op" "$@" \
+        >"$W/churn.out" 2>"$W/churn.err" || rc=$?
+    if [ "$rc" -ne 0 ]; then
+        WHY="nd_load --churn exit status $rc: $(tail -n 2 "$W/churn.err" | tr '\n' ' ')"
+        return 1
+    fi
+    # churn: gets|puts N seconds S per_sec R ... failed F ...
+    line=$(grep '^churn: ' "$W/churn.out" | tail -n 1)
+    n=$(sed -n 's/^churn: '"$op"'s \([0-9]*\) .*/\1/p' <<<"$line")
+    r=$(sed -n 's/.* per_sec \([0-9.]*\).*/\1/p' <<<"$line")
+    f=$(sed -n 's/.* failed \([0-9]*\).*/\1/p' <<<"$line")
+    if [ "${n:-}" != "$SMALL_N" ] || [ "${f:-0}" != 0 ] ||
+        ! [[ ${r:-} =~ ^[0-9]+(\.[0-9]+)?$ ]] ||
+        [[ $line != *" login $login "* ]]; then
+        WHY="nd_load --churn printed '$line'"
+        return 1
+    fi
+    # A ticket refused makes that connection log in with SCRAM.
+    f=$(sed -n 's/.* relogins \([0-9]*\).*/\1/p' <<<"$line")
+    [ "${f:-0}" = 0 ] || note "nd_load --churn: ${f} ticket(s) refused, logged in again"
+    # churn: ... login L relogins N replay refused ...; nd_load itself
+    # fails when a used ticket is accepted again.
+    CHURN_RATE=$r
+}
+
 # m_small WORKLOAD TOOL: the small-file workloads.
 m_small() {
-    local wl=$1 tool=$2 rc=0 line n r f
+    local wl=$1 tool=$2 rc=0 line n r login
     fresh_out
     mkdir -p "$W/out/small"
     case $wl/$tool in
@@ -896,37 +930,23 @@ m_small() {
         # round trip), or, for the row beside, with SCRAM (two).
         login=ticket
         [ "$tool" = netdisk-scram ] && login=scram
-        bounded $((T_SMALL * 4)) "$ND_LOAD" --port "$PORT" --churn "$SMALL_N" \
-            --churn-size 4096 --churn-login "$login" \
-            --churn-out "$W/out/small" >"$W/churn.out" \
-            2>"$W/churn.err" || rc=$?
-        if [ "$rc" -ne 0 ]; then
-            WHY="nd_load --churn exit status $rc: $(tail -n 2 "$W/churn.err" | tr '\n' ' ')"
-            return 1
-        fi
-        # churn: gets N seconds S per_sec R ... failed F ...
-        line=$(grep '^churn: ' "$W/churn.out" | tail -n 1)
-        n=$(sed -n 's/^churn: gets \([0-9]*\) .*/\1/p' <<<"$line")
-        r=$(sed -n 's/.* per_sec \([0-9.]*\).*/\1/p' <<<"$line")
-        f=$(sed -n 's/.* failed \([0-9]*\).*/\1/p' <<<"$line")
-        if [ "${n:-}" != "$SMALL_N" ] || [ "${f:-0}" != 0 ] ||
-            ! [[ ${r:-} =~ ^[0-9]+(\.[0-9]+)?$ ]] ||
-            [[ $line != *" login $login "* ]]; then
-            WHY="nd_load --churn printed '$line'"
-            return 1
-        fi
-        # A ticket refused makes that connection log in with SCRAM.
-        f=$(sed -n 's/.* relogins \([0-9]*\).*/\1/p' <<<"$line")
-        [ "${f:-0}" = 0 ] || note "nd_load --churn: ${f} ticket(s) refused, logged in again"
-        # churn: ... login L relogins N replay refused ...; nd_load itself
-        # fails when a used ticket is accepted again.
+        churn get "$login" --churn-out "$W/out/small" || return 1
         # nd_load checked every file against what it put; here, that it
         # wrote them all.
         n=$(find "$W/out/small" -type f -size 4096c | wc -l)
         [ "$n" = "$SMALL_N" ] ||
             wrong "nd_load --churn-out: $n files of 4096 bytes, not $SMALL_N"
         aside "$W/out/small"
-        SAMPLE=$r
+        SAMPLE=$CHURN_RATE
+        return 0
+        ;;
+    small-put-conn/netdisk)
+        # Each connection logs in with a ticket and puts one file (synced
+        # as every upload is); nd_load checks each OK against what it sent
+        # and gets every file back afterwards, untimed.
+        bounded 120 sync || true
+        churn put ticket || return 1
+        SAMPLE=$(calc "1000 / $CHURN_RATE")
         return 0
         ;;
     small-put/netdisk)
@@ -1196,6 +1216,11 @@ round() {
         [ "$DEADLINE_HIT" = 0 ] || return 0
         measure small-put "$t" "$r" ms/file m_small small-put "$t" || true
     done
+    # The same puts with a session each: a figure of its own (no peer
+    # here opens a session per file for a batch of uploads).
+    if up netdisk && [ -z "${NOTRUN[nd_load-churn]:-}" ] && [ "$DEADLINE_HIT" = 0 ]; then
+        measure small-put-conn netdisk "$r" ms/file m_small small-put-conn netdisk || true
+    fi
     if ! bounded 60 diff -rq "$W/src/small" "$USERDIR/small" >/dev/null 2>&1; then
         # The timed put failed: put them for the gets, untimed.
         bounded 120 "${ND[@]}" rm -r small >/dev/null 2>&1 || true
