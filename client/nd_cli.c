@@ -305,26 +305,37 @@ recv_scram(struct nd_sess *s, uint8_t want, char *msg, size_t *len)
     return ND_EXIT_OK;
 }
 
+_Static_assert(ND_HDR_LEN + ND_SCRAM_MSG_MAX <= ND_WIRE_BEHIND_MAX,
+               "an AUTH frame must fit behind HELLO");
+
 /*
- * Logs in with SCRAM-SHA-256: AUTH/CHALLENGE, PROOF/WELCOME, then checks
- * that the server proved it holds this user's verifier.  Returns an exit
- * status.
+ * Exchanges HELLO and logs in with SCRAM-SHA-256: HELLO with AUTH behind it
+ * in one send (docs/protocol.md allows it; one round trip fewer), then
+ * CHALLENGE, PROOF/WELCOME, and checks that the server proved it holds
+ * this user's verifier.  Returns an exit status.
  */
 static int
 login(const struct nd_opts *o, struct nd_sess *s, const char *pw, size_t pwlen)
 {
     struct nd_scram_client sc;
     char msg[ND_SCRAM_MSG_MAX + 1], out[ND_SCRAM_MSG_MAX + 1];
+    uint8_t auth[ND_HDR_LEN + ND_SCRAM_MSG_MAX];
+    long alen;
     size_t len;
     int n, rc;
 
     n = nd_scram_client_first(&sc, o->user, NULL, out, sizeof(out));
-    if (n < 0) {
-        nd_cli_err("cannot log in as \"%s\": %s", o->user, strerror(-n));
+    alen = n < 0 ? n
+                 : nd_proto_raw_encode(auth, sizeof(auth), ND_T_AUTH, out,
+                                       (size_t)n);
+    if (alen < 0) {
+        nd_cli_err("cannot log in as \"%s\": %s", o->user,
+                   strerror((int)-alen));
         rc = ND_EXIT_AUTH;
         goto out;
     }
-    rc = send_scram(s, ND_T_AUTH, out, n);
+    rc = nd_wire_hello_with(&s->st, auth, (size_t)alen, s->msg, sizeof(s->msg));
+    rc = rc == 0 ? ND_EXIT_OK : nd_cli_fail_wire(s, rc);
     if (rc == ND_EXIT_OK)
         rc = recv_scram(s, ND_T_CHALLENGE, msg, &len);
     if (rc != ND_EXIT_OK)
@@ -377,8 +388,8 @@ nd_sess_close(struct nd_sess *s)
     s->tls = NULL;
 }
 
-/* Connects to the server, exchanges HELLO and logs in.  Returns an exit
- * status. */
+/* Connects to the server, exchanges HELLO and logs in (login()).  Returns
+ * an exit status. */
 int
 nd_sess_open(const struct nd_opts *o, struct nd_sess *s)
 {
@@ -424,10 +435,6 @@ nd_sess_open(const struct nd_opts *o, struct nd_sess *s)
         return ND_EXIT_NET;
     }
     rc = o->tls ? start_tls(o, s) : ND_EXIT_OK;
-    if (rc == ND_EXIT_OK) {
-        rc = nd_wire_hello(&s->st, s->msg, sizeof(s->msg));
-        rc = rc == 0 ? ND_EXIT_OK : nd_cli_fail_wire(s, rc);
-    }
     if (rc == ND_EXIT_OK)
         rc = login(o, s, pw, (size_t)pwlen);
     OPENSSL_cleanse(pw, sizeof(pw));

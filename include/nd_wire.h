@@ -43,4 +43,19 @@ int nd_wire_expect(struct nd_stream *s, uint8_t want, void *body, size_t cap,
  */
 int nd_wire_hello(struct nd_stream *s, char *msg, size_t msg_cap);
 
+/* The largest frame nd_wire_hello_with() sends behind HELLO: room for a
+ * login step, a header and a SCRAM message of up to 1 KiB. */
+#define ND_WIRE_BEHIND_MAX (ND_HDR_LEN + 1024)
+
+/*
+ * Client side: as nd_wire_hello(), with next (next_len bytes, an encoded
+ * frame, at most ND_WIRE_BEHIND_MAX; the caller keeps it) sent behind HELLO
+ * in the same send, before HELLO's reply is read: the first login step
+ * saves a round trip.  The server reads next only once it has answered
+ * HELLO; if it refused HELLO, next is never answered.  Returns as
+ * nd_wire_hello() does, or -EMSGSIZE when next is too long.
+ */
+int nd_wire_hello_with(struct nd_stream *s, const void *next, size_t next_len,
+                       char *msg, size_t msg_cap);
+
 #endif

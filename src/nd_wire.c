@@ -4,6 +4,7 @@
 #include "nd_wire.h"
 
 #include <errno.h>
+#include <string.h>
 
 int
 nd_wire_recv(struct nd_stream *s, struct nd_hdr *h, void *body, size_t cap)
@@ -74,12 +75,27 @@ nd_wire_expect(struct nd_stream *s, uint8_t want, void *body, size_t cap,
 int
 nd_wire_hello(struct nd_stream *s, char *msg, size_t msg_cap)
 {
-    /* Room for an ERROR with a full message, so a refusal keeps its reason. */
-    uint8_t buf[ND_HDR_LEN + 4 + ND_MSG_MAX];
+    return nd_wire_hello_with(s, NULL, 0, msg, msg_cap);
+}
+
+int
+nd_wire_hello_with(struct nd_stream *s, const void *next, size_t next_len,
+                   char *msg, size_t msg_cap)
+{
+    /* Room for an ERROR with a full message, so a refusal keeps its reason,
+     * and for the frame that rides behind HELLO. */
+    uint8_t buf[ND_HDR_LEN + 4 + ND_MSG_MAX + ND_WIRE_BEHIND_MAX];
+    long hello = nd_proto_hello_encode(buf, sizeof(buf));
     size_t len;
     int rc;
 
-    rc = nd_wire_send(s, buf, nd_proto_hello_encode(buf, sizeof(buf)));
+    if (next_len > ND_WIRE_BEHIND_MAX)
+        return -EMSGSIZE;
+    if (hello > 0 && next_len > 0) {
+        memcpy(buf + hello, next, next_len);
+        hello += (long)next_len;
+    }
+    rc = nd_wire_send(s, buf, hello);
     if (rc < 0)
         return rc;
     rc = nd_wire_expect(s, ND_T_HELLO, buf, sizeof(buf), &len, msg, msg_cap);

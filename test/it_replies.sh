@@ -9,7 +9,7 @@
 # still goes by sendfile.  A session that resumes with a ticket gets
 # everything, HELLO's reply to the file's trailer, in one send.  nd_load
 # --churn is the pipelining client, and it checks every byte and digest it
-# gets.
+# gets.  The netdisk client pipelines AUTH behind HELLO too.
 # shellcheck disable=SC2119
 # shellcheck source=lib.sh
 . "${ND_TEST_SRC:-$(dirname "$0")}/lib.sh"
@@ -71,5 +71,12 @@ nd_strace_pool "$T/trace2" nd get big "$T/big.out" || rc=$?
 assert_eq 0 "$rc" "a get of 1 MiB under strace"
 check "...arrived whole" cmp -s "$T/big" "$T/big.out"
 check "...by sendfile" grep -q 'sendfile(' "$T/trace2"
+# The netdisk client sends AUTH behind HELLO, so its HELLO reply too
+# leaves with the CHALLENGE: one round trip fewer per invocation.
+hello=$(grep -c 'sendto([0-9]*, "\\0\\0\\0\\10\\1\\1\\0\\0NDSK\\0\\1\\0\\1\\0\\0\\0.\\1\\6' \
+    "$T/trace2" || true)
+alone=$(grep -c 'sendto([0-9]*, "\\0\\0\\0\\10\\1\\1\\0\\0NDSK\\0\\1\\0\\1", 16,' \
+    "$T/trace2" || true)
+assert_eq "1 0" "$hello $alone" "netdisk's HELLO reply left with the CHALLENGE, not alone"
 
 nd_done
