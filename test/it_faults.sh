@@ -22,7 +22,8 @@ px_start() {
     "$PROXY" --to "$ND_PORT" --port-file "$T/px.$PX_N.port" --timeout 120 \
         "$@" 2>>"$T/px.err" &
     PX_PID=$!
-    wait_for 10 test -s "$T/px.$PX_N.port" || fail "the proxy did not start"
+    wait_for 10 test -s "$T/px.$PX_N.port" ||
+        fail "the proxy did not start: $(tail -n 3 "$T/px.err" 2>/dev/null | tr '\n' ' ')"
     PX_PORT=$(cat "$T/px.$PX_N.port")
 }
 px_stop() {

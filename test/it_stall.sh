@@ -163,7 +163,8 @@ px_start() {
     "$ND_TEST_BIN/nd_faultproxy" --to "$ND_PORT" --port-file "$T/px.$name" \
         --timeout 300 "$@" 2>>"$T/px.err" &
     px_pids+=($!)
-    wait_for 10 test -s "$T/px.$name" || fail "the proxy did not start"
+    wait_for 10 test -s "$T/px.$name" ||
+        fail "the proxy did not start: $(tail -n 3 "$T/px.err" 2>/dev/null | tr '\n' ' ')"
     printf -v "px_$name" '%s' "$(cat "$T/px.$name")"
 }
 px_start get --conn 0 --split 65536 --delay-ms 10

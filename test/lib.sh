@@ -411,9 +411,16 @@ check_log() {
 
 # A loopback TCP port nothing listens on (connect is refused).
 nd_free_port() {
-    local p i
+    local p i lo=20000 n=30000 eph
+    # Below the ephemeral range when there is room (32768-60999 by
+    # default): a port from it may be taken by any outgoing connection
+    # between this check and the bind, and a parallel test makes hundreds.
+    { read -r eph _ </proc/sys/net/ipv4/ip_local_port_range; } 2>/dev/null || eph=0
+    if [ "${eph:-0}" -gt $((lo + 2000)) ]; then
+        n=$((eph - lo))
+    fi
     for ((i = 0; i < 50; i++)); do
-        p=$((20000 + RANDOM % 30000))
+        p=$((lo + RANDOM % n))
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
             echo "$p"
             return 0
@@ -446,11 +453,11 @@ conn_count() {
 # fds_at_rest PID: how many descriptors PID holds once it holds no
 # connection (waiting up to 10 s for the server's side of a client that
 # just exited to be closed), for a base that later counts are held to.
+nd__no_conns() { [ "$(conn_count "$1")" -eq 0 ]; }
 fds_at_rest() {
-    local pid=$1
-    no_conns() { [ "$(conn_count "$pid")" -eq 0 ]; }
-    wait_for 10 no_conns || say "# pid $pid still holds $(conn_count "$pid") connections"
-    fd_count "$pid"
+    wait_for 10 nd__no_conns "$1" ||
+        say "# pid $1 still holds $(conn_count "$1") connections"
+    fd_count "$1"
 }
 fsize() { if [ -e "$1" ]; then stat -c %s "$1"; else echo 0; fi; }
 
