@@ -433,14 +433,16 @@ nd_free_port() {
 # fd_count PID: how many descriptors PID holds; fsize FILE: its size, 0 when
 # it does not exist.
 pool_of() { pgrep -P "${1:-$ND_PID}" | head -n 1; }
-fd_count() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
+# (find fails when a descriptor closes while it lists them: what it listed
+# still counts, and the failure must not end the test.)
+fd_count() { { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null || true; } | wc -l; }
 
 # conn_count PID: how many TCP connections PID holds (its sockets found in
 # /proc/net/tcp or tcp6 in a state other than LISTEN, 0A).
 conn_count() {
     local inodes
-    inodes=$(find "/proc/$1/fd" -mindepth 1 -maxdepth 1 -lname 'socket:*' \
-        -printf '%l\n' 2>/dev/null | sed 's/^socket:\[\(.*\)\]$/\1/')
+    inodes=$({ find "/proc/$1/fd" -mindepth 1 -maxdepth 1 -lname 'socket:*' \
+        -printf '%l\n' 2>/dev/null || true; } | sed 's/^socket:\[\(.*\)\]$/\1/')
     if [ -z "$inodes" ]; then
         echo 0
         return
@@ -453,9 +455,10 @@ conn_count() {
 # fds_at_rest PID: how many descriptors PID holds once it holds no
 # connection (waiting up to 10 s for the server's side of a client that
 # just exited to be closed), for a base that later counts are held to.
-nd__no_conns() { [ "$(conn_count "$1")" -eq 0 ]; }
+# no_conns PID: true when PID holds no TCP connection.
+no_conns() { [ "$(conn_count "$1")" -eq 0 ]; }
 fds_at_rest() {
-    wait_for 10 nd__no_conns "$1" ||
+    wait_for 10 no_conns "$1" ||
         say "# pid $1 still holds $(conn_count "$1") connections"
     fd_count "$1"
 }
