@@ -447,9 +447,13 @@ conn_count() {
         echo 0
         return
     fi
+    local tables=() t
+    for t in /proc/net/tcp /proc/net/tcp6; do
+        [ -r "$t" ] && tables+=("$t") # no tcp6 without IPv6
+    done
     awk 'NR == FNR { want[$1] = 1; next }
          FNR > 1 && $4 != "0A" && ($10 in want) { n++ }
-         END { print n + 0 }' <(printf '%s\n' "$inodes") /proc/net/tcp /proc/net/tcp6
+         END { print n + 0 }' <(printf '%s\n' "$inodes") "${tables[@]}"
 }
 
 # fds_at_rest PID: how many descriptors PID holds once it holds no

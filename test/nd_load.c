@@ -2296,13 +2296,18 @@ run_churn(long base_fds)
         rc = bconn_open(c);
         if (rc == 0)
             rc = bconn_login(c, NULL, false);
-        for (i = 0; rc == 0 && i < s_cfg.churn; i++)
-            rc = churn_get(c, i, &md, false);
         if (rc < 0)
             fprintf(stderr,
-                    "nd_load: FAILED churn: getting back what was put "
-                    "(c%04ld): %s\n",
-                    i > 0 ? i - 1 : 0, c->why);
+                    "nd_load: FAILED churn: the session getting back what "
+                    "was put: %s\n",
+                    c->why);
+        for (i = 0; rc == 0 && i < s_cfg.churn; i++) {
+            rc = churn_get(c, i, &md, false);
+            if (rc < 0)
+                fprintf(stderr,
+                        "nd_load: FAILED churn: getting back c%04ld: %s\n", i,
+                        c->why);
+        }
         nd_io_close(&c->fd);
     }
     settle(2, base_fds);
@@ -2465,7 +2470,7 @@ parse_args(int argc, char **argv)
             usage();
     }
     if (s_cfg.port == 0 || (s_cfg.idle > 0 && s_cfg.churn > 0) ||
-        (s_cfg.churn_put && s_cfg.churn_out != NULL))
+        (s_cfg.churn_put && (s_cfg.churn_out != NULL || s_cfg.churn == 0)))
         usage();
     s_cfg.user = getenv("NETDISK_USER");
     s_cfg.password = getenv("NETDISK_PASSWORD");
