@@ -728,7 +728,7 @@ server_pids() {
 # netdiskd and nginx, also a sample of the server's CPU time (workload
 # cpu), as m_cpu takes it.
 m_get() {
-    local tool=$1 out=$W/out/big.bin rc=0 pids='' b=0 a=0 tb=''
+    local tool=$1 out=$W/out/big.bin rc=0 pids='' cpu=''
     fresh_out
     case $tool in
     ref-md5 | md5sum) ;;
@@ -738,9 +738,7 @@ m_get() {
     netdisk | nginx)
         pids=$(server_pids "$tool")
         # shellcheck disable=SC2086
-        tb=$(tasks_of $pids)
-        # shellcheck disable=SC2086
-        b=$(cpu_ns $pids)
+        cpu_mark $pids
         ;;
     esac
     case $tool in
@@ -773,14 +771,9 @@ m_get() {
         return
         ;;
     esac
-    if [ -n "$pids" ]; then
-        # shellcheck disable=SC2086
-        a=$(cpu_ns $pids)
-        # shellcheck disable=SC2086
-        if [ "$(tasks_of $pids)" != "$tb" ]; then
-            note "r$ROUND get $tool: the server's threads changed during the get; no CPU sample"
-            pids=''
-        fi
+    # shellcheck disable=SC2086
+    if [ -n "$pids" ] && ! cpu=$(cpu_since $pids); then
+        note "r$ROUND get $tool: the server's threads changed during the get; no CPU sample"
     fi
     if [ "$rc" -ne 0 ]; then
         WHY="exit status $rc"
@@ -792,8 +785,8 @@ m_get() {
     if [ "$tool" != md5sum ]; then
         check_same "get $tool" "$out" || return 1
     fi
-    if [ -n "$pids" ]; then
-        record cpu "$tool" "$ROUND" "$(cpu_per_gib "$b" "$a")" s/GiB
+    if [ -n "$cpu" ]; then
+        record cpu "$tool" "$ROUND" "$cpu" s/GiB
     fi
     SAMPLE=$(per_gib "$T_US")
 }
@@ -1111,17 +1104,34 @@ cpu_per_gib() {
     calc "($2 - $1) / 1000000000 * 1024 / $SIZE_MB"
 }
 
+# cpu_mark PID...: the PIDs' threads and CPU time before a get of the big
+# file (CPU_TB, CPU_B), for cpu_since.
+CPU_TB=
+CPU_B=0
+cpu_mark() {
+    CPU_TB=$(tasks_of "$@")
+    CPU_B=$(cpu_ns "$@")
+}
+
+# cpu_since PID...: the CPU seconds per GiB the PIDs took since cpu_mark;
+# nothing, and status 1, when their threads changed meanwhile (the sample
+# is dropped: see cpu_ns).
+cpu_since() {
+    local a
+    a=$(cpu_ns "$@")
+    [ "$(tasks_of "$@")" = "$CPU_TB" ] || return 1
+    cpu_per_gib "$CPU_B" "$a"
+}
+
 # m_cpu TOOL: the server's CPU time for one get of the big file; SAMPLE
 # in CPU seconds per GiB.
 m_cpu() {
-    local tool=$1 out=$W/out/big.bin rc=0 pids b a tb
+    local tool=$1 out=$W/out/big.bin rc=0 pids cpu=''
     fresh_out
     warm "$SIZE_MB"
     pids=$(server_pids "$tool")
     # shellcheck disable=SC2086
-    tb=$(tasks_of $pids)
-    # shellcheck disable=SC2086
-    b=$(cpu_ns $pids)
+    cpu_mark $pids
     case $tool in
     netdisk) bounded "$T_BIG" "${ND[@]}" get big.bin "$out" || rc=$? ;;
     nginx)
@@ -1130,18 +1140,17 @@ m_cpu() {
         ;;
     esac
     # shellcheck disable=SC2086
-    a=$(cpu_ns $pids)
+    cpu=$(cpu_since $pids) || cpu=''
     if [ "$rc" -ne 0 ]; then
         WHY="exit status $rc"
         return 1
     fi
     check_same "cpu get $tool" "$out" || return 1
-    # shellcheck disable=SC2086
-    if [ "$(tasks_of $pids)" != "$tb" ]; then
+    if [ -z "$cpu" ]; then
         note "r$ROUND cpu $tool: the server's threads changed during the get; sample dropped"
         return 0
     fi
-    SAMPLE=$(cpu_per_gib "$b" "$a")
+    SAMPLE=$cpu
 }
 
 # measure WORKLOAD TOOL ROUND UNIT FUNC ARGS...: one sample, recorded; a
