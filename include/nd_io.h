@@ -98,4 +98,16 @@ void nd_io_discard_input(int sock);
 /* Monotonic clock in seconds, as a double, for durations and deadlines. */
 double nd_io_now(void);
 
+/*
+ * Fills buf with len bytes from the kernel's random number generator
+ * (getrandom(2); it blocks only until the generator is first seeded at
+ * boot), retrying after EINTR and short reads.  This, not OpenSSL's
+ * RAND_bytes, is where nonces, salts, ticket ids and temporary names come
+ * from: OpenSSL's generator seeds itself from the same source, and a
+ * command that needs one nonce would spend about 8 million instructions
+ * setting it up, a fifth of a short client command (docs/benchmarks.md).
+ * Returns 0 or -errno.  Safe from any thread.
+ */
+int nd_io_random(void *buf, size_t len);
+
 #endif

@@ -1,8 +1,9 @@
 /*
  * nd_scram: SCRAM-SHA-256 message parsing and key arithmetic.  Every
  * cryptographic primitive comes from OpenSSL (PBKDF2, HMAC through EVP_MAC,
- * SHA-256 through EVP_Digest, base64, RAND_bytes, CRYPTO_memcmp); what is
- * written here is the RFC 5802 grammar and the glue.  Secrets that pass
+ * SHA-256 through EVP_Digest, base64, CRYPTO_memcmp) and random bytes from
+ * the kernel (nd_io_random); what is written here is the RFC 5802 grammar
+ * and the glue.  Secrets that pass
  * through local buffers are wiped with OPENSSL_cleanse() before returning.
  */
 #include "nd_scram.h"
@@ -14,7 +15,8 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
+
+#include "nd_io.h"
 
 #define PREFIX "SCRAM-SHA-256$"
 /* Random bytes in a nonce we make: 24 bytes are 32 base64 characters. */
@@ -191,7 +193,7 @@ random_nonce(char *out, size_t cap)
 {
     uint8_t raw[NONCE_RAND_LEN];
 
-    if (RAND_bytes(raw, sizeof(raw)) != 1)
+    if (nd_io_random(raw, sizeof(raw)) < 0)
         return -EIO;
     return b64_encode(raw, sizeof(raw), out, cap) < 0 ? -EIO : 0;
 }
@@ -350,7 +352,7 @@ nd_scram_verifier_new(const char *pw, size_t pwlen, int iterations,
 {
     uint8_t salt[ND_SCRAM_SALT_LEN];
 
-    if (RAND_bytes(salt, sizeof(salt)) != 1)
+    if (nd_io_random(salt, sizeof(salt)) < 0)
         return -EIO;
     return nd_scram_verifier_derive(pw, pwlen, salt, sizeof(salt), iterations,
                                     v);

@@ -10,7 +10,6 @@
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -307,7 +306,7 @@ nd_store_upload_temp(struct nd_upload *up)
     for (int tries = 0; tries < 8; tries++) {
         uint64_t r = 0;
 
-        if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+        if (nd_io_random(&r, sizeof(r)) < 0)
             break;
         snprintf(up->tmp, sizeof(up->tmp), ND_RESERVED_PREFIX "%016llx",
                  (unsigned long long)r);

@@ -6,10 +6,10 @@
 
 #include <errno.h>
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "nd_io.h"
 #include "nd_proto.h"
 
 struct nd_ticket_slot {
@@ -200,7 +200,7 @@ nd_tickets_issue(struct nd_tickets *t, const char *user,
     OPENSSL_cleanse(s, sizeof(*s));
     /* The rest of the id is random: an id cannot be guessed, and one used
      * once never comes back for its slot's next ticket. */
-    if (RAND_bytes(id + 4, ND_TICKET_ID_LEN - 4) != 1 ||
+    if (nd_io_random(id + 4, ND_TICKET_ID_LEN - 4) < 0 ||
         nd_ticket_key(session, id, s->key) < 0) {
         OPENSSL_cleanse(s, sizeof(*s));
         rc = -EIO;

@@ -17,12 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 
 #include "nd_io.h"
 
@@ -60,11 +58,9 @@ static uint8_t s_secret[ND_USERS_SECRET_LEN];
 static void
 make_process_secret(void)
 {
-    if (RAND_bytes(s_secret, sizeof(s_secret)) == 1)
-        return;
-    /* OpenSSL's generator failed: ask the kernel directly.  Should that fail
-     * too, the secret stays zero; mock verifiers still match no password. */
-    (void)getrandom(s_secret, sizeof(s_secret), 0);
+    /* Should the kernel fail us, the secret stays zero; mock verifiers
+     * still match no password. */
+    (void)nd_io_random(s_secret, sizeof(s_secret));
 }
 
 static void
@@ -554,7 +550,7 @@ add_mock_line(struct obuf *o)
     uint8_t raw[ND_USERS_SECRET_LEN];
     char text[MOCK_TAG_LEN + 2 * ND_USERS_SECRET_LEN + 2];
 
-    if (RAND_bytes(raw, sizeof(raw)) != 1)
+    if (nd_io_random(raw, sizeof(raw)) < 0)
         return -EIO;
     memcpy(text, MOCK_TAG, MOCK_TAG_LEN);
     for (int i = 0; i < ND_USERS_SECRET_LEN; i++) {
@@ -638,7 +634,7 @@ create_temp(int dirfd, const char *base, char *tmp, size_t cap)
         uint8_t r[6];
         int fd, n;
 
-        if (RAND_bytes(r, sizeof(r)) != 1)
+        if (nd_io_random(r, sizeof(r)) < 0)
             return -EIO;
         n = snprintf(tmp, cap, ".%s.%02x%02x%02x%02x%02x%02x", base, r[0], r[1],
                      r[2], r[3], r[4], r[5]);

@@ -255,6 +255,33 @@ START_TEST(test_buf_alloc_aligned)
 }
 END_TEST
 
+/* Every byte of a large request is filled (getrandom(2) may answer more
+ * than 256 bytes short), and two draws differ. */
+START_TEST(test_random)
+{
+    enum { LEN = 64 * 1024 };
+    uint8_t *b = malloc(LEN), x[32], y[32];
+    size_t same = 0;
+
+    ck_assert_ptr_nonnull(b);
+    memset(b, 0xa5, LEN);
+    ck_assert_int_eq(nd_io_random(b, LEN), 0);
+    /* About LEN / 256 bytes keep 0xa5 by chance; an unfilled tail keeps
+     * many more. */
+    for (size_t i = 0; i < LEN; i++)
+        same += b[i] == 0xa5;
+    ck_assert_uint_lt(same, 4 * LEN / 256);
+    ck_assert_uint_ne(b[LEN - 1] == 0xa5 && b[LEN - 2] == 0xa5 &&
+                          b[LEN - 3] == 0xa5 && b[LEN - 4] == 0xa5,
+                      1);
+    free(b);
+    ck_assert_int_eq(nd_io_random(x, sizeof(x)), 0);
+    ck_assert_int_eq(nd_io_random(y, sizeof(y)), 0);
+    ck_assert_int_ne(memcmp(x, y, sizeof(x)), 0);
+    ck_assert_int_eq(nd_io_random(x, 0), 0);
+}
+END_TEST
+
 START_TEST(test_wire_frames)
 {
     uint8_t frame[64], body[64];
@@ -493,6 +520,7 @@ io_suite(void)
     tcase_add_test(tc, test_file_shrank);
     tcase_add_test(tc, test_recv_nowait_and_close);
     tcase_add_test(tc, test_buf_alloc_aligned);
+    tcase_add_test(tc, test_random);
     tcase_add_test(tc, test_discard_input);
     tcase_add_test(tc, test_wire_frames);
     tcase_add_test(tc, test_stream_hold);

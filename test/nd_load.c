@@ -75,7 +75,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -1960,7 +1959,7 @@ bconn_resume(struct bconn *c, const char *path)
     s_ticket.have = false;
     if (!s_spent.have)
         s_spent = t;
-    if (RAND_bytes(nonce, sizeof(nonce)) != 1 ||
+    if (nd_io_random(nonce, sizeof(nonce)) < 0 ||
         nd_ticket_proof(t.key, false, t.id, nonce, proof) < 0)
         die("no randomness or HMAC failed");
     bconn_queue(c, nd_proto_hello_encode(bout(c), broom(c)), "HELLO");

@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -159,17 +158,10 @@ sleep_ms(double ms)
 static void
 random_bytes(void *p, size_t n)
 {
-    size_t done = 0;
+    int rc = nd_io_random(p, n);
 
-    while (done < n) {
-        ssize_t r = getrandom((char *)p + done, n - done, 0);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            fail("getrandom: %s", strerror(errno));
-        }
-        done += (size_t)r;
-    }
+    if (rc < 0)
+        fail("getrandom: %s", strerror(-rc));
 }
 
 /* Connects to HOST PORT; rcvbuf > 0 pins a small receive buffer (set before
@@ -1305,9 +1297,9 @@ cmd_resume(int argc, char **argv)
         strcmp(mode, "wait") != 0)
         usage();
     ticket_load(argv[0], &t);
-    if (getrandom(nonce, sizeof(nonce), 0) != (ssize_t)sizeof(nonce) ||
-        nd_ticket_proof(t.key, false, t.id, nonce, proof) < 0)
-        fail("no randomness or HMAC failed");
+    random_bytes(nonce, sizeof(nonce));
+    if (nd_ticket_proof(t.key, false, t.id, nonce, proof) < 0)
+        fail("HMAC failed");
     if (strcmp(mode, "wrong") == 0)
         proof[0] ^= 1;
     n = nd_proto_hello_encode(buf, sizeof(buf));
