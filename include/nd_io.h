@@ -103,9 +103,9 @@ double nd_io_now(void);
  * (getrandom(2); it blocks only until the generator is first seeded at
  * boot), retrying after EINTR and short reads.  This, not OpenSSL's
  * RAND_bytes, is where nonces, salts, ticket ids and temporary names come
- * from: OpenSSL's generator seeds itself from the same source, and a
- * command that needs one nonce would spend about 8 million instructions
- * setting it up, a fifth of a short client command (docs/benchmarks.md).
+ * from: OpenSSL's generator seeds itself from the same source, and setting
+ * it up for the one nonce a client command needs cost about 3.6 million of
+ * the 42 million instructions of a short command (docs/benchmarks.md).
  * Returns 0 or -errno.  Safe from any thread.
  */
 int nd_io_random(void *buf, size_t len);

@@ -303,10 +303,13 @@ nd_store_upload_init(const struct nd_store *s, const char *path,
 int
 nd_store_upload_temp(struct nd_upload *up)
 {
+    int rc = -EEXIST;
+
     for (int tries = 0; tries < 8; tries++) {
         uint64_t r = 0;
 
-        if (nd_io_random(&r, sizeof(r)) < 0)
+        rc = nd_io_random(&r, sizeof(r));
+        if (rc < 0)
             break;
         snprintf(up->tmp, sizeof(up->tmp), ND_RESERVED_PREFIX "%016llx",
                  (unsigned long long)r);
@@ -315,11 +318,12 @@ nd_store_upload_temp(struct nd_upload *up)
                    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
         if (up->fd >= 0)
             return 0;
-        if (errno != EEXIST)
+        rc = -errno;
+        if (rc != -EEXIST)
             break;
     }
     up->tmp[0] = '\0';
-    return -errno;
+    return rc;
 }
 
 int

@@ -58,8 +58,9 @@ static uint8_t s_secret[ND_USERS_SECRET_LEN];
 static void
 make_process_secret(void)
 {
-    /* Should the kernel fail us, the secret stays zero; mock verifiers
-     * still match no password. */
+    /* getrandom(2) does not fail once the system has booted.  Should it,
+     * the secret stays partly zero: mock verifiers still match no password,
+     * but their salts would become predictable. */
     (void)nd_io_random(s_secret, sizeof(s_secret));
 }
 

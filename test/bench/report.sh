@@ -4,11 +4,14 @@
 # text table, the Markdown for docs/benchmarks.md and the gnuplot chart.
 # awk and sort only (no python: CI machines may lack it).
 #
-# The samples are a TSV: workload, tool, round, value, unit.  The caller
-# provides the run's parameters (SIZE_MB, SMALL_N, CONC, CONC_MB, IDLE,
-# IDLE_SECS, ROUNDS, ROUNDS_RUN, CPU_GETS, WORKERS, SMOKE), NOTRUN and
-# DISABLED (associative arrays: what did not run, and why), TLS_PATH,
-# the work directory W, SRCDIR and BUILD.
+# The samples are a TSV: workload, tool, round, value, unit; the round is
+# R, or R.K for the K-th of several samples a round takes (the session per
+# file, the concurrent gets), or xN for the extra CPU samples.  The caller
+# provides the run's parameters (SIZE_MB, SMALL_N, CONN_REPS, CONC_REPS,
+# CONC, CONC_MB, IDLE, IDLE_SECS, ROUNDS, ROUNDS_RUN, CPU_GETS, WORKERS,
+# SMOKE), NOTRUN and DISABLED (associative arrays: what did not run, and
+# why), TLS_PATH, the work directory W and the small-file output directory
+# OUTS (OUTS_TMPFS 1 when it is on a tmpfs), SRCDIR and BUILD.
 
 # size_label MB: "1 GiB", "4 MiB".
 size_label() {
@@ -354,12 +357,14 @@ report_markdown() {
 - Rounds: ${ROUNDS_RUN} (of ${ROUNDS} asked), ${FULL_ROUNDS} of them with
   every workload; when the 10-minute bound leaves too little time, the
   later rounds measure only the big file's get and put (column n). In
-  every round each workload runs once per tool, one tool after the other
-  (netdisk, nginx, vsftpd, rsync, scp, the limits, netdisk over TLS; in
-  even rounds the other way round, so that no tool always comes first
-  after a step that leaves the machine busy), so that a slow moment of the
-  machine falls on every tool alike. Reported:
-  the median over the rounds and the range. The server CPU figure comes
+  every round each workload runs once per tool (the session per file
+  ${CONN_REPS} times and the concurrent gets ${CONC_REPS} times, each run
+  a sample), one tool after the other (netdisk, nginx, vsftpd, rsync,
+  scp, the limits, netdisk over TLS; in even rounds, and for each further
+  run, the other way round, so that no tool always comes first after a
+  step that leaves the machine busy), so that a slow moment of the
+  machine falls on every tool alike. Reported: the median over all the
+  samples and their range. The server CPU figure comes
   from the rounds' gets of the big file from netdiskd and nginx, plus more
   gets up to ${CPU_GETS} per server as time allows; the idle sessions are
   measured once, after round 1.
@@ -377,7 +382,7 @@ report_markdown() {
   idle while it runs, and the scratch file must be written in large
   units, or its freed pages do not serve a writer of large units (see the
   analysis).
-- The small-file gets (every tool) write their 1000 files to a tmpfs
+- The small-file gets (every tool) write their ${SMALL_N} files to a tmpfs
   (/dev/shm) when there is one, and each sample's files are deleted once
   checked. On this ext4 without a journal a create walks past every inode
   deleted in its block group in the last 60-360 s, by anyone (a test run
@@ -454,7 +459,7 @@ report_markdown() {
 - Memory: ${mem}
 - Kernel: $(uname -r)
 - Work directory filesystem: ${fs}
-- Small-file gets write to: $(stat -f -c %T "$OUTS" 2>/dev/null || echo "?") (${OUTS%/*})
+- Small-file gets write to: $(if [ "$OUTS_TMPFS" = 1 ]; then echo "tmpfs (/dev/shm)"; else echo "the work directory"; fi)
 - Packages: nginx-light $(report_pkg nginx-light), vsftpd $(report_pkg vsftpd),
   rsync $(report_pkg rsync), openssh-server $(report_pkg openssh-server),
   curl $(report_pkg curl), openssl $(report_pkg openssl), libssl3

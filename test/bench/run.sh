@@ -21,9 +21,11 @@
 # descriptors, a get served meanwhile).  Before every timed run that
 # writes a large new file, an untimed scratch file of the same size is
 # written and deleted in the same filesystem, for every tool alike (the
-# first-touch quirk of these machines; see issue 6).  Every result is
-# checked outside the timing (cmp against the source; the md5sum printed
-# against the source's): a wrong result aborts the run.
+# first-touch quirk of these machines; see issue 6).  The small-file gets
+# write to a directory of their own under /dev/shm when it is a tmpfs
+# (see OUTS below); everything else works in a directory under $TMPDIR.
+# Every result is checked outside the timing (cmp against the source; the
+# md5sum printed against the source's): a wrong result aborts the run.
 #
 # usage: test/bench/run.sh BUILD_DIR
 #
@@ -44,7 +46,8 @@
 #   BENCH_DOCS=0      do not write docs/benchmarks.md and the chart
 #   BENCH_OUT_DIR     also copy samples.tsv, summary.tsv, report.md (and the
 #                     chart) there
-#   BENCH_KEEP=1      keep the work directory
+#   BENCH_KEEP=1      keep the work directory (and the small-file
+#                     output directory under /dev/shm)
 #
 # Exit status: 0 when every step ran and every result verified; 1 when a
 # step failed, a result was wrong, or the deadline cut a step short; 2 on
@@ -222,10 +225,11 @@ chmod 0755 "$W"
 # last minutes more than either tool (docs/benchmarks.md, "Analysis").
 # The daemon's store, its uploads and every large output stay on $base.
 OUTS=
+OUTS_TMPFS=0
 if [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ] && [ -w /dev/shm ]; then
-    OUTS=$(mktemp -d /dev/shm/nd-bench-out.XXXXXX 2>/dev/null) || OUTS=
+    OUTS=$(mktemp -d /dev/shm/nd-bench-out.XXXXXX 2>/dev/null) && OUTS_TMPFS=1
 fi
-if [ -z "$OUTS" ]; then
+if [ "$OUTS_TMPFS" = 0 ]; then
     note "no writable tmpfs at /dev/shm: the small files are written to $base"
     OUTS=$W/outs
     mkdir -p "$OUTS"
@@ -274,10 +278,11 @@ cleanup() {
         wait "$p" 2>/dev/null
     done
     if [ "$KEEP" = 1 ]; then
-        say "kept $W${OUTS:+ and $OUTS}"
+        say "kept $W"
+        [ "$OUTS_TMPFS" = 0 ] || say "kept $OUTS"
     else
         rm -rf "$W"
-        [ -z "$OUTS" ] || rm -rf "$OUTS"
+        [ "$OUTS_TMPFS" = 0 ] || rm -rf "$OUTS"
     fi
     exit "$rc"
 }
@@ -290,6 +295,7 @@ SZ_LABEL=$(size_label "$SIZE_MB")
 say "work directory $W ($(df -PT "$W" | awk 'NR == 2 { print $2 }')), deadline ${DEADLINE} s," \
     "$ROUNDS round(s), big file $SZ_LABEL, $SMALL_N small files," \
     "$CONC x $CONC_MB MiB concurrent, $IDLE idle sessions"
+say "small-file gets write to $OUTS ($(stat -f -c %T "$OUTS" 2>/dev/null || echo '?'))"
 
 # ---- the peers' packages -----------------------------------------------------------
 if [ -n "$PEERS" ]; then
@@ -676,10 +682,10 @@ fresh_out() {
 # small_out_done: the small files a get wrote are checked; on the tmpfs
 # they go at once, elsewhere they are moved aside.
 small_out_done() {
-    if [ "$OUTS" = "$W/outs" ]; then
-        aside "$SMALL_OUT"
-    else
+    if [ "$OUTS_TMPFS" = 1 ]; then
         rm -rf "$SMALL_OUT"
+    else
+        aside "$SMALL_OUT"
     fi
 }
 
