@@ -359,16 +359,12 @@ report_markdown() {
   later rounds measure only the big file's get and put (column n). In
   every round each workload runs once per tool (the session per file
   ${CONN_REPS} times and the concurrent gets ${CONC_REPS} times, each run
-  a sample), one tool after the other, so that a slow moment of the
-  machine falls on every tool alike. The big file's gets and puts go
-  through the list (netdisk, nginx, vsftpd, rsync, scp, the limits,
-  netdisk over TLS) from a different tool each round (the list rotated
-  each round by its length over the number of rounds), so that no tool
-  starts more than one round: netdisk's get was slow in every round it
-  started, for a cause not found (see the analysis). The other workloads
-  run in the order given in odd rounds and reversed in even ones (each
-  further run of a workload within a round counts as the next round).
-  Reported: the median over all the samples and their range. The server CPU figure comes
+  a sample), one tool after the other (netdisk, nginx, vsftpd, rsync,
+  scp, the limits, netdisk over TLS; in even rounds, and for each further
+  run, the other way round, so that no tool always comes first after a
+  step that leaves the machine busy), so that a slow moment of the
+  machine falls on every tool alike. Reported: the median over all the
+  samples and their range. The server CPU figure comes
   from the rounds' gets of the big file from netdiskd and nginx, plus more
   gets up to ${CPU_GETS} per server as time allows; the idle sessions are
   measured once, after round 1.

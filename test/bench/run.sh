@@ -1230,24 +1230,6 @@ PUT_TOOLS="netdisk vsftpd rsync scp ref-put-sync ref-put netdisk-tls"
 # sets T_BIG_PART and T_REST_PART to the seconds each part took.
 T_BIG_PART=0
 T_REST_PART=0
-# in_turn R TOOL...: the big file's tools in the order round R runs them:
-# the list rotated by ROUNDS-th of its length each round, so that no tool
-# starts more than one round.  The first get of a round was slow: netdisk's
-# took 0.2-1.1 s longer in every round it came first, over five runs, for
-# a cause not found (docs/benchmarks.md); when even rounds merely reversed
-# the list, netdisk started rounds 1 and 3, two of its three samples.
-in_turn() {
-    local r=$1 i n step start
-    shift
-    local tools=("$@")
-    n=${#tools[@]}
-    step=$(((n + ROUNDS - 1) / ROUNDS))
-    start=$((((r - 1) * step) % n))
-    for ((i = 0; i < n; i++)); do
-        printf '%s\n' "${tools[(start + i) % n]}"
-    done
-}
-
 # in_order R TOOL...: the tools in the order round R runs them: as given in
 # odd rounds, reversed in even ones, so that no tool always runs first
 # after a step that leaves the machine busy (writeback, freed memory).
@@ -1268,13 +1250,13 @@ round() {
     local r=$1 mode=$2 t t0
     t0=$(elapsed)
     # shellcheck disable=SC2086
-    for t in $(in_turn "$r" $GET_TOOLS); do
+    for t in $(in_order "$r" $GET_TOOLS); do
         up "$t" || continue
         [ "$DEADLINE_HIT" = 0 ] || return 0
         measure get "$t" "$r" s/GiB m_get "$t" || true
     done
     # shellcheck disable=SC2086
-    for t in $(in_turn "$r" $PUT_TOOLS); do
+    for t in $(in_order "$r" $PUT_TOOLS); do
         up "$t" || continue
         [ "$DEADLINE_HIT" = 0 ] || return 0
         measure put "$t" "$r" s/GiB m_put "$t" || true
