@@ -3,8 +3,8 @@
  * cryptographic primitive comes from OpenSSL (PBKDF2, HMAC through EVP_MAC,
  * SHA-256 through EVP_Digest, base64, CRYPTO_memcmp) and random bytes from
  * the kernel (nd_io_random); what is written here is the RFC 5802 grammar
- * and the glue.  Secrets that pass
- * through local buffers are wiped with OPENSSL_cleanse() before returning.
+ * and the glue.  Secrets that pass through local buffers are wiped with
+ * OPENSSL_cleanse() before returning.
  */
 #include "nd_scram.h"
 
