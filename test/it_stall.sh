@@ -118,7 +118,7 @@ fds_back() { [ "$(fd_count "$pool")" -eq "$base_fds" ]; }
 if ! wait_for 10 fds_back; then
     # Name what is still open, so that a leak can be told from a late close.
     say "# the pool holds $(fd_count "$pool") descriptors, $(conn_count "$pool") of them connections:"
-    find "/proc/$pool/fd" -mindepth 1 -maxdepth 1 -printf '#   %f -> %l\n' 2>&1 || true
+    fd_list "$pool" -printf '#   %f -> %l\n'
 fi
 check "the pool is back to its $base_fds descriptors" fds_back
 assert_no_temps

@@ -433,16 +433,22 @@ nd_free_port() {
 # fd_count PID: how many descriptors PID holds; fsize FILE: its size, 0 when
 # it does not exist.
 pool_of() { pgrep -P "${1:-$ND_PID}" | head -n 1; }
-# (find fails when a descriptor closes while it lists them: what it listed
-# still counts, and the failure must not end the test.)
-fd_count() { { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null || true; } | wc -l; }
+# fd_list PID [FIND-ARGS...]: find(1) over PID's descriptors.  find fails
+# when a descriptor closes while it lists them: what it listed still
+# counts, and the failure must not end the test.
+fd_list() {
+    local pid=$1
+    shift
+    find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 "$@" 2>/dev/null || true
+}
+fd_count() { fd_list "$1" | wc -l; }
 
 # conn_count PID: how many TCP connections PID holds (its sockets found in
 # /proc/net/tcp or tcp6 in a state other than LISTEN, 0A).
 conn_count() {
     local inodes
-    inodes=$({ find "/proc/$1/fd" -mindepth 1 -maxdepth 1 -lname 'socket:*' \
-        -printf '%l\n' 2>/dev/null || true; } | sed 's/^socket:\[\(.*\)\]$/\1/')
+    inodes=$(fd_list "$1" -lname 'socket:*' -printf '%l\n' |
+        sed 's/^socket:\[\(.*\)\]$/\1/')
     if [ -z "$inodes" ]; then
         echo 0
         return

@@ -1340,6 +1340,13 @@ cpu_phase() {
     done
 }
 
+# pool_fds: how many descriptors the pool process holds.  find fails when
+# one closes while it lists them; what it listed still counts, and under
+# pipefail the failure must not end the run.
+pool_fds() {
+    { find "/proc/$POOL/fd" -mindepth 1 -maxdepth 1 2>/dev/null || true; } | wc -l
+}
+
 # idle_phase: nd_load holds IDLE logged-in sessions for IDLE_SECS; while
 # they are held, one verified get of a small file must be served.
 idle_phase() {
@@ -1349,7 +1356,7 @@ idle_phase() {
     fi
     [ "$DEADLINE_HIT" = 0 ] || return 0
     fresh_out
-    base=$(find "/proc/$POOL/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
+    base=$(pool_fds)
     i=$(capped $((IDLE_SECS + 120)))
     [ "$i" -gt "$IDLE_SECS" ] || {
         DEADLINE_HIT=1
@@ -1365,7 +1372,7 @@ idle_phase() {
     last=-1
     stable=0
     for ((i = 0; i < 10 * (IDLE_SECS + 60); i++)); do
-        fds=$(find "/proc/$POOL/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
+        fds=$(pool_fds)
         [ "$fds" -ge $((base + 2 * IDLE)) ] && break
         if [ "$fds" -eq "$last" ]; then
             stable=$((stable + 1))
