@@ -65,6 +65,8 @@ check "the table is followed by the ratios" \
 check "the TLS path is reported" grep -q '^TLS path: ' "$T/bench.out"
 check "the report was written (report.md with its results)" \
     grep -q '^## Results' "$T/report/report.md"
+check "the report says how much CPU time the host took during the run" \
+    grep -Eq '^- Taken by the host: [0-9]+\.[0-9] % ' "$T/report/report.md"
 after=absent
 [ -e "$docs" ] && after=$(stat -c %Y.%s "$docs")
 assert_eq "$before" "$after" "docs/benchmarks.md was left alone"

@@ -309,6 +309,36 @@ report_cpu_clock() {
     fi
 }
 
+# report_steal: the share of the CPUs' time the host took from this VM
+# since the run started (steal time): a busy neighbour slows every tool,
+# and the share says how much of that a run had.
+report_steal() {
+    local s0 t0 s1 t1
+    read -r s0 t0 <<<"${START_TICKS:-}"
+    read -r s1 t1 <<<"$(cpu_ticks)"
+    if [ -z "${t0:-}" ] || [ -z "${t1:-}" ] || [ "$t1" -le "$t0" ]; then
+        echo "not known (no /proc/stat)"
+        return
+    fi
+    awk -v s="$((s1 - s0))" -v t="$((t1 - t0))" \
+        'BEGIN { printf "%.1f %% of the CPUs'"'"' time during the run (steal, /proc/stat)\n", 100 * s / t }'
+}
+
+# report_reporting: free page reporting, when the kernel has it: memory
+# freed in the guest is handed back to the host and faults on the host at
+# its next first touch (docs/benchmarks.md, "The big get").
+report_reporting() {
+    local d=/sys/module/page_reporting/parameters order minfree
+    if [ ! -r "$d/page_reporting_order" ]; then
+        echo "none"
+        return
+    fi
+    order=$(cat "$d/page_reporting_order" 2>/dev/null || echo "?")
+    minfree=$(cat "$d/min_free_ms" 2>/dev/null || echo "")
+    printf 'on (page_reporting_order %s%s): freed memory goes back to the host\n' \
+        "$order" "${minfree:+, min_free_ms $minfree}"
+}
+
 # report_pkg PACKAGE: its installed version, or "not installed".
 report_pkg() {
     dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo "not installed"
@@ -456,7 +486,8 @@ report_markdown() {
 ## Machine
 
 - CPU: $(nproc) x $(awk -F ': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
-- Memory: ${mem}
+- Memory: ${mem}; free page reporting: $(report_reporting)
+- Taken by the host: $(report_steal)
 - Kernel: $(uname -r)
 - Work directory filesystem: ${fs}
 - Small-file gets write to: $(if [ "$OUTS_TMPFS" = 1 ]; then echo "tmpfs (/dev/shm)"; else echo "the work directory"; fi)

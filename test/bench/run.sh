@@ -61,6 +61,13 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SRCDIR=$(cd "$HERE/../.." && pwd)
 BUILD=${1:-${BUILD:-build}}
 START_US=${EPOCHREALTIME/./}
+# cpu_ticks: the steal and the total clock ticks of all CPUs so far
+# (/proc/stat), for the share of the run the host took (report.sh).
+cpu_ticks() {
+    awk '$1 == "cpu" { t = 0; for (i = 2; i <= 9; i++) t += $i; print $9, t; exit }' \
+        /proc/stat 2>/dev/null || true
+}
+START_TICKS=$(cpu_ticks)
 
 say() { printf 'bench: %s\n' "$*"; }
 note() { printf 'bench: NOTE: %s\n' "$*"; }
