@@ -18,10 +18,12 @@
 # local file; rsync --cc=md5 checks in-stream); the same over TLS; small
 # files in one session and with a session per file; concurrent gets.
 # Once: server CPU seconds per GiB served, and idle sessions held (RSS,
-# descriptors, a get served meanwhile).  Before every timed run that
-# writes a large new file, an untimed scratch file of the same size is
-# written and deleted in the same filesystem, for every tool alike (the
-# first-touch quirk of these machines; see issue 6).  The small-file gets
+# descriptors, a get served meanwhile).  Before every timed run the
+# sources it reads are read into the page cache (hot), and before every
+# one that writes a large new file an untimed scratch file of the same
+# size is written and deleted in the same filesystem, for every tool
+# alike (the page-out and first-touch quirks of these machines; see
+# issue 6).  The small-file gets
 # write to a directory of their own under /dev/shm when it is a tmpfs
 # (see OUTS below); everything else works in a directory under $TMPDIR.
 # Every result is checked outside the timing (cmp against the source; the
@@ -667,6 +669,19 @@ warm() {
     rm -f "$W/scratch"
 }
 
+# hot PATH...: reads PATH (files, or the files under directories) into the
+# page cache, untimed, before a timed run reads them.  The issue's
+# workloads read page-cached sources, but DAMON's pageout scheme on these
+# machines drops file pages idle for a minute, a few percent of a file at
+# a time and scattered: a 1 GiB file missing 35 MiB of its pages took
+# 0.84 s to read instead of 0.15 s (docs/benchmarks.md, "The big get").
+# Between two rounds' get phases the sources sit idle for minutes, and
+# the first tool of a phase paid for the misses.  Reading a cached file
+# again costs 0.15 s per GiB and allocates nothing.
+hot() {
+    bounded 60 find "$@" -type f -exec cat {} + >/dev/null 2>&1 || true
+}
+
 # aside DIR: moves DIR (files that a workload made) out of the way under
 # $W/aside, where it stays until the run ends, instead of deleting it.  On
 # an ext4 without a journal (these machines') a new inode is never one
@@ -776,6 +791,7 @@ server_pids() {
 m_get() {
     local tool=$1 out=$W/out/big.bin rc=0 pids='' cpu=''
     fresh_out
+    hot "$SRC"
     case $tool in
     ref-md5 | md5sum) ;;
     *) warm "$SIZE_MB" ;;
@@ -844,6 +860,7 @@ m_put() {
     rm -rf "$W/refput" "$W/ftp/up/put.bin" "$W/rsync/up/put.bin" \
         "$W/ssh/up/put.bin"
     mkdir -p "$W/refput"
+    hot "$SRC"
     warm "$SIZE_MB"
     case $tool in
     netdisk | netdisk-tls)
@@ -959,6 +976,12 @@ m_small() {
     fresh_out
     rm -rf "$SMALL_OUT"
     mkdir -p "$SMALL_OUT"
+    # The sources: the puts' and nginx's (hard links), and the daemon's
+    # copies, which this round's put made.
+    hot "$W/src/small"
+    if [ -d "$USERDIR/small" ]; then
+        hot "$USERDIR/small"
+    fi
     case $wl/$tool in
     small-get/netdisk)
         timed bounded "$T_SMALL" "${ND[@]}" get "${SMALL_NAMES[@]/#/small/}" \
@@ -1085,6 +1108,7 @@ m_conc() {
     fresh_out
     mkdir -p "$W/out/conc"
     : >"$W/conc.err"
+    hot "$W/src/conc"
     warm $((CONC * CONC_MB))
     case $tool in
     netdisk) timed conc_netdisk || rc=$? ;;
@@ -1175,6 +1199,7 @@ cpu_since() {
 m_cpu() {
     local tool=$1 out=$W/out/big.bin rc=0 pids cpu=''
     fresh_out
+    hot "$SRC"
     warm "$SIZE_MB"
     pids=$(server_pids "$tool")
     # shellcheck disable=SC2086
