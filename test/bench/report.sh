@@ -405,9 +405,9 @@ report_markdown() {
   source, the small files, the concurrent gets' files) are read into the
   page cache, untimed: a DAMON pageout scheme on these machines drops
   file pages idle for a minute, a few percent at a time and scattered,
-  and the first tool to read a source after that paid for the misses (a
-  1 GiB file missing 35 MiB of its pages took 0.84 s to read instead of
-  0.15 s).
+  and whichever tool read a source first after that paid for its misses
+  (a 1 GiB file missing 35 MiB of its pages took 0.84 s to read instead
+  of 0.15 s).
 - Before every timed run that writes a large new file (every get and every
   put, for every tool), the previous output is deleted, \`sync\` runs (so
   that no writeback left by the step before, a put leaves 1 GiB dirty,

@@ -23,9 +23,9 @@
 # one that writes a large new file an untimed scratch file of the same
 # size is written and deleted in the same filesystem, for every tool
 # alike (the page-out and first-touch quirks of these machines; see
-# issue 6).  The small-file gets
-# write to a directory of their own under /dev/shm when it is a tmpfs
-# (see OUTS below); everything else works in a directory under $TMPDIR.
+# issue 6).  The small-file gets write to a directory of their own under
+# /dev/shm when it is a tmpfs (see OUTS below); everything else works in
+# a directory under $TMPDIR.
 # Every result is checked outside the timing (cmp against the source; the
 # md5sum printed against the source's): a wrong result aborts the run.
 #
@@ -676,8 +676,8 @@ warm() {
 # a time and scattered: a 1 GiB file missing 35 MiB of its pages took
 # 0.84 s to read instead of 0.15 s (docs/benchmarks.md, "The big get").
 # Between two rounds' get phases the sources sit idle for minutes, and
-# the first tool of a phase paid for the misses.  Reading a cached file
-# again costs 0.15 s per GiB and allocates nothing.
+# whichever tool read one first paid for its misses.  Reading a cached
+# file again costs 0.15 s per GiB and allocates nothing.
 hot() {
     bounded 60 find "$@" -type f -exec cat {} + >/dev/null 2>&1 || true
 }
