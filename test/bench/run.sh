@@ -977,11 +977,9 @@ m_small() {
     rm -rf "$SMALL_OUT"
     mkdir -p "$SMALL_OUT"
     # The sources: the puts' and nginx's (hard links), and the daemon's
-    # copies, which this round's put made.
-    hot "$W/src/small"
-    if [ -d "$USERDIR/small" ]; then
-        hot "$USERDIR/small"
-    fi
+    # copies, once this round's put has made them (hot skips a path that
+    # is not there).
+    hot "$W/src/small" "$USERDIR/small"
     case $wl/$tool in
     small-get/netdisk)
         timed bounded "$T_SMALL" "${ND[@]}" get "${SMALL_NAMES[@]/#/small/}" \
