@@ -30,14 +30,21 @@
 #include "nd_wire.h"
 
 /* Files at least this large are hashed on a second thread (nd_hashpipe),
- * through this many slots of ND_IO_CHUNK: receiving and writing a chunk
+ * through PIPE_SLOTS slots of ND_IO_CHUNK: receiving and writing a chunk
  * then overlap with hashing the one before, so a get takes about as long
  * as the MD5 alone.  Smaller files are hashed inline, where a thread would
  * cost more than it saves. */
 #define PIPE_MIN (4u * ND_IO_CHUNK)
 /* The smallest file whose interrupted get is kept for a resume. */
 #define RESUME_MIN ND_IO_CHUNK
-#define PIPE_SLOTS 8
+/* MD5 is the slowest stage: the receiver fills a slot in about half the
+ * time the hash takes, so one slot being hashed and one filled keep the
+ * hashing thread busy, and a third absorbs a late segment.  More slots
+ * only add memory, and new memory costs a page fault per 4 KiB the first
+ * time it is touched: with eight slots, 64 concurrent gets of 16 MiB spent
+ * a fifth more CPU than with two or three, and a 1 GiB get was no faster
+ * (docs/benchmarks.md). */
+#define PIPE_SLOTS 3
 
 /*
  * Receives n file bytes into fd (or nowhere, for fd < 0), hashing them
