@@ -39,7 +39,7 @@ report_summarise() {
 }
 
 # The order of the rows, and their labels.
-REPORT_WORKLOADS="get put small-get small-get-conn small-put small-put-conn conc cpu idle-sessions idle-rss idle-rss-growth idle-fds idle-probe"
+REPORT_WORKLOADS="get put small-get small-get-conn small-put small-put-conn conc conc-cpu cpu idle-sessions idle-rss idle-rss-growth idle-fds idle-probe"
 REPORT_TOOLS="netdisk netdisk-scram netdisk-tls nginx vsftpd rsync scp ref-md5 ref-get ref-put-sync ref-put ref-small-sync ref-small md5sum"
 
 report_wl_label() {
@@ -53,6 +53,7 @@ report_wl_label() {
     small-put) echo "$SMALL_N x 4 KiB puts, one session" ;;
     small-put-conn) echo "$SMALL_N x 4 KiB puts, a session each" ;;
     conc) echo "$CONC concurrent gets x $CONC_MB MiB" ;;
+    conc-cpu) echo "$CONC concurrent gets: CPU, whole machine" ;;
     cpu) echo "server CPU per GiB served" ;;
     idle-sessions) echo "$IDLE idle sessions: logged in" ;;
     idle-rss) echo "$IDLE idle sessions: daemon RSS" ;;
@@ -72,6 +73,7 @@ report_wl_short() {
     small-put) echo "small puts, 1 session" ;;
     small-put-conn) echo "small puts, session each" ;;
     conc) echo "$CONC concurrent gets" ;;
+    conc-cpu) echo "$CONC concurrent gets, machine CPU" ;;
     cpu) echo "server CPU per GiB" ;;
     idle-rss) echo "$IDLE idle sessions: RSS" ;;
     idle-probe) echo "$IDLE idle sessions: a get" ;;
@@ -122,6 +124,8 @@ report_tool_label() {
     small-put/ref-small) echo "limit: landing them without (nd_ref small)" ;;
     conc/netdisk) echo "netdisk get x $CONC (verified)" ;;
     conc/nginx) echo "nginx: curl --parallel (unverified)" ;;
+    conc-cpu/netdisk) echo "netdisk x $CONC and netdiskd" ;;
+    conc-cpu/nginx) echo "curl --parallel and nginx" ;;
     cpu/netdisk) echo "netdiskd pool process" ;;
     cpu/nginx) echo "nginx workers (sendfile)" ;;
     idle-*/netdisk) echo "netdiskd" ;;
@@ -150,6 +154,8 @@ small-put	netdisk	vsftpd	info	-	report ms per file (fsync each)
 small-put	netdisk	ref-small-sync	info	-	netdisk / landing the files with the syncs alone
 small-put	ref-small-sync	ref-small	info	-	what the syncs cost: with / without them
 conc	netdisk	nginx	ge	0.95	>= 0.95 x nginx aggregate
+conc	netdisk	nginx	ceiling	-	the most netdisk could reach here, reported
+conc-cpu	netdisk	nginx	info	-	CPU per GiB, reported
 cpu	netdisk	nginx	le	1.25	<= 1.25 x nginx
 idle-rss	netdisk	-	le	64	<= 64 MiB RSS
 idle-probe	netdisk	-	served	-	no worker held: a get is served
@@ -206,7 +212,16 @@ report_build() {
         [ "$what" != - ] || what=
         ratio=
         verdict=
-        if [ "$op" = served ]; then
+        if [ "$op" = ceiling ]; then
+            label="$(report_wl_short "$wl"): ceiling of $t1 / $t2"
+            ratio=$(report_ceiling)
+            verdict=-
+            if [ -z "$ratio" ]; then
+                verdict="not run"
+            else
+                ratio=$(report_fmt "$ratio")
+            fi
+        elif [ "$op" = served ]; then
             if [ -n "${R_MED[$wl/$num]:-}" ]; then
                 ratio="$(report_fmt "${R_MED[$wl/$num]}") ${R_UNIT[$wl/$num]}"
                 verdict=MET
@@ -251,6 +266,21 @@ report_build() {
         esac
         REPORT_RATIOS+=("$label	${ratio:--}	${what:--}	$verdict")
     done <<<"$REPORT_TARGETS"
+}
+
+# report_ceiling: the highest ratio of netdisk's concurrent gets to
+# nginx's that this machine allows, or nothing without the figures.
+# netdisk's gets must do at least what nginx and curl did (send, receive,
+# write: the whole machine's CPU per GiB during nginx's samples) plus one
+# MD5 pass (the one-core MD5 time per GiB, measured in the same run), and
+# can at best keep every CPU busy all the time: they take at least
+# (CPU + MD5) / CPUs seconds per GiB, against nginx's 1024 / rate.
+report_ceiling() {
+    local rate=${R_MED[conc/nginx]:-} cpu=${R_MED[conc-cpu/nginx]:-}
+    local md5=${R_MED[get/ref-md5]:-}
+    [ -n "$rate" ] && [ -n "$cpu" ] && [ -n "$md5" ] || return 0
+    awk -v r="$rate" -v c="$cpu" -v m="$md5" -v n="${NCPU:-$(nproc)}" \
+        'BEGIN { if (r > 0 && c + m > 0) printf "%.6g", 1024 * n / (r * (c + m)) }'
 }
 
 # report_ran WORKLOAD: some sample of WORKLOAD was recorded.
@@ -479,7 +509,15 @@ report_markdown() {
     its ${CONC_MB} MiB file) against \`curl --parallel --parallel-immediate
     --parallel-max ${CONC}\` from nginx (not verified): all bytes over the
     wall time; ${CONC_REPS} interleaved runs of each a round, each a
-    sample.
+    sample. Around each run the whole machine's busy CPU time is read
+    from /proc/stat (user, nice, system, irq and softirq ticks of every
+    CPU), per GiB moved. From nginx's figures the report works out the
+    ceiling of netdisk / nginx on this machine: netdisk's gets must do at
+    least the work nginx and curl did (send, receive, write) plus one MD5
+    pass (the one-core MD5 time above), and at best keep all $(nproc) CPUs
+    busy, so they take at least (that CPU + the MD5 time) / $(nproc) per
+    GiB against nginx's wall time per GiB. When the ceiling is below the
+    target's 0.95, no netdisk could meet it in that run.
   - Server CPU: the run time of every thread of netdiskd's pool process,
     and of nginx's workers, around each get of the big file, in seconds
     per GiB served.

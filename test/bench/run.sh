@@ -70,6 +70,12 @@ cpu_ticks() {
         /proc/stat 2>/dev/null || true
 }
 START_TICKS=$(cpu_ticks)
+# busy_ticks: the clock ticks all CPUs have spent busy so far (user, nice,
+# system, irq, softirq; /proc/stat), 0 without /proc/stat.
+busy_ticks() {
+    awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8; f = 1; exit }
+         END { if (!f) print 0 }' /proc/stat 2>/dev/null || echo 0
+}
 
 say() { printf 'bench: %s\n' "$*"; }
 note() { printf 'bench: NOTE: %s\n' "$*"; }
@@ -1100,14 +1106,17 @@ conc_netdisk() {
 }
 
 # m_conc TOOL: concurrent gets; SAMPLE in MiB/s, all bytes over the wall
-# time.
+# time.  Also records conc-cpu: the CPU time the whole machine spent during
+# the gets, per GiB (both ends of every transfer, and anything else that
+# ran), from which report.sh works out the best netdisk could do.
 m_conc() {
-    local tool=$1 rc=0
+    local tool=$1 rc=0 b0 b1
     fresh_out
     mkdir -p "$W/out/conc"
     : >"$W/conc.err"
     hot "$W/src/conc"
     warm $((CONC * CONC_MB))
+    b0=$(busy_ticks)
     case $tool in
     netdisk) timed conc_netdisk || rc=$? ;;
     nginx)
@@ -1116,6 +1125,7 @@ m_conc() {
             --config "$W/curl.conc" 2>"$W/conc.err" || rc=$?
         ;;
     esac
+    b1=$(busy_ticks)
     if [ "$rc" -ne 0 ]; then
         WHY="a get failed: $(head -n 2 "$W/conc.err" | tr '\n' ' ')"
         return 1
@@ -1124,6 +1134,10 @@ m_conc() {
     bounded 120 diff -rq "$W/src/conc" "$W/out/conc" >"$W/diff.out" 2>&1 || rc=$?
     checked "$rc" "concurrent gets $tool: $(head -n 3 "$W/diff.out" | tr '\n' ' ')" ||
         return 1
+    if [ "$b1" -gt "$b0" ]; then
+        record conc-cpu "$tool" "$ROUND" \
+            "$(calc "($b1 - $b0) / $CLK_TCK * 1024 / ($CONC * $CONC_MB)")" s/GiB
+    fi
     SAMPLE=$(calc "$CONC * $CONC_MB / ($T_US / 1000000)")
 }
 
