@@ -139,7 +139,9 @@ report_tool_label() {
 REPORT_TARGETS='get	netdisk	ref-md5	le	1.2	<= 1.2 x the MD5 time
 get	netdisk	ref-get	info	-	the reference get (limit about 1.06 x MD5)
 get	netdisk	rsync	le	0.5882	>= 1.7 x faster than rsync --cc=md5
+get	ref-md5	rsync	info	-	the floor of netdisk / rsync: no get beats one MD5 pass
 get	netdisk	nginx	le	0.5556	>= 1.8 x faster than nginx + curl + md5sum
+get	ref-md5	nginx	info	-	the floor of netdisk / nginx
 get	netdisk	vsftpd	info	-	-
 get	netdisk	scp	info	-	-
 put	netdisk	ref-put-sync	le	1.15	<= 1.15 x nd_ref put --sync
