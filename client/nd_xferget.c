@@ -37,13 +37,13 @@
 #define PIPE_MIN (4u * ND_IO_CHUNK)
 /* The smallest file whose interrupted get is kept for a resume. */
 #define RESUME_MIN ND_IO_CHUNK
-/* MD5 is the slowest stage: the receiver fills a slot in about half the
- * time the hash takes, so one slot being hashed and one filled keep the
- * hashing thread busy, and a third absorbs a late segment.  More slots
- * only add memory, and new memory costs a page fault per 4 KiB the first
- * time it is touched: with eight slots, 64 concurrent gets of 16 MiB spent
- * a fifth more CPU than with two or three, and a 1 GiB get was no faster
- * (docs/benchmarks.md). */
+/* MD5 is the slowest stage of a get (it takes about as long as the MD5
+ * alone), so one slot being hashed and one being filled keep the hashing
+ * thread busy, and a third absorbs a late segment.  More slots only add
+ * memory that each process touches for the first time: with eight, a get
+ * of 16 MiB took 2,412 page faults instead of 1,132, 64 of them at once
+ * about 6 % more time and CPU, and a 1 GiB get was no faster
+ * (docs/benchmarks.md, "What this issue changed"). */
 #define PIPE_SLOTS 3
 
 /*

@@ -1108,7 +1108,7 @@ conc_netdisk() {
 # m_conc TOOL: concurrent gets; SAMPLE in MiB/s, all bytes over the wall
 # time.  Also records conc-cpu: the CPU time the whole machine spent during
 # the gets, per GiB (both ends of every transfer, and anything else that
-# ran), from which report.sh works out the best netdisk could do.
+# ran), in clock ticks: a small run may count none.
 m_conc() {
     local tool=$1 rc=0 b0 b1
     fresh_out
@@ -1134,7 +1134,7 @@ m_conc() {
     bounded 120 diff -rq "$W/src/conc" "$W/out/conc" >"$W/diff.out" 2>&1 || rc=$?
     checked "$rc" "concurrent gets $tool: $(head -n 3 "$W/diff.out" | tr '\n' ' ')" ||
         return 1
-    if [ "$b1" -gt "$b0" ]; then
+    if [ "$b1" -gt 0 ] && [ "$b1" -ge "$b0" ]; then
         record conc-cpu "$tool" "$ROUND" \
             "$(calc "($b1 - $b0) / $CLK_TCK * 1024 / ($CONC * $CONC_MB)")" s/GiB
     fi
