@@ -63,11 +63,12 @@ if [ -r /proc/self/schedstat ]; then
 fi
 # Each concurrent-get sample has its CPU figure, in seconds per GiB.  The
 # CPU it stands for is a whole number of clock ticks, and fits in the
-# sample's wall time on every CPU (with two ticks to spare for the reads
-# of /proc/stat around it): a figure off by the size (x 256 here) or by
-# the clock (x 100), either way, cannot pass both.
+# sample's wall time on every online CPU, all of which /proc/stat counts
+# (with two ticks to spare for the reads of /proc/stat around it): a
+# figure off by the size (x 256 here) or by the clock (x 100), either
+# way, cannot pass both.
 conc_cpu_fits() {
-    awk -F '\t' -v n="$(nproc)" -v tick="$(getconf CLK_TCK)" -v mib=4 '
+    awk -F '\t' -v n="$(getconf _NPROCESSORS_ONLN)" -v tick="$(getconf CLK_TCK)" -v mib=4 '
         $1 == "conc" && $2 == "netdisk" { rate[$3] = $4 }
         $1 == "conc-cpu" && $2 == "netdisk" { cpu[$3] = $4 }
         END {
