@@ -127,9 +127,7 @@ get_pid=$!
 wait_for 20 partial_some || not_ok "the put's partial never grew"
 part_some() { [ "$(fsize "$T/out/crash.bin.part")" -gt $((MIB / 2)) ]; }
 wait_for 20 part_some || not_ok "the get's .part never grew"
-pool=$(pool_of)
-kill -KILL "$ND_PID" "$pool"
-nd_wait_exit "$ND_PID" 10
+nd_crash
 wait "$put_pid" 2>/dev/null || true
 wait "$get_pid" 2>/dev/null || true
 px_stop
@@ -179,8 +177,7 @@ for ((i = 0; i < 10; i++)); do
         "$from" "$to" >/dev/null 2>&1 &
     mv_pid=$!
     sleep "0.00$((i % 10))"
-    kill -KILL "$ND_PID" "$(pool_of)" 2>/dev/null || true
-    nd_wait_exit "$ND_PID" 10
+    nd_crash
     wait "$mv_pid" 2>/dev/null || true
     n=0
     for f in mv-a mv-b; do
@@ -190,7 +187,8 @@ for ((i = 0; i < 10; i++)); do
     done
     [ "$n" -eq 1 ] && whole=$((whole + 1))
     [ -e "$ROOT/$to" ] && moved=$((moved + 1))
-    nd_launch "$ND_CONF" >/dev/null
+    # Quiet, not sent to /dev/null: a failed launch must say why.
+    ND_LAUNCH_QUIET=1 nd_launch "$ND_CONF"
 done
 say "# the rename had happened before the kill in $moved of 10 rounds"
 assert_eq 10 "$whole" "after 10 kills during mv, exactly one name holds the whole file each time"

@@ -247,7 +247,24 @@ nd_launch() {
     [ -n "$ND_PORT" ] || fail "netdiskd printed no 'listening on' line"
     wait_for 10 grep -q ' ready' "$ND_LOG" ||
         fail "netdiskd's pool process did not log 'ready'"
-    say "# netdiskd pid $ND_PID on port $ND_PORT, config $conf"
+    [ -n "${ND_LAUNCH_QUIET:-}" ] ||
+        say "# netdiskd pid $ND_PID on port $ND_PORT, config $conf"
+}
+
+# nd_crash: SIGKILL to the current daemon and its pool process at once, a
+# crash of the whole daemon; waits (10 s at most each) until both are gone.
+# The pool must be gone too before the next nd_launch binds the same port:
+# a process killed inside a system call that sleeps uninterruptibly (an
+# fsync) dies only when the call returns, and keeps its listening socket
+# until then.
+nd_crash() {
+    local pool
+    pool=$(pool_of) || true
+    kill -KILL "$ND_PID" ${pool:+"$pool"} 2>/dev/null || true
+    nd_wait_exit "$ND_PID" 10
+    if [ -n "$pool" ] && ! wait_for 10 nd_dead "$pool"; then
+        not_ok "the killed pool process $pool still runs after 10 s"
+    fi
 }
 
 # nd_user_add NAME PASSWORD: creates the account with the operator's CLI
