@@ -37,7 +37,7 @@
 #define PIPE_MIN (4u * ND_IO_CHUNK)
 /* The smallest file whose interrupted get is kept for a resume. */
 #define RESUME_MIN ND_IO_CHUNK
-/* MD5 is the slowest stage of a get (it takes about as long as the MD5
+/* MD5 is the slowest stage of a get (a get takes about as long as the MD5
  * alone), so one slot being hashed and one being filled keep the hashing
  * thread busy, and a third absorbs a late segment.  More slots only add
  * memory that each process touches for the first time: with eight, a get
