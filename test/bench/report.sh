@@ -321,8 +321,8 @@ report_cpu_clock() {
 # and the share says how much of that a run had.
 report_steal() {
     local s0 t0 s1 t1
-    read -r s0 t0 <<<"${START_TICKS:-}"
-    read -r s1 t1 <<<"$(cpu_ticks)"
+    read -r s0 t0 _ <<<"${START_TICKS:-}"
+    read -r s1 t1 _ <<<"$(cpu_ticks)"
     if [ -z "${t0:-}" ] || [ -z "${t1:-}" ] || [ "$t1" -le "$t0" ]; then
         echo "not known (no /proc/stat)"
         return

@@ -63,19 +63,16 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SRCDIR=$(cd "$HERE/../.." && pwd)
 BUILD=${1:-${BUILD:-build}}
 START_US=${EPOCHREALTIME/./}
-# cpu_ticks: the steal and the total clock ticks of all CPUs so far
-# (/proc/stat), for the share of the run the host took (report.sh).
+# cpu_ticks: the clock ticks of all CPUs so far (/proc/stat), as "steal
+# total busy": the host's share of the run (report.sh), and the busy time
+# (user, nice, system, irq, softirq) around the concurrent gets.  Nothing
+# without /proc/stat.
 cpu_ticks() {
-    awk '$1 == "cpu" { t = 0; for (i = 2; i <= 9; i++) t += $i; print $9, t; exit }' \
+    awk '$1 == "cpu" { t = 0; for (i = 2; i <= 9; i++) t += $i
+                       print $9, t, $2 + $3 + $4 + $7 + $8; exit }' \
         /proc/stat 2>/dev/null || true
 }
 START_TICKS=$(cpu_ticks)
-# busy_ticks: the clock ticks all CPUs have spent busy so far (user, nice,
-# system, irq, softirq; /proc/stat), 0 without /proc/stat.
-busy_ticks() {
-    awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8; f = 1; exit }
-         END { if (!f) print 0 }' /proc/stat 2>/dev/null || echo 0
-}
 
 say() { printf 'bench: %s\n' "$*"; }
 note() { printf 'bench: NOTE: %s\n' "$*"; }
@@ -1116,7 +1113,7 @@ m_conc() {
     : >"$W/conc.err"
     hot "$W/src/conc"
     warm $((CONC * CONC_MB))
-    b0=$(busy_ticks)
+    read -r _ _ b0 <<<"$(cpu_ticks)"
     case $tool in
     netdisk) timed conc_netdisk || rc=$? ;;
     nginx)
@@ -1125,7 +1122,7 @@ m_conc() {
             --config "$W/curl.conc" 2>"$W/conc.err" || rc=$?
         ;;
     esac
-    b1=$(busy_ticks)
+    read -r _ _ b1 <<<"$(cpu_ticks)"
     if [ "$rc" -ne 0 ]; then
         WHY="a get failed: $(head -n 2 "$W/conc.err" | tr '\n' ' ')"
         return 1
@@ -1134,7 +1131,7 @@ m_conc() {
     bounded 120 diff -rq "$W/src/conc" "$W/out/conc" >"$W/diff.out" 2>&1 || rc=$?
     checked "$rc" "concurrent gets $tool: $(head -n 3 "$W/diff.out" | tr '\n' ' ')" ||
         return 1
-    if [ "$b1" -gt 0 ] && [ "$b1" -ge "$b0" ]; then
+    if [ "${b1:-0}" -gt 0 ] && [ "$b1" -ge "${b0:-0}" ]; then
         record conc-cpu "$tool" "$ROUND" \
             "$(calc "($b1 - $b0) / $CLK_TCK * 1024 / ($CONC * $CONC_MB)")" s/GiB
     fi
