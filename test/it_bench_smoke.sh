@@ -96,6 +96,17 @@ check "the report was written (report.md with its results)" \
     grep -q '^## Results' "$T/report/report.md"
 check "the report says how much CPU time the host took during the run" \
     grep -Eq '^- Taken by the host: [0-9]+\.[0-9] % ' "$T/report/report.md"
+# nd_ref wake's figures (microseconds a wake-up on one CPU, and where
+# the scheduler put the threads) are in the Machine section, and neither
+# is zero: a wake-up through the task queue is at least two system calls.
+wake_reported() {
+    sed -n 's/^- Waking a sleeping thread: .* \([0-9.]*\) us on one, \([0-9.]*\) us where the scheduler .*/\1 \2/p' \
+        "$T/report/report.md" | awk 'NF == 2 && $1 > 0 && $2 > 0 { f = 1 } END { exit !f }'
+}
+check "the report says what waking a sleeping thread costs (nd_ref wake)" \
+    wake_reported
+check "the report says how idle CPUs wait" \
+    grep -Eq '^- Idle CPUs: cpuidle driver [^ ]+, governor ' "$T/report/report.md"
 after=absent
 [ -e "$docs" ] && after=$(stat -c %Y.%s "$docs")
 assert_eq "$before" "$after" "docs/benchmarks.md was left alone"

@@ -29,12 +29,22 @@
  *        --sync an fdatasync, a rename to the final name, with --sync an
  *        fsync of the directory), so that the benchmark can say what the
  *        syncs cost per file, apart from the protocol around them.
+ *   wake  no transfer: what handing work to a sleeping thread costs, the
+ *        step between the daemon's reactor and a worker.  Two threads pass
+ *        a token back and forth N times through two nd_queues, the task
+ *        queue the daemon uses, each pass waking the thread that sleeps on
+ *        the other end: on two CPUs (the first two this process may use;
+ *        "-" when it may use one), on one of them, and where the scheduler
+ *        puts them, as it puts the daemon's threads.  APART is the
+ *        percentage of that last run's wake-ups of the second thread that
+ *        ran it on another CPU than the first was on.
  *
  * Usage (one line on stdout, "key value..." shaped; errors on stderr):
  *   nd_ref md5 FILE               -> md5 SECONDS HEXDIGEST
  *   nd_ref get FILE OUT           -> get SECONDS HEXDIGEST BYTES
  *   nd_ref put FILE OUTDIR [--sync] -> put SECONDS HEXDIGEST BYTES
  *   nd_ref small DIR N SIZE [--sync] -> small SECONDS N
+ *   nd_ref wake N                 -> wake US_TWO US_ONE US_FREE APART
  * SECONDS comes from CLOCK_MONOTONIC: md5 around the read and hash loop;
  * get from connect to the final digest with every byte written; put, in
  * the client, from connect to the server's reply; small around the N files.
@@ -44,6 +54,9 @@
  * server child waits at most 60 s for its one connection and dies with the
  * parent (PR_SET_PDEATHSIG), and a child that has not exited 10 s after
  * the transfer is killed by its pid.  Every descriptor is CLOEXEC.
+ * wake takes at most WAKE_TIMEOUT_S in all (an alarm ends the process).
+ * US_TWO, US_ONE and US_FREE are microseconds per wake-up, each over its
+ * whole run.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -51,6 +64,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -66,11 +80,13 @@
 
 #include "nd_digest.h"
 #include "nd_io.h"
+#include "nd_queue.h"
 
 #define UNIT ND_IO_CHUNK  /* bytes per read, recv, send, write and hash */
 #define RING_SLOTS 8      /* get: buffers between the I/O and hash thread */
 #define IO_TIMEOUT_S 60   /* bound on every socket wait */
 #define REAP_TIMEOUT_S 10 /* the child's grace after the transfer */
+#define WAKE_TIMEOUT_S 60 /* bound on the whole of wake */
 
 static const char *s_who = "nd_ref"; /* "nd_ref server" in the child */
 
@@ -96,7 +112,8 @@ usage(void)
     fprintf(stderr, "usage: nd_ref md5 FILE\n"
                     "       nd_ref get FILE OUT\n"
                     "       nd_ref put FILE OUTDIR [--sync]\n"
-                    "       nd_ref small DIR N SIZE [--sync]\n");
+                    "       nd_ref small DIR N SIZE [--sync]\n"
+                    "       nd_ref wake N\n");
     exit(2);
 }
 
@@ -852,6 +869,128 @@ out:
     return rc;
 }
 
+/* ---- wake: what handing work to a sleeping thread costs --------------- */
+
+/* The token: the CPU its sender ran on when it queued it. */
+struct wake_token {
+    int cpu;
+};
+
+struct wake_pair {
+    struct nd_queue to, back;
+    long n;
+    long apart; /* wake-ups of the peer on another CPU than its waker's */
+};
+
+/* The peer: takes the token, notes where it woke, sends it back. */
+static void *
+wake_peer(void *arg)
+{
+    struct wake_pair *w = arg;
+
+    for (long i = 0; i < w->n; i++) {
+        struct wake_token *t = nd_queue_pop(&w->to);
+
+        if (t == NULL)
+            break;
+        if (sched_getcpu() != t->cpu)
+            w->apart++;
+        t->cpu = sched_getcpu();
+        if (nd_queue_push(&w->back, t) < 0)
+            break;
+    }
+    return NULL;
+}
+
+/* Confines thread t to CPU cpu; cpu < 0 leaves it alone.  Returns 0 or
+ * an errno value. */
+static int
+pin(pthread_t t, int cpu)
+{
+    cpu_set_t one;
+
+    if (cpu < 0)
+        return 0;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    return pthread_setaffinity_np(t, sizeof(one), &one);
+}
+
+/* n round trips between this thread, on CPU me, and a peer it starts, on
+ * CPU other (-1: where the scheduler puts them): 2 n wake-ups.  Returns
+ * microseconds per wake-up, or -1.  *apart counts the peer's wake-ups on
+ * another CPU than its waker's. */
+static double
+wake_run(long n, int me, int other, long *apart)
+{
+    struct wake_pair w = {.n = n};
+    struct wake_token tok;
+    pthread_t peer;
+    double t0, t1;
+    long i;
+    int rc;
+
+    if (nd_queue_init(&w.to, 1) < 0 || nd_queue_init(&w.back, 1) < 0 ||
+        pthread_create(&peer, NULL, wake_peer, &w) != 0) {
+        err_msg("wake: cannot start the peer thread");
+        exit(1);
+    }
+    if ((rc = pin(pthread_self(), me)) != 0 || (rc = pin(peer, other)) != 0) {
+        err_msg("wake: cannot confine a thread to a CPU: %s", strerror(rc));
+        exit(1);
+    }
+    t0 = nd_io_now();
+    for (i = 0; i < n; i++) {
+        tok.cpu = sched_getcpu();
+        if (nd_queue_push(&w.to, &tok) < 0 || nd_queue_pop(&w.back) == NULL)
+            break;
+    }
+    t1 = nd_io_now();
+    nd_queue_close(&w.to);
+    pthread_join(peer, NULL);
+    nd_queue_destroy(&w.to);
+    nd_queue_destroy(&w.back);
+    *apart = w.apart;
+    return i == n ? (t1 - t0) * 1e6 / (2.0 * (double)n) : -1;
+}
+
+static int
+mode_wake(const char *n_arg)
+{
+    char *end, two[32] = "-";
+    long n = strtol(n_arg, &end, 10), apart = 0, unused;
+    double free_us, one_us, two_us = 0;
+    cpu_set_t all;
+    int a = -1, b = -1;
+
+    if (*end != '\0' || n < 1 || n > 1000000)
+        usage();
+    alarm(WAKE_TIMEOUT_S);
+    if (sched_getaffinity(0, sizeof(all), &all) < 0) {
+        err_msg("wake: sched_getaffinity: %s", strerror(errno));
+        return 1;
+    }
+    /* The first two CPUs this process may run on. */
+    for (int c = 0; c < CPU_SETSIZE && b < 0; c++)
+        if (CPU_ISSET(c, &all)) {
+            if (a < 0)
+                a = c;
+            else
+                b = c;
+        }
+    free_us = wake_run(n, -1, -1, &apart);
+    if (b >= 0)
+        two_us = wake_run(n, a, b, &unused);
+    one_us = wake_run(n, a, a, &unused);
+    if (free_us < 0 || one_us < 0 || two_us < 0)
+        return 1;
+    if (b >= 0)
+        snprintf(two, sizeof(two), "%.2f", two_us);
+    printf("wake %s %.2f %.2f %.0f\n", two, one_us, free_us,
+           100.0 * (double)apart / (double)n);
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -867,5 +1006,7 @@ main(int argc, char **argv)
     if ((argc == 5 || (argc == 6 && strcmp(argv[5], "--sync") == 0)) &&
         strcmp(argv[1], "small") == 0)
         return mode_small(argv[2], argv[3], argv[4], argc == 6);
+    if (argc == 3 && strcmp(argv[1], "wake") == 0)
+        return mode_wake(argv[2]);
     usage();
 }

@@ -346,6 +346,42 @@ report_reporting() {
         "$order" "${minfree:+, min_free_ms $minfree}"
 }
 
+# report_wake: what waking a sleeping thread cost in this run (nd_ref
+# wake, run.sh's WAKE): the reactor's hand-off of a request to a worker.
+report_wake() {
+    local two one free apart
+    read -r _ two one free apart <<<"${WAKE:-}"
+    if [ -z "${apart:-}" ]; then
+        echo "not measured"
+        return
+    fi
+    if [ "$two" = - ]; then
+        two="(this process may use one CPU)"
+    else
+        two="$two us on two CPUs,"
+    fi
+    # shellcheck disable=SC2016 # the backquotes are Markdown's.
+    printf '%s %s us on one, %s us where the scheduler put the threads (on two CPUs for %s %% of the wake-ups) (`nd_ref wake`, through the task queue the reactor hands requests to workers with)\n' \
+        "$two" "$one" "$free" "$apart"
+}
+
+# report_idle: how an idle CPU waits for work.  With guest halt polling
+# off, an idle vCPU halts at once and the host must wake it again: what
+# report_wake's figure across CPUs pays.
+report_idle() {
+    local d=/sys/devices/system/cpu/cpuidle drv gov poll
+    drv=$(cat "$d/current_driver" 2>/dev/null || echo none)
+    gov=$(cat "$d/current_governor" 2>/dev/null ||
+        cat "$d/current_governor_ro" 2>/dev/null || echo none)
+    poll=$(cat /sys/module/haltpoll/parameters/guest_halt_poll_ns 2>/dev/null || true)
+    case $poll in
+    "") poll= ;;
+    0) poll=", guest halt polling off (guest_halt_poll_ns 0)" ;;
+    *) poll=", guest halt polling up to $poll ns" ;;
+    esac
+    printf 'cpuidle driver %s, governor %s%s\n' "$drv" "$gov" "$poll"
+}
+
 # report_pkg PACKAGE: its installed version, or "not installed".
 report_pkg() {
     dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo "not installed"
@@ -457,7 +493,11 @@ report_markdown() {
   - Limits: \`nd_ref md5 FILE\` (one core hashing the file), \`nd_ref get
     FILE OUT\` and \`nd_ref put FILE DIR [--sync]\` (two-process reference
     pipelines: the best a verified transfer can do on this machine); their
-    own printed seconds are used.
+    own printed seconds are used. Once, before the rounds, \`nd_ref wake
+    ${WAKE_N}\`: two threads hand a token back and forth through the
+    daemon's task queue (\`nd_queue\`), as the reactor hands a request to
+    a worker, on two CPUs, on one, and where the scheduler puts them
+    (Machine).
   - Small files (${SMALL_N} x 4 KiB): \`netdisk get small/f0000 ...
     small/fNNNN DIR\` (one login; the client pipelines its GETs) against
     one curl process fetching every
@@ -505,6 +545,8 @@ report_markdown() {
 - CPU: $(nproc) x $(awk -F ': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 - Memory: ${mem}; free page reporting: $(report_reporting)
 - Taken by the host: $(report_steal)
+- Waking a sleeping thread: $(report_wake)
+- Idle CPUs: $(report_idle)
 - Kernel: $(uname -r)
 - Work directory filesystem: ${fs}
 - Small-file gets write to: $(if [ "$OUTS_TMPFS" = 1 ]; then echo "tmpfs (/dev/shm)"; else echo "the work directory"; fi)

@@ -84,11 +84,11 @@ die() {
 SMOKE=${BENCH_SMOKE:-0}
 if [ "$SMOKE" = 1 ]; then
     d_rounds=1 d_size=4 d_small=20 d_conc=4 d_conc_mb=1 d_cpu=1 d_reps=1
-    d_conc_reps=1
+    d_conc_reps=1 d_wake=1000
     d_idle=20 d_idle_secs=3 d_peers=none d_deadline=240 d_docs=0
 else
     d_rounds=3 d_size=1024 d_small=1000 d_conc=64 d_conc_mb=16 d_cpu=4 d_reps=3
-    d_conc_reps=3
+    d_conc_reps=3 d_wake=10000
     d_idle=1000 d_idle_secs=15 d_peers="nginx vsftpd rsync scp"
     d_deadline=600 d_docs=1
 fi
@@ -99,6 +99,7 @@ CONN_REPS=${BENCH_CONN_REPS:-$d_reps}
 CONC_REPS=${BENCH_CONC_REPS:-$d_conc_reps}
 CONC=${BENCH_CONC:-$d_conc}
 CONC_MB=${BENCH_CONC_MB:-$d_conc_mb}
+WAKE_N=$d_wake
 CPU_GETS=${BENCH_CPU_GETS:-$d_cpu}
 IDLE=${BENCH_IDLE:-$d_idle}
 IDLE_SECS=${BENCH_IDLE_SECS:-$d_idle_secs}
@@ -628,6 +629,19 @@ else
     NOTRUN[nd_ref]="$ND_REF is missing"
     note "limits not run: ${NOTRUN[nd_ref]}"
     [ "$SMOKE" = 1 ] && step_failed "limits" "${NOTRUN[nd_ref]}"
+fi
+# What waking a sleeping thread costs here (nd_ref wake), for the Machine
+# section: the step from the daemon's reactor to a worker, which a session
+# per file takes once more than nginx's one event loop (docs/benchmarks.md,
+# "A session per file").  Measured once, before anything else runs.
+WAKE=
+if [ -n "$REF_OK" ]; then
+    if ! WAKE=$(bounded 90 "$ND_REF" wake "$WAKE_N" 2>"$W/wake.err") ||
+        ! [[ "$WAKE" =~ ^wake\ (-|[0-9.]+)\ [0-9.]+\ [0-9.]+\ [0-9]+$ ]]; then
+        note "nd_ref wake failed: '$WAKE' $(tail -n 1 "$W/wake.err")"
+        [ "$SMOKE" = 1 ] && step_failed "nd_ref wake" "printed '$WAKE'"
+        WAKE=
+    fi
 fi
 LOAD_HELP=
 [ -x "$ND_LOAD" ] && LOAD_HELP=$("$ND_LOAD" --help 2>&1 || true)
