@@ -954,6 +954,18 @@ wake_run(long n, int me, int other, long *apart)
     return i == n ? (t1 - t0) * 1e6 / (2.0 * (double)n) : -1;
 }
 
+/* wake's bound: says why before the process ends. */
+static void
+wake_timeout(int sig)
+{
+    static const char msg[] = "nd_ref: wake: no answer within the time "
+                              "bound: a thread hung\n";
+
+    (void)sig;
+    (void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+    _exit(1);
+}
+
 static int
 mode_wake(const char *n_arg)
 {
@@ -965,6 +977,7 @@ mode_wake(const char *n_arg)
 
     if (*end != '\0' || n < 1 || n > 1000000)
         usage();
+    signal(SIGALRM, wake_timeout);
     alarm(WAKE_TIMEOUT_S);
     if (sched_getaffinity(0, sizeof(all), &all) < 0) {
         err_msg("wake: sched_getaffinity: %s", strerror(errno));
@@ -978,6 +991,7 @@ mode_wake(const char *n_arg)
             else
                 b = c;
         }
+    /* The free run first: the others leave this thread confined. */
     free_us = wake_run(n, -1, -1, &apart);
     if (b >= 0)
         two_us = wake_run(n, a, b, &unused);

@@ -356,12 +356,12 @@ report_wake() {
         return
     fi
     if [ "$two" = - ]; then
-        two="(this process may use one CPU)"
+        two="(not measured on two CPUs: this process may use one)"
     else
         two="$two us on two CPUs,"
     fi
     # shellcheck disable=SC2016 # the backquotes are Markdown's.
-    printf '%s %s us on one, %s us where the scheduler put the threads (on two CPUs for %s %% of the wake-ups) (`nd_ref wake`, through the task queue the reactor hands requests to workers with)\n' \
+    printf '%s %s us on one, %s us where the scheduler put the threads (on two CPUs for %s %% of the second thread'"'"'s wake-ups) (`nd_ref wake`, through the task queue the reactor hands requests to workers with)\n' \
         "$two" "$one" "$free" "$apart"
 }
 

@@ -633,7 +633,7 @@ fi
 # What waking a sleeping thread costs here (nd_ref wake), for the Machine
 # section: the step from the daemon's reactor to a worker, which a session
 # per file takes once more than nginx's one event loop (docs/benchmarks.md,
-# "A session per file").  Measured once, before anything else runs.
+# "A session per file").  Measured once, before the rounds.
 WAKE=
 if [ -n "$REF_OK" ]; then
     if ! WAKE=$(bounded 90 "$ND_REF" wake "$WAKE_N" 2>"$W/wake.err") ||
@@ -642,6 +642,7 @@ if [ -n "$REF_OK" ]; then
         [ "$SMOKE" = 1 ] && step_failed "nd_ref wake" "printed '$WAKE'"
         WAKE=
     fi
+    [ -z "$WAKE" ] || say "nd_ref $WAKE (us a wake-up: two CPUs, one, free; % apart)"
 fi
 LOAD_HELP=
 [ -x "$ND_LOAD" ] && LOAD_HELP=$("$ND_LOAD" --help 2>&1 || true)
