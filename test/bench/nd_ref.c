@@ -83,7 +83,10 @@
 #include "nd_queue.h"
 
 #define UNIT ND_IO_CHUNK  /* bytes per read, recv, send, write and hash */
-#define RING_SLOTS 8      /* get: buffers between the I/O and hash thread */
+/* get: buffers between the I/O and the hash thread, as many as the
+ * client's get uses (client/nd_xferget.c): more only add memory that each
+ * of the concurrent gets touches for the first time. */
+#define RING_SLOTS 3
 #define IO_TIMEOUT_S 60   /* bound on every socket wait */
 #define REAP_TIMEOUT_S 10 /* the child's grace after the transfer */
 #define WAKE_TIMEOUT_S 60 /* bound on the whole of wake */

@@ -124,8 +124,10 @@ report_tool_label() {
     small-put/ref-small) echo "limit: landing them without (nd_ref small)" ;;
     conc/netdisk) echo "netdisk get x $CONC (verified)" ;;
     conc/nginx) echo "nginx: curl --parallel (unverified)" ;;
+    conc/ref-get) echo "limit: nd_ref get x $CONC (verified)" ;;
     conc-cpu/netdisk) echo "netdisk x $CONC and netdiskd" ;;
     conc-cpu/nginx) echo "curl --parallel and nginx" ;;
+    conc-cpu/ref-get) echo "nd_ref get x $CONC, both ends" ;;
     cpu/netdisk) echo "netdiskd pool process" ;;
     cpu/nginx) echo "nginx workers (sendfile)" ;;
     idle-*/netdisk) echo "netdiskd" ;;
@@ -156,6 +158,8 @@ small-put	netdisk	vsftpd	info	-	report ms per file (fsync each)
 small-put	netdisk	ref-small-sync	info	-	netdisk / landing the files with the syncs alone
 small-put	ref-small-sync	ref-small	info	-	what the syncs cost: with / without them
 conc	netdisk	nginx	ge	0.95	>= 0.95 x nginx aggregate
+conc	ref-get	nginx	info	-	the limit: nd_ref get at the same concurrency / nginx
+conc	netdisk	ref-get	info	-	netdisk / its limit
 conc-cpu	netdisk	nginx	info	-	CPU per GiB, reported
 cpu	netdisk	nginx	le	1.25	<= 1.25 x nginx
 idle-rss	netdisk	-	le	64	<= 64 MiB RSS
@@ -524,9 +528,13 @@ report_markdown() {
     beside it. Rates are files over wall time.
   - Concurrency: ${CONC} \`netdisk get\` processes at once (each verifies
     its ${CONC_MB} MiB file) against \`curl --parallel --parallel-immediate
-    --parallel-max ${CONC}\` from nginx (not verified): all bytes over the
-    wall time; ${CONC_REPS} interleaved runs of each a round, each a
-    sample. Around each run the whole machine's busy CPU time is read
+    --parallel-max ${CONC}\` from nginx (not verified), and their limit,
+    ${CONC} \`nd_ref get\` at once (each a server child that sendfile()s
+    and a client that hashes on a second thread, with no protocol, login
+    or store; each digest checked): all bytes over the wall time;
+    ${CONC_REPS} runs of each a round, each a sample, the three in turn
+    (each of them first, second and third once in every ${CONC_REPS} runs
+    when that is 3). Around each run the whole machine's busy CPU time is read
     from /proc/stat (user, nice, system, irq and softirq ticks of every
     CPU), per GiB moved: both ends of every transfer, and anything else
     the machine did meanwhile.

@@ -376,6 +376,12 @@ CONC_NAMES=()
 for ((i = 0; i < CONC; i++)); do
     CONC_NAMES+=("$(printf 'c%03d' "$i")")
 done
+# The concurrent files' digests, to check those the limit prints (conc_gets).
+declare -A CONC_MD5=()
+while read -r h n; do
+    CONC_MD5[$n]=$h
+done < <(cd "$W/src/conc" && bounded 300 md5sum -- "${CONC_NAMES[@]}")
+[ "${#CONC_MD5[@]}" = "$CONC" ] || die "cannot hash the concurrent files"
 
 # ---- netdiskd ------------------------------------------------------------------------
 NDU=bench
@@ -1098,16 +1104,26 @@ m_small() {
     esac
 }
 
-# conc_netdisk: CONC verified gets at once, one client process each.
-conc_netdisk() {
-    local n pid bad=0
+# conc_gets TOOL: CONC gets at once, a process each: netdisk's client
+# (each verifies its file), or for ref-get their limit, nd_ref get (its
+# server child sendfile()s the source; its client receives, writes and
+# hashes on a second thread), with no protocol, login or store around
+# them.  Each nd_ref prints its digest into $W/refconc, checked in m_conc.
+conc_gets() {
+    local tool=$1 n pid bad=0
     BG_PIDS=()
     local secs
     secs=$(capped "$T_CONC")
     [ "$secs" -ge 1 ] || return 124
+    mkdir -p "$W/refconc"
     for n in "${CONC_NAMES[@]}"; do
-        timeout -k 2 "$secs" "${ND[@]}" get "conc/$n" "$W/out/conc/$n" \
-            2>>"$W/conc.err" &
+        if [ "$tool" = ref-get ]; then
+            timeout -k 2 "$secs" "$ND_REF" get "$W/src/conc/$n" \
+                "$W/out/conc/$n" >"$W/refconc/$n" 2>>"$W/conc.err" &
+        else
+            timeout -k 2 "$secs" "${ND[@]}" get "conc/$n" "$W/out/conc/$n" \
+                2>>"$W/conc.err" &
+        fi
         BG_PIDS+=("$!")
     done
     for pid in "${BG_PIDS[@]}"; do
@@ -1115,6 +1131,18 @@ conc_netdisk() {
     done
     BG_PIDS=()
     [ "$bad" -eq 0 ]
+}
+
+# conc_ref_check: every nd_ref get of conc_gets printed its file's digest
+# and size.
+conc_ref_check() {
+    local n line
+    for n in "${CONC_NAMES[@]}"; do
+        line=$(cat "$W/refconc/$n" 2>/dev/null || true)
+        [[ "$line" == "get "*" ${CONC_MD5[$n]} $((CONC_MB * 1048576))" ]] ||
+            wrong "nd_ref get of conc/$n printed '$line', the source's md5 is ${CONC_MD5[$n]}"
+    done
+    rm -rf "$W/refconc"
 }
 
 # m_conc TOOL: concurrent gets; SAMPLE in MiB/s, all bytes over the wall
@@ -1130,7 +1158,7 @@ m_conc() {
     warm $((CONC * CONC_MB))
     read -r _ _ b0 <<<"$(cpu_ticks)"
     case $tool in
-    netdisk) timed conc_netdisk || rc=$? ;;
+    netdisk | ref-get) timed conc_gets "$tool" || rc=$? ;;
     nginx)
         timed bounded "$T_CONC" curl -q -s -S -f --noproxy '*' --parallel \
             --parallel-immediate --parallel-max "$CONC" \
@@ -1146,6 +1174,7 @@ m_conc() {
     bounded 120 diff -rq "$W/src/conc" "$W/out/conc" >"$W/diff.out" 2>&1 || rc=$?
     checked "$rc" "concurrent gets $tool: $(head -n 3 "$W/diff.out" | tr '\n' ' ')" ||
         return 1
+    [ "$tool" != ref-get ] || conc_ref_check
     if [ "${b1:-0}" -gt 0 ] && [ "$b1" -ge "${b0:-0}" ]; then
         record conc-cpu "$tool" "$ROUND" \
             "$(calc "($b1 - $b0) / $CLK_TCK * 1024 / ($CONC * $CONC_MB)")" s/GiB
@@ -1302,6 +1331,20 @@ in_order() {
     fi
 }
 
+# in_turn N TOOL...: the tools, starting with the (N mod count)th and
+# wrapping round: over as many runs as tools, each comes first, second,
+# and so on, once.  (in_order's reversal would leave a middle tool in the
+# middle every time, and the run after another such run is the faster
+# one here: docs/benchmarks.md, "64 concurrent gets".)
+in_turn() {
+    local n=$1 i
+    shift
+    local tools=("$@")
+    for ((i = 0; i < ${#tools[@]}; i++)); do
+        printf '%s\n' "${tools[(n + i) % ${#tools[@]}]}"
+    done
+}
+
 round() {
     local r=$1 mode=$2 t t0
     t0=$(elapsed)
@@ -1363,9 +1406,10 @@ round() {
         done
     done
     # The concurrent gets swing as much (one run: 0.78, 1.21 and 0.95 a
-    # round): CONC_REPS interleaved pairs per round, each a sample.
+    # round): CONC_REPS interleaved runs of each per round, each a sample,
+    # with their limit, nd_ref get at the same concurrency.
     for ((k = 1; k <= CONC_REPS; k++)); do
-        for t in $(in_order "$((r + k - 1))" netdisk nginx); do
+        for t in $(in_turn "$((r + k - 1))" netdisk nginx ref-get); do
             up "$t" || continue
             [ "$DEADLINE_HIT" = 0 ] || return 0
             measure conc "$t" "$r.$k" MiB/s m_conc "$t" || true
