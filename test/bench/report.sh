@@ -465,7 +465,10 @@ report_markdown() {
   6), the sync must come first, or the pages the scratch file freed sit
   idle while it runs, and the scratch file must be written in large
   units, or its freed pages do not serve a writer of large units (see the
-  analysis).
+  analysis). Before the concurrent gets the scratch file is larger than
+  their files by ${CONC_PROC_MB} MiB for each of the ${CONC} processes,
+  for every tool alike: it covers the memory of a tool that runs a
+  process per get, which otherwise paid the host's first touch for it.
 - The small-file gets (every tool) write their ${SMALL_N} files to a tmpfs
   (/dev/shm) when there is one, and each sample's files are deleted once
   checked. On this ext4 without a journal a create walks past every inode

@@ -100,6 +100,7 @@ CONC_REPS=${BENCH_CONC_REPS:-$d_conc_reps}
 CONC=${BENCH_CONC:-$d_conc}
 CONC_MB=${BENCH_CONC_MB:-$d_conc_mb}
 WAKE_N=$d_wake
+CONC_PROC_MB=8
 CPU_GETS=${BENCH_CPU_GETS:-$d_cpu}
 IDLE=${BENCH_IDLE:-$d_idle}
 IDLE_SECS=${BENCH_IDLE_SECS:-$d_idle_secs}
@@ -1155,7 +1156,16 @@ m_conc() {
     mkdir -p "$W/out/conc"
     : >"$W/conc.err"
     hot "$W/src/conc"
-    warm $((CONC * CONC_MB))
+    # The scratch file covers what the run will take: the files it writes
+    # and, for every tool alike, CONC_PROC_MB for each of CONC processes
+    # (a netdisk get of 16 MiB peaks at 8.6 MiB RSS, shared libraries
+    # included; nd_ref get runs two).  With the files' size alone, the
+    # tools that run a process per get paid the host's first touch for
+    # their memory: by hand, nine runs of each in turn, netdisk and nd_ref
+    # took 1.32 and 1.31 s at the median, curl 1.16; with 512 MiB more,
+    # 1.24 and 1.20 s, curl 1.18 (docs/benchmarks.md, "64 concurrent
+    # gets").
+    warm $((CONC * CONC_MB + CONC * CONC_PROC_MB))
     read -r _ _ b0 <<<"$(cpu_ticks)"
     case $tool in
     netdisk | ref-get) timed conc_gets "$tool" || rc=$? ;;
