@@ -894,11 +894,14 @@ wake_peer(void *arg)
     for (long i = 0; i < w->n; i++) {
         struct wake_token *t = nd_queue_pop(&w->to);
 
+        int cpu;
+
         if (t == NULL)
             break;
-        if (sched_getcpu() != t->cpu)
+        cpu = sched_getcpu();
+        if (cpu != t->cpu)
             w->apart++;
-        t->cpu = sched_getcpu();
+        t->cpu = cpu;
         if (nd_queue_push(&w->back, t) < 0)
             break;
     }
@@ -933,9 +936,13 @@ wake_run(long n, int me, int other, long *apart)
     long i;
     int rc;
 
-    if (nd_queue_init(&w.to, 1) < 0 || nd_queue_init(&w.back, 1) < 0 ||
-        pthread_create(&peer, NULL, wake_peer, &w) != 0) {
-        err_msg("wake: cannot start the peer thread");
+    if ((rc = -nd_queue_init(&w.to, 1)) != 0 ||
+        (rc = -nd_queue_init(&w.back, 1)) != 0) {
+        err_msg("wake: nd_queue_init: %s", strerror(rc));
+        exit(1);
+    }
+    if ((rc = pthread_create(&peer, NULL, wake_peer, &w)) != 0) {
+        err_msg("wake: pthread_create: %s", strerror(rc));
         exit(1);
     }
     if ((rc = pin(pthread_self(), me)) != 0 || (rc = pin(peer, other)) != 0) {

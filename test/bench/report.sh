@@ -8,8 +8,9 @@
 # R, or R.K for the K-th of several samples a round takes (the session per
 # file, the concurrent gets), or xN for the extra CPU samples.  The caller
 # provides the run's parameters (SIZE_MB, SMALL_N, CONN_REPS, CONC_REPS,
-# CONC, CONC_MB, IDLE, IDLE_SECS, ROUNDS, ROUNDS_RUN, CPU_GETS, WORKERS,
-# SMOKE), NOTRUN and DISABLED (associative arrays: what did not run, and
+# CONC, CONC_MB, CONC_PROC_MB, IDLE, IDLE_SECS, ROUNDS, ROUNDS_RUN,
+# CPU_GETS, WORKERS, WAKE_N, SMOKE), WAKE (what nd_ref wake printed, or
+# empty), NOTRUN and DISABLED (associative arrays: what did not run, and
 # why), TLS_PATH, the work directory W and the small-file output directory
 # OUTS (OUTS_TMPFS 1 when it is on a tmpfs), SRCDIR and BUILD.
 
@@ -439,7 +440,8 @@ report_markdown() {
   a sample), one tool after the other (netdisk, nginx, vsftpd, rsync,
   scp, the limits, netdisk over TLS; in even rounds, and for each further
   run, the other way round, so that no tool always comes first after a
-  step that leaves the machine busy), so that a slow moment of the
+  step that leaves the machine busy; the concurrent gets take turns
+  instead, below), so that a slow moment of the
   machine falls on every tool alike. Reported: the median over all the
   samples and their range. The server CPU figure comes
   from the rounds' gets of the big file from netdiskd and nginx, plus more
@@ -535,9 +537,11 @@ report_markdown() {
     ${CONC} \`nd_ref get\` at once (each a server child that sendfile()s
     and a client that hashes on a second thread, with no protocol, login
     or store; each digest checked): all bytes over the wall time;
-    ${CONC_REPS} runs of each a round, each a sample, the three in turn
-    (each of them first, second and third once in every ${CONC_REPS} runs
-    when that is 3). Around each run the whole machine's busy CPU time is read
+    ${CONC_REPS} runs of each a round, each a sample. The three take turns
+    in the six orders they can run in, one after the other across the
+    rounds: over six runs of each, with all three up, each comes first,
+    second and third twice and follows each of the others twice. Around
+    each run the whole machine's busy CPU time is read
     from /proc/stat (user, nice, system, irq and softirq ticks of every
     CPU), per GiB moved: both ends of every transfer, and anything else
     the machine did meanwhile.

@@ -377,12 +377,6 @@ CONC_NAMES=()
 for ((i = 0; i < CONC; i++)); do
     CONC_NAMES+=("$(printf 'c%03d' "$i")")
 done
-# The concurrent files' digests, to check those the limit prints (conc_gets).
-declare -A CONC_MD5=()
-while read -r h n; do
-    CONC_MD5[$n]=$h
-done < <(cd "$W/src/conc" && bounded 300 md5sum -- "${CONC_NAMES[@]}")
-[ "${#CONC_MD5[@]}" = "$CONC" ] || die "cannot hash the concurrent files"
 
 # ---- netdiskd ------------------------------------------------------------------------
 NDU=bench
@@ -636,6 +630,17 @@ else
     NOTRUN[nd_ref]="$ND_REF is missing"
     note "limits not run: ${NOTRUN[nd_ref]}"
     [ "$SMOKE" = 1 ] && step_failed "limits" "${NOTRUN[nd_ref]}"
+fi
+# The concurrent files' digests, to check those the limit prints
+# (conc_ref_check).
+declare -A CONC_MD5=()
+if [ -n "$REF_OK" ]; then
+    while read -r h n; do
+        CONC_MD5[$n]=$h
+    done < <(cd "$W/src/conc" && bounded 300 md5sum -- "${CONC_NAMES[@]}")
+    for n in "${CONC_NAMES[@]}"; do
+        [ -n "${CONC_MD5[$n]:-}" ] || die "cannot hash the concurrent file $n"
+    done
 fi
 # What waking a sleeping thread costs here (nd_ref wake), for the Machine
 # section: the step from the daemon's reactor to a worker, which a session
@@ -1116,7 +1121,10 @@ conc_gets() {
     local secs
     secs=$(capped "$T_CONC")
     [ "$secs" -ge 1 ] || return 124
-    mkdir -p "$W/refconc"
+    if [ "$tool" = ref-get ]; then
+        rm -rf "$W/refconc"
+        mkdir -p "$W/refconc"
+    fi
     for n in "${CONC_NAMES[@]}"; do
         if [ "$tool" = ref-get ]; then
             timeout -k 2 "$secs" "$ND_REF" get "$W/src/conc/$n" \
@@ -1139,7 +1147,8 @@ conc_gets() {
 conc_ref_check() {
     local n line
     for n in "${CONC_NAMES[@]}"; do
-        line=$(cat "$W/refconc/$n" 2>/dev/null || true)
+        line=
+        read -r line <"$W/refconc/$n" || true
         [[ "$line" == "get "*" ${CONC_MD5[$n]} $((CONC_MB * 1048576))" ]] ||
             wrong "nd_ref get of conc/$n printed '$line', the source's md5 is ${CONC_MD5[$n]}"
     done
@@ -1341,17 +1350,24 @@ in_order() {
     fi
 }
 
-# in_turn N TOOL...: the tools, starting with the (N mod count)th and
-# wrapping round: over as many runs as tools, each comes first, second,
-# and so on, once.  (in_order's reversal would leave a middle tool in the
-# middle every time, and the run after another such run is the faster
-# one here: docs/benchmarks.md, "64 concurrent gets".)
+# in_turn N TOOL...: the tools rotated to start with the (N mod count)th,
+# in the order given for even N / count and reversed for odd: for three
+# tools, runs 0 to 5 take the six orders, so that each tool comes first,
+# second and third twice and follows each of the others as often.  (With
+# in_order's reversal a middle tool would always run in the middle, and
+# here how a run goes depends on the run before it: docs/benchmarks.md,
+# "64 concurrent gets".)
 in_turn() {
     local n=$1 i
     shift
-    local tools=("$@")
-    for ((i = 0; i < ${#tools[@]}; i++)); do
-        printf '%s\n' "${tools[(n + i) % ${#tools[@]}]}"
+    local tools=("$@") c=$#
+    if [ $((n / c % 2)) -eq 1 ]; then
+        for ((i = 0; i < c; i++)); do
+            tools[i]=${*:c-i:1}
+        done
+    fi
+    for ((i = 0; i < c; i++)); do
+        printf '%s\n' "${tools[(n + i) % c]}"
     done
 }
 
@@ -1419,7 +1435,7 @@ round() {
     # round): CONC_REPS interleaved runs of each per round, each a sample,
     # with their limit, nd_ref get at the same concurrency.
     for ((k = 1; k <= CONC_REPS; k++)); do
-        for t in $(in_turn "$((r + k - 1))" netdisk nginx ref-get); do
+        for t in $(in_turn "$(((r - 1) * CONC_REPS + k - 1))" netdisk nginx ref-get); do
             up "$t" || continue
             [ "$DEADLINE_HIT" = 0 ] || return 0
             measure conc "$t" "$r.$k" MiB/s m_conc "$t" || true
