@@ -893,7 +893,6 @@ wake_peer(void *arg)
 
     for (long i = 0; i < w->n; i++) {
         struct wake_token *t = nd_queue_pop(&w->to);
-
         int cpu;
 
         if (t == NULL)

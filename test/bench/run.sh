@@ -1173,7 +1173,7 @@ m_conc() {
     # their memory: by hand, nine runs of each in turn, netdisk and nd_ref
     # took 1.32 and 1.31 s at the median, curl 1.16; with 512 MiB more,
     # 1.24 and 1.20 s, curl 1.18 (docs/benchmarks.md, "64 concurrent
-    # gets").
+    # gets: their limit, and the warm-up").
     warm $((CONC * CONC_MB + CONC * CONC_PROC_MB))
     read -r _ _ b0 <<<"$(cpu_ticks)"
     case $tool in
@@ -1356,7 +1356,7 @@ in_order() {
 # second and third twice and follows each of the others as often.  (With
 # in_order's reversal a middle tool would always run in the middle, and
 # here how a run goes depends on the run before it: docs/benchmarks.md,
-# "64 concurrent gets".)
+# "64 concurrent gets: their limit, and the warm-up".)
 in_turn() {
     local n=$1 i
     shift
