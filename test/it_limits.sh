@@ -42,7 +42,6 @@ exec prlimit --nofile=$NOFILE:$NOFILE "$REAL_BIN/netdiskd" "\$@"
 EOF
 chmod +x "$T/limited/netdiskd"
 
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 log_has() { grep -qF -- "$1" "$ND_LOG"; }
 
 # Background clients of this test, stopped by pid.
@@ -99,9 +98,9 @@ fi
 # accepted.  A reactor that spun on it would burn a full CPU second per
 # second; one that pauses wakes once a second.
 pauses0=$(grep -c 'accept() failed: Too many open files' "$ND_LOG" || true)
-c0=$(cpu_ticks "$pool")
+c0=$(nd_cpu_ticks "$pool")
 sleep 3
-c1=$(cpu_ticks "$pool")
+c1=$(nd_cpu_ticks "$pool")
 pauses1=$(grep -c 'accept() failed: Too many open files' "$ND_LOG" || true)
 used=$((c1 - c0))
 say "# pool CPU over 3 s while saturated: $used ticks (CLK_TCK $hz), $((pauses1 - pauses0)) more pauses logged"

@@ -171,7 +171,6 @@ wait "$px_pid" 2>/dev/null || true
 # While the drain waits, the pool process must sleep, not spin: its CPU
 # time over 2 s of waiting is compared with a bound ten times below what a
 # busy loop burns in that time.
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 nd_start 'shutdown_timeout = 3;'
 mkrand "$T/in/slow" $((4 * 1024 * 1024))
 nd_raw slowput "$T/in/slow" slow.bin 64 >"$T/slow.out" 2>"$T/slow.err" &
@@ -181,9 +180,9 @@ pool=$(pgrep -P "$ND_PID" | head -n 1)
 [ -n "$pool" ] || fail "no pool process"
 kill -TERM "$ND_PID"
 t0=$SECONDS
-c0=$(cpu_ticks "$pool")
+c0=$(nd_cpu_ticks "$pool")
 sleep 2
-c1=$(cpu_ticks "$pool")
+c1=$(nd_cpu_ticks "$pool")
 hz=$(getconf CLK_TCK)
 if [ $(((c1 - c0) * 10)) -lt "$hz" ]; then
     ok "the pool process idles while draining ($((c1 - c0)) ticks of CPU in 2 s, bound $((hz / 10)))"

@@ -318,6 +318,13 @@ nd_raw() {
         "$ND_PORT" "$@"
 }
 
+# nd_cpu_ticks PID: the CPU time PID has used so far, user and system, in
+# clock ticks (getconf CLK_TCK), from /proc/PID/stat.  The fields are
+# counted after the ")" that ends the command name, which may hold spaces.
+nd_cpu_ticks() {
+    sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
+}
+
 # nd_strace_pool FILE CMD...: runs CMD with the daemon's pool process under
 # strace, which writes each send, sendfile, write and pread (the first 64
 # bytes of data, escaped) to FILE.  For tests that check which system calls
