@@ -176,7 +176,7 @@ mkrand "$T/in/slow" $((4 * 1024 * 1024))
 nd_raw slowput "$T/in/slow" slow.bin 64 >"$T/slow.out" 2>"$T/slow.err" &
 slow_pid=$!
 wait_for 10 nd_has_temps || fail "the slow upload's temp file never appeared"
-pool=$(pgrep -P "$ND_PID" | head -n 1)
+pool=$(pool_of)
 [ -n "$pool" ] || fail "no pool process"
 kill -TERM "$ND_PID"
 t0=$SECONDS
